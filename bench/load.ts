@@ -1,0 +1,82 @@
+import autocannon from 'autocannon';
+import { assertLoopback } from './loopback.js';
+
+export interface ClosedLoopOptions {
+  url: string;
+  path?: string;
+  headers?: Record<string, string>;
+  /** Keep-alive connections, each with one request in flight. */
+  connections: number;
+  durationSec: number;
+  /** Stops after this many responses, if reached before the duration. */
+  amount?: number;
+  timeoutSec?: number;
+  /** Called once a second with the responses received in that second. */
+  onSecond?: (responses: number) => void;
+}
+
+export interface ClosedLoopResult {
+  requests: number;
+  durationSec: number;
+  rps: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+}
+
+/**
+ * As many requests as `connections` keep-alive clients can push: the classic throughput test,
+ * driven by autocannon. Latency covers every answer, whatever its status (a shed 503 too).
+ */
+export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const url = new URL(options.path ?? '/', options.url).toString();
+  assertLoopback(url);
+  return new Promise((resolve, reject) => {
+    let thisSecond = 0;
+    const instance = autocannon(
+      {
+        url,
+        connections: options.connections,
+        duration: options.durationSec,
+        ...(options.amount === undefined ? {} : { amount: options.amount }),
+        timeout: options.timeoutSec ?? 10,
+        headers: options.headers ?? {},
+        excludeErrorStats: false,
+      },
+      (error, result) => {
+        clearInterval(ticker);
+        if (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        const durationSec = result.duration > 0 ? result.duration : options.durationSec;
+        const statuses: Record<string, number> = {};
+        for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat.count ?? 0;
+        const answered = Object.values(statuses).reduce((sum, count) => sum + count, 0);
+        resolve({
+          requests: answered,
+          durationSec,
+          rps: answered / durationSec,
+          latencyMs: {
+            p50: result.latency.p50,
+            p90: result.latency.p90,
+            p99: result.latency.p99,
+            max: result.latency.max,
+            mean: result.latency.average,
+          },
+          statuses,
+          errors: result.errors,
+          timeouts: result.timeouts,
+        });
+      },
+    );
+    instance.on('response', () => {
+      thisSecond++;
+    });
+    const ticker = setInterval(() => {
+      options.onSecond?.(thisSecond);
+      thisSecond = 0;
+    }, 1000);
+  });
+}

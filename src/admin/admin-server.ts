@@ -1,0 +1,271 @@
+// The admin port: health, readiness, metrics, region state, config reload and the live dashboard.
+// It is a separate listener from the public port so none of this is reachable through the proxy.
+// GET routes are open (the port binds loopback unless told otherwise); POST routes require the
+// bearer token when one is configured.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { AdminView, RegionView } from './admin-view.js';
+import { loadDashboardAssets, type StaticAsset } from './dashboard/dashboard-assets.js';
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  token?: string;
+  /** How often /admin/events pushes the regions; 1000 unless a test wants it faster. */
+  eventsIntervalMs?: number;
+}
+
+export interface AdminServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+interface Route {
+  method: 'GET' | 'POST';
+  handle: Handler;
+}
+
+const DEFAULT_EVENTS_INTERVAL_MS = 1000;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:";
+
+export async function startAdminServer(
+  opts: AdminServerOptions,
+  view: AdminView,
+  metrics: GatewayMetrics,
+  logger: Logger,
+): Promise<AdminServer> {
+  const assets = await loadDashboardAssets();
+  const events = new RegionEvents(view, logger, opts.eventsIntervalMs ?? DEFAULT_EVENTS_INTERVAL_MS);
+  const routes = buildRoutes(opts, view, metrics, events, assets);
+  const server = createServer((req, res) => dispatch(routes, req, res, logger));
+  await listen(server, opts);
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => closeServer(server, events),
+  };
+}
+
+function buildRoutes(
+  opts: AdminServerOptions,
+  view: AdminView,
+  metrics: GatewayMetrics,
+  events: RegionEvents,
+  assets: Map<string, StaticAsset>,
+): Map<string, Route> {
+  const isAuthorized = bearerCheck(opts.token);
+  const routes = new Map<string, Route>([
+    ['/healthz', { method: 'GET', handle: (_req, res) => send(res, 200, TEXT_TYPE, 'ok') }],
+    [
+      '/readyz',
+      {
+        method: 'GET',
+        handle: (_req, res) =>
+          view.ready() ? send(res, 200, TEXT_TYPE, 'ready') : send(res, 503, TEXT_TYPE, 'draining'),
+      },
+    ],
+    [
+      '/metrics',
+      {
+        method: 'GET',
+        handle: async (_req, res) => send(res, 200, metrics.contentType, await metrics.text()),
+      },
+    ],
+    ['/admin/regions', { method: 'GET', handle: (_req, res) => sendJson(res, 200, regionsBody(view)) }],
+    ['/admin/config', { method: 'GET', handle: (_req, res) => sendJson(res, 200, view.configInfo()) }],
+    ['/admin/events', { method: 'GET', handle: (req, res) => events.add(req, res) }],
+    [
+      '/admin/reload',
+      {
+        method: 'POST',
+        handle: async (req, res) => {
+          req.resume();
+          if (!isAuthorized(req.headers.authorization)) {
+            res.setHeader('www-authenticate', 'Bearer');
+            return sendJson(res, 401, { ok: false, errors: ['missing or wrong bearer token'] });
+          }
+          const result = await view.reload();
+          sendJson(res, result.ok ? 200 : 400, result);
+        },
+      },
+    ],
+  ]);
+  for (const [path, asset] of assets) {
+    routes.set(path, { method: 'GET', handle: (_req, res) => sendAsset(res, asset) });
+  }
+  return routes;
+}
+
+async function dispatch(
+  routes: Map<string, Route>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger,
+): Promise<void> {
+  const route = routes.get(pathOf(req.url ?? '/'));
+  if (route === undefined) return sendJson(res, 404, { error: 'not-found' });
+  const method = req.method === 'HEAD' && route.method === 'GET' ? 'GET' : req.method;
+  if (method !== route.method) {
+    res.setHeader('allow', route.method === 'GET' ? 'GET, HEAD' : route.method);
+    return sendJson(res, 405, { error: 'method-not-allowed' });
+  }
+  try {
+    await route.handle(req, res);
+  } catch (err) {
+    logger.error({ err }, 'admin request failed');
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal' });
+    else res.destroy();
+  }
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** Rates and tokens are rounded for humans; everything else in the view is passed through. */
+export function regionsBody(view: AdminView): { regions: Record<string, RegionView> } {
+  const regions: Record<string, RegionView> = {};
+  for (const [name, r] of Object.entries(view.regions())) {
+    regions[name] = {
+      ...r,
+      tokens: round2(r.tokens),
+      rps: round2(r.rps),
+      admittedRps: round2(r.admittedRps),
+      shedRps: round2(r.shedRps),
+      baselineRps: round2(r.baselineRps),
+      currentRps: round2(r.currentRps),
+      p50Ms: round2(r.p50Ms),
+      p99Ms: round2(r.p99Ms),
+    };
+  }
+  return { regions };
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/**
+ * Hashing both sides first gives timingSafeEqual equal-length inputs, so neither the comparison
+ * nor an early length check reveals how long the token is.
+ */
+function bearerCheck(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined || token === '') return () => true;
+  const expected = createHash('sha256').update(token).digest();
+  return (header) => {
+    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    return timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
+  };
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, JSON_TYPE, JSON.stringify(body));
+}
+
+function sendAsset(res: ServerResponse, asset: StaticAsset): void {
+  res.writeHead(200, {
+    'content-type': asset.contentType,
+    'content-length': asset.body.length,
+    'cache-control': 'no-cache',
+    'content-security-policy': DASHBOARD_CSP,
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(asset.body);
+}
+
+/**
+ * Server-sent events carrying the regions JSON every second. One timer serves every open stream
+ * and runs only while at least one client is connected.
+ */
+class RegionEvents {
+  private readonly clients = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly view: AdminView,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  add(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    res.write(`retry: 2000\n${this.frame()}`);
+    this.clients.add(res);
+    res.on('close', () => this.remove(res));
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.broadcast(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  closeAll(): void {
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+    this.stop();
+  }
+
+  private remove(res: ServerResponse): void {
+    this.clients.delete(res);
+    if (this.clients.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private broadcast(): void {
+    let frame: string;
+    try {
+      frame = this.frame();
+    } catch (err) {
+      this.logger.error({ err }, 'reading region state for the event stream failed');
+      return;
+    }
+    for (const res of this.clients) res.write(frame);
+  }
+
+  private frame(): string {
+    const body = { at: Date.now(), ...regionsBody(this.view) };
+    return `event: regions\ndata: ${JSON.stringify(body)}\n\n`;
+  }
+}
+
+function listen(server: Server, opts: AdminServerOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server, events: RegionEvents): Promise<void> {
+  events.closeAll();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,52 @@
+// What the admin port needs from the running gateway. The admin server and the metrics read the
+// gateway only through this view, so they can be tested against a fake and never reach into the
+// request path's internals.
+
+export type BreakerStateName = 'closed' | 'open' | 'half-open';
+
+export type Outcome = 'forwarded' | 'failover' | 'stale' | 'shed' | 'error';
+
+export const OUTCOMES: readonly Outcome[] = ['forwarded', 'failover', 'stale', 'shed', 'error'];
+
+export interface UpstreamView {
+  url: string;
+  inflight: number;
+  ejected: boolean;
+}
+
+export interface RegionView {
+  breaker: BreakerStateName;
+  inflight: number;
+  inflightLimit: number;
+  tokens: number;
+  burst: number;
+  rps: number;
+  admittedRps: number;
+  shedRps: number;
+  baselineRps: number;
+  currentRps: number;
+  surging: boolean;
+  /** Upstream latency over the recent window. */
+  p50Ms: number;
+  p99Ms: number;
+  /** Cumulative counts since the region was created. */
+  outcomes: Record<Outcome, number>;
+  /** Cumulative counts by reason, then priority; shadow-mode decisions use the key `would-shed:<reason>`. */
+  shed: Record<string, Record<string, number>>;
+  upstreams: UpstreamView[];
+}
+
+export interface ConfigInfo {
+  version: number;
+  loadedAt: string;
+  lastError: string | null;
+}
+
+export type ReloadResult = { ok: true; version: number } | { ok: false; errors: string[] };
+
+export interface AdminView {
+  regions(): Record<string, RegionView>;
+  configInfo(): ConfigInfo;
+  reload(): Promise<ReloadResult>;
+  ready(): boolean;
+}

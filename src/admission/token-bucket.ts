@@ -1,0 +1,78 @@
+/**
+ * A token bucket that refills lazily, the way Envoy's does: no timer, the fill is brought up to
+ * date whenever it is asked about. `rate` tokens per second flow in up to `burst`; each admitted
+ * request takes one. Callers pass a floor so that lower priorities can only spend tokens while the
+ * bucket is fuller (see region-admission.ts), and `msUntilAvailable` answers Retry-After exactly.
+ *
+ * Over any interval of t seconds at most `rate * t + burst` tokens can be taken, because the fill
+ * starts at no more than `burst` and only refill adds to it.
+ */
+
+// Fills are fractional; without a little slack a request arriving exactly when the arithmetic says
+// a token is ready could be refused because of rounding in the last bit.
+const EPSILON = 1e-9;
+
+export class TokenBucket {
+  private ratePerMs: number;
+  private capacity: number;
+  private fill: number;
+  private updatedAt: number;
+
+  constructor(rate: number, burst: number, now: number) {
+    this.ratePerMs = rate / 1000;
+    this.capacity = usableCapacity(burst);
+    this.fill = this.capacity;
+    this.updatedAt = now;
+  }
+
+  /** The largest fill the bucket can hold: `burst`, or 1 when a smaller burst could never yield a token. */
+  get burst(): number {
+    return this.capacity;
+  }
+
+  tokens(now: number): number {
+    this.refill(now);
+    return this.fill;
+  }
+
+  /** True when one token can be taken and at least `floor` tokens stay behind. */
+  canTake(now: number, floor: number): boolean {
+    this.refill(now);
+    return this.fill + EPSILON >= floor + 1;
+  }
+
+  /** Takes one token. Call after `canTake`; without it the fill may go into debt, which later refill repays. */
+  take(now: number): void {
+    this.refill(now);
+    this.fill -= 1;
+  }
+
+  /** Milliseconds until `canTake(now + result, floor)` holds: 0 when it holds now, Infinity when it never can. */
+  msUntilAvailable(now: number, floor: number): number {
+    this.refill(now);
+    const missing = floor + 1 - this.fill;
+    if (missing <= EPSILON) return 0;
+    if (floor + 1 > this.capacity + EPSILON || this.ratePerMs <= 0) return Number.POSITIVE_INFINITY;
+    return missing / this.ratePerMs;
+  }
+
+  /** Applies new limits from now on: the fill earned so far is kept, clamped to the new burst. */
+  reconfigure(rate: number, burst: number, now: number): void {
+    this.refill(now);
+    this.ratePerMs = rate / 1000;
+    this.capacity = usableCapacity(burst);
+    if (this.fill > this.capacity) this.fill = this.capacity;
+  }
+
+  private refill(now: number): void {
+    // A clock that appears to run backwards (or two readers racing) must never drain the bucket.
+    if (now <= this.updatedAt) return;
+    const filled = this.fill + (now - this.updatedAt) * this.ratePerMs;
+    this.fill = Math.min(filled, this.capacity);
+    this.updatedAt = now;
+  }
+}
+
+function usableCapacity(burst: number): number {
+  return Math.max(burst, 1);
+}

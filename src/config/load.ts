@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type InterpolationProblem, interpolateEnv } from './interpolate.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+type ParsedRegion = ParsedConfig['regions'][string];
+
+export interface RegionConfig extends Omit<ParsedRegion, 'capacity'> {
+  name: string;
+  capacity: ParsedRegion['capacity'] & { burst: number; minConcurrent: number };
+}
+
+export type ClientLimitConfig = NonNullable<ParsedConfig['clientLimit']> & { burst: number };
+
+/** A validated config with every default filled in. */
+export interface GatewayConfig extends Omit<ParsedConfig, 'regions' | 'clientLimit'> {
+  regions: Record<string, RegionConfig>;
+  clientLimit?: ClientLimitConfig;
+}
+
+/** Every problem in a config file, each as `FILE: key.path: what is wrong`. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export async function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      `${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  return parseConfigText(text, file, env);
+}
+
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): GatewayConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return `${file}: line ${line}, column ${col}: ${firstLine(e.message)}`;
+      }),
+    );
+  }
+  const raw: unknown = document.toJS({ maxAliasCount: 100 }) ?? {};
+  const interpolationProblems: InterpolationProblem[] = [];
+  const interpolated = interpolateEnv(raw, env, interpolationProblems);
+  if (interpolationProblems.length > 0) {
+    throw new ConfigError(interpolationProblems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`));
+  }
+  const parsed = configSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(file, issue, interpolated)));
+  }
+  const resolved = resolveDefaults(parsed.data);
+  const problems = checkReferences(resolved).map((p) => `${file}: ${p}`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resolved;
+}
+
+function resolveDefaults(parsed: ParsedConfig): GatewayConfig {
+  const regions: Record<string, RegionConfig> = {};
+  for (const [name, region] of Object.entries(parsed.regions)) {
+    const { capacity } = region;
+    regions[name] = {
+      ...region,
+      name,
+      capacity: {
+        ...capacity,
+        // One second's worth of tokens is the burst most operators expect when they name only a rate.
+        burst: capacity.burst ?? Math.max(1, capacity.rps),
+        minConcurrent: capacity.minConcurrent ?? Math.min(8, capacity.maxConcurrent),
+      },
+    };
+  }
+  const clientLimit = parsed.clientLimit && {
+    ...parsed.clientLimit,
+    burst: parsed.clientLimit.burst ?? Math.max(1, parsed.clientLimit.rps),
+  };
+  return { ...parsed, regions, clientLimit };
+}
+
+function checkReferences(config: GatewayConfig): string[] {
+  const problems: string[] = [];
+  const names = Object.keys(config.regions);
+  if (!config.regions[config.routing.default]) {
+    problems.push(
+      `routing.default: names no configured region "${config.routing.default}" (have ${names.join(', ')})`,
+    );
+  }
+  for (const region of Object.values(config.regions)) {
+    region.failover.forEach((target, i) => {
+      const at = `regions.${region.name}.failover.${i}`;
+      if (target === region.name) problems.push(`${at}: a region may not fail over to itself`);
+      else if (!config.regions[target]) problems.push(`${at}: names no configured region "${target}"`);
+    });
+    const { capacity } = region;
+    if (capacity.minConcurrent > capacity.maxConcurrent) {
+      problems.push(
+        `regions.${region.name}.capacity.minConcurrent: must not exceed maxConcurrent (${capacity.maxConcurrent})`,
+      );
+    }
+  }
+  if (config.listen.headersTimeoutMs > config.listen.requestTimeoutMs) {
+    problems.push(
+      `listen.headersTimeoutMs: must not exceed listen.requestTimeoutMs (${config.listen.requestTimeoutMs})`,
+    );
+  }
+  const { high, normal, low } = config.shedding.reserve;
+  if (!(high <= normal && normal <= low)) {
+    problems.push(
+      'shedding.reserve: must keep high <= normal <= low, or lower priorities would outrank higher ones',
+    );
+  }
+  return problems;
+}
+
+function describeIssue(file: string, issue: z.core.$ZodIssue, input: unknown): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${file}: ${keyPath([...issue.path, key])}: unknown key`);
+  }
+  const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
+  return [`${file}: ${keyPath(issue.path)}: ${missing ? 'is required' : issue.message}`];
+}
+
+function valueAt(tree: unknown, path: PropertyKey[]): unknown {
+  let node = tree;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function keyPath(path: PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+
+// One schema for YAML and JSON files, for validation, defaults and `floodgate schema`.
+// Every object is strict so a typo is an error, never a silently ignored key. Defaults sit next to
+// their fields; the few that depend on another field (burst, minConcurrent) are filled in by
+// `resolveDefaults` in load.ts because JSON Schema cannot express them.
+
+const positive = () => z.number({ error: 'must be a positive number' }).positive('must be a positive number');
+const positiveInt = () =>
+  z.int({ error: 'must be a positive whole number' }).positive('must be a positive whole number');
+const nonNegativeInt = () =>
+  z.int({ error: 'must be a whole number >= 0' }).nonnegative('must be a whole number >= 0');
+const fraction = () =>
+  z
+    .number({ error: 'must be a number between 0 and 1' })
+    .min(0, 'must be a number between 0 and 1')
+    .lt(1, 'must be a number between 0 and 1 (exclusive)');
+const port = () =>
+  z
+    .int({ error: 'must be a port number (0-65535)' })
+    .min(0, 'must be a port number (0-65535)')
+    .max(65535, 'must be a port number (0-65535)');
+const host = () => z.string({ error: 'must be a host name or address' }).min(1, 'must not be empty');
+
+export const PRIORITY_NAMES = ['critical', 'high', 'normal', 'low'] as const;
+const priority = () => z.enum(PRIORITY_NAMES, { error: `must be one of ${PRIORITY_NAMES.join(', ')}` });
+
+const upstreamUrl = z
+  .string({ error: 'must be an http:// or https:// origin' })
+  .regex(
+    /^https?:\/\/[^/?#\s]+\/?$/,
+    'must be an http:// or https:// origin without a path, e.g. http://10.0.0.1:9001',
+  );
+
+const cidr = z
+  .string({ error: 'must be an address or CIDR' })
+  .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be an address or CIDR, e.g. 10.0.0.0/8');
+
+const regionName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be letters, digits, ".", "_" or "-"');
+
+const listenSchema = z.strictObject({
+  host: host().default('127.0.0.1'),
+  port: port().default(8080),
+  headersTimeoutMs: positiveInt().default(10_000),
+  requestTimeoutMs: positiveInt().default(30_000),
+  keepAliveTimeoutMs: positiveInt().default(5_000),
+  maxHeaderBytes: positiveInt().max(1_048_576, 'must be at most 1048576').default(16_384),
+  maxBodyBytes: nonNegativeInt().default(10_485_760),
+});
+
+const adminSchema = z.strictObject({
+  host: host().default('127.0.0.1'),
+  port: port().default(9901),
+  token: z.string().min(1, 'must not be empty (omit the key to leave the admin port unguarded)').optional(),
+});
+
+const capacitySchema = z.strictObject({
+  rps: positive(),
+  burst: positive().optional(),
+  maxConcurrent: positiveInt().default(256),
+  adaptive: z.boolean({ error: 'must be true or false' }).default(false),
+  minConcurrent: positiveInt().optional(),
+});
+
+const breakerSchema = z.strictObject({
+  errorThresholdPercentage: z
+    .number({ error: 'must be a percentage' })
+    .gt(0, 'must be above 0')
+    .max(100, 'must be at most 100')
+    .default(50),
+  volumeThreshold: nonNegativeInt().default(20),
+  windowMs: positiveInt().min(100, 'must be at least 100').default(10_000),
+  resetTimeoutMs: positiveInt().default(5_000),
+});
+
+const regionSchema = z.strictObject({
+  upstreams: z
+    .array(upstreamUrl, { error: 'must be a list of upstream URLs' })
+    .min(1, 'needs at least one upstream'),
+  capacity: capacitySchema,
+  timeoutMs: positiveInt().default(5_000),
+  breaker: breakerSchema.prefault({}),
+  failover: z.array(regionName, { error: 'must be a list of region names' }).default([]),
+});
+
+const routingSchema = z.strictObject({
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a header name')
+    .default('x-region'),
+  default: regionName,
+});
+
+const staleRouteSchema = z.strictObject({ ttlMs: positiveInt().default(60_000) });
+
+const routeSchema = z.strictObject({
+  match: z.strictObject({
+    pathPrefix: z.string().startsWith('/', 'must start with "/"'),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).optional(),
+  }),
+  priority: priority().default('normal'),
+  staleCache: staleRouteSchema.optional(),
+});
+
+const clientKey = z
+  .string()
+  .regex(/^(ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/, 'must be "ip" or "header:NAME"');
+
+const clientLimitSchema = z.strictObject({
+  key: clientKey.default('ip'),
+  rps: positive(),
+  burst: positive().optional(),
+  maxKeys: positiveInt().default(100_000),
+});
+
+const staleCacheSchema = z.strictObject({
+  maxBytes: positiveInt().default(64 * 1024 * 1024),
+  maxEntryBytes: positiveInt().default(1024 * 1024),
+});
+
+const reserveSchema = z.strictObject({
+  high: fraction().default(0.1),
+  normal: fraction().default(0.25),
+  low: fraction().default(0.5),
+});
+
+const sheddingSchema = z.strictObject({
+  mode: z.enum(['enforce', 'shadow'], { error: 'must be enforce or shadow' }).default('enforce'),
+  retryAfterSeconds: positiveInt().default(1),
+  reserve: reserveSchema.prefault({}),
+});
+
+const surgeSchema = z.strictObject({
+  factor: z.number({ error: 'must be a number above 1' }).gt(1, 'must be above 1').default(2),
+  halfLifeMs: positiveInt().default(600_000),
+  minRps: positive().default(10),
+  windowMs: positiveInt()
+    .min(1_000, 'must be at least 1000')
+    .max(5_000, 'must be at most 5000')
+    .default(5_000),
+  shedBelow: priority().optional(),
+});
+
+const clusterSchema = z.strictObject({
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  leaseSize: positiveInt().optional(),
+});
+
+const logSchema = z.strictObject({
+  level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  access: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+export const configSchema = z.strictObject({
+  listen: listenSchema.prefault({}),
+  admin: adminSchema.prefault({}),
+  trustedProxies: z.array(cidr).default([]),
+  shutdownGraceMs: nonNegativeInt().default(10_000),
+  regions: z
+    .record(regionName, regionSchema, { error: 'must be a map of region name to region' })
+    .refine((r) => Object.keys(r).length > 0, 'needs at least one region'),
+  routing: routingSchema,
+  routes: z.array(routeSchema).default([]),
+  clientLimit: clientLimitSchema.optional(),
+  staleCache: staleCacheSchema.prefault({}),
+  shedding: sheddingSchema.prefault({}),
+  surge: surgeSchema.prefault({}),
+  cluster: clusterSchema.optional(),
+  log: logSchema.prefault({}),
+});
+
+/** The config as parsed, before dependent defaults are filled in. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+export function configJsonSchema(): object {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,55 @@
+import type { GatewayConfig, RegionConfig } from './load.js';
+import { PRIORITY_NAMES } from './schema.js';
+
+/** What `floodgate check` prints: the effective limits after defaults, so a reviewer can read a change's effect. */
+export function summarizeConfig(file: string, config: GatewayConfig): string {
+  const lines = [
+    `${file}: valid`,
+    `listen ${config.listen.host}:${config.listen.port}, admin ${config.admin.host}:${config.admin.port}` +
+      `${config.admin.token ? ' (token set)' : ''}, shedding ${config.shedding.mode}, default region ${config.routing.default}` +
+      ` (header ${config.routing.header})`,
+  ];
+  for (const region of Object.values(config.regions)) lines.push(...summarizeRegion(region, config));
+  if (config.clientLimit) {
+    const c = config.clientLimit;
+    lines.push(`client limit: key ${c.key}, ${c.rps} rps, burst ${c.burst}, at most ${c.maxKeys} keys`);
+  }
+  const s = config.surge;
+  lines.push(
+    `surge: factor ${s.factor} over max(baseline, ${s.minRps} rps), half-life ${s.halfLifeMs} ms, ` +
+      (s.shedBelow ? `sheds below ${s.shedBelow} while surging` : 'report only'),
+  );
+  for (const route of config.routes) {
+    lines.push(
+      `route ${route.match.pathPrefix}${route.match.methods ? ` [${route.match.methods.join(',')}]` : ''}: ${route.priority}` +
+        (route.staleCache ? `, stale copies kept ${route.staleCache.ttlMs} ms` : ''),
+    );
+  }
+  return lines.join('\n');
+}
+
+function summarizeRegion(region: RegionConfig, config: GatewayConfig): string[] {
+  const { capacity, breaker } = region;
+  const reserve = config.shedding.reserve;
+  const floors = PRIORITY_NAMES.map((p) => {
+    const fraction = p === 'critical' ? 0 : reserve[p];
+    const tokens = round(fraction * capacity.burst);
+    const slots =
+      p === 'critical' ? capacity.maxConcurrent : Math.floor(capacity.maxConcurrent * (1 - fraction));
+    return `    ${p.padEnd(8)} shed when tokens < ${tokens + 1} or in-flight >= ${slots}`;
+  });
+  return [
+    `region ${region.name}: ${region.upstreams.length} upstream(s) ${region.upstreams.join(' ')}`,
+    `  ${capacity.rps} rps, burst ${capacity.burst}, in-flight cap ${capacity.maxConcurrent}` +
+      (capacity.adaptive ? ` (adaptive, floor ${capacity.minConcurrent})` : '') +
+      `, timeout ${region.timeoutMs} ms`,
+    ...floors,
+    `  breaker: opens at ${breaker.errorThresholdPercentage}% errors over ${breaker.windowMs} ms ` +
+      `(after ${breaker.volumeThreshold} requests), retries after ${breaker.resetTimeoutMs} ms`,
+    `  failover: ${region.failover.length > 0 ? region.failover.join(' -> ') : 'none'}`,
+  ];
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

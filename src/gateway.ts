@@ -1,0 +1,221 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Outcome } from './admin/admin-view.js';
+import type { Clock } from './admission/clock.js';
+import { lowerOnly, type Priority } from './admission/priority.js';
+import type { StaleCache } from './cache/stale-cache.js';
+import { clientAddress, forwardedFor } from './http/client-ip.js';
+import { type Refusal, sendRefusal } from './http/errors.js';
+import { upstreamRequestHeaders } from './http/hop-by-hop.js';
+import type { Region } from './region.js';
+import type { Route } from './routing/route-table.js';
+import { upstreamPath } from './routing/route-table.js';
+import type { Runtime } from './runtime.js';
+import type { BreakerCall } from './upstream/breaker.js';
+import type { ExchangeEnvironment } from './upstream/exchange-environment.js';
+import { Exchange } from './upstream/forward.js';
+import { serveStale } from './upstream/serve-stale.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * One request's path through Floodgate, top to bottom:
+ * choose the home region -> refuse what is malformed or too large -> match the route and its
+ * priority -> the client's own limit -> the region's breaker and admission -> forward upstream, or,
+ * when refused, fail over to a region with room, serve a stale copy, or shed with 503.
+ */
+export class Gateway implements ExchangeEnvironment {
+  runtime: Runtime;
+
+  constructor(
+    runtime: Runtime,
+    readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.runtime = runtime;
+  }
+
+  get staleCache(): StaleCache {
+    return this.runtime.staleCache;
+  }
+
+  /** The public server's request listener. */
+  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const startedAt = this.clock();
+    const rt = this.runtime;
+    const region = rt.regionFor(req.headers[rt.regionHeader]);
+    const path = upstreamPath(req.url ?? '');
+    if (path === undefined) return this.refuse(req, res, region, 'bad-request', 'normal', startedAt);
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > rt.maxBodyBytes) {
+      // The body is never read, so the connection cannot be reused for another request.
+      res.shouldKeepAlive = false;
+      return this.refuse(req, res, region, 'body-too-large', 'normal', startedAt);
+    }
+    const route = rt.routes.match(path, req.method!);
+    const priority = lowerOnly(route.priority, req.headers['x-priority']);
+    if (rt.clientLimiter !== undefined) {
+      const retryAfter = this.clientRetryAfter(req, rt);
+      if (retryAfter > 0 && rt.enforce)
+        return this.refuse(req, res, region, 'client-rate', priority, startedAt, retryAfter);
+      if (retryAfter > 0) region.metrics.shed('client-rate', priority, true);
+    }
+
+    let refusal: Refusal | null = null;
+    let call: BreakerCall | null = null;
+    if (region.breaker.state === 'open') {
+      region.admission.recordShed();
+      refusal = 'circuit-open';
+    } else {
+      const shed = region.admission.admit(priority, rt.enforce);
+      if (shed !== null && rt.enforce) refusal = shed;
+      else {
+        if (shed !== null) region.metrics.shed(shed, priority, true);
+        call = region.breaker.begin();
+        if (call === null) {
+          region.admission.release();
+          refusal = 'circuit-open';
+        }
+      }
+    }
+    if (refusal !== null)
+      return this.whenRefused(req, res, rt, region, route, priority, path, refusal, startedAt);
+    this.forward(req, res, rt, region, route, priority, path, call, undefined, startedAt);
+  };
+
+  /** A refused request may still be answered: by a failover region with room, or from the stale cache. */
+  private whenRefused(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rt: Runtime,
+    region: Region,
+    route: Route,
+    priority: Priority,
+    path: string,
+    refusal: Refusal,
+    startedAt: number,
+  ): void {
+    if (refusal !== 'surge' && IDEMPOTENT.has(req.method!)) {
+      for (const name of region.config.failover) {
+        const target = rt.regions.get(name);
+        if (target === undefined || target.breaker.state !== 'closed' || !target.admission.admitSpillover())
+          continue;
+        const call = target.breaker.begin();
+        if (call === null) {
+          target.admission.release();
+          continue;
+        }
+        region.metrics.shed(refusal, priority, false);
+        this.forward(req, res, rt, target, route, priority, path, call, region.name, startedAt);
+        return;
+      }
+    }
+    if (route.staleTtlMs !== undefined && req.method === 'GET') {
+      const entry = rt.staleCache.get(`${region.name} ${path}`);
+      if (entry !== undefined) {
+        region.metrics.shed(refusal, priority, false);
+        serveStale(res, entry, region.name, this.clock());
+        this.record(region, 'stale', entry.status, priority, req, startedAt);
+        return;
+      }
+    }
+    const retryAfter =
+      refusal === 'rate'
+        ? region.admission.retryAfterSeconds(priority)
+        : this.minimumRetryAfter(rt, region, refusal);
+    this.refuse(req, res, region, refusal, priority, startedAt, retryAfter);
+  }
+
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rt: Runtime,
+    region: Region,
+    route: Route,
+    priority: Priority,
+    path: string,
+    call: BreakerCall | null,
+    failoverFrom: string | undefined,
+    startedAt: number,
+  ): void {
+    const peer = req.socket.remoteAddress ?? '';
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
+      forwardedFor: forwardedFor(peer, req.headers['x-forwarded-for'], rt.trusted),
+      proto: 'http',
+      host: req.headers.host,
+    });
+    const exchange = new Exchange(
+      this,
+      req,
+      res,
+      region,
+      route,
+      priority,
+      path,
+      startedAt,
+      call,
+      failoverFrom,
+    );
+    exchange.dispatch(headers, hasBody(req));
+  }
+
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    region: Region,
+    refusal: Refusal,
+    priority: Priority,
+    startedAt: number,
+    retryAfterSeconds = 1,
+  ): void {
+    const outcome: Outcome = refusal === 'bad-request' || refusal === 'body-too-large' ? 'error' : 'shed';
+    if (outcome === 'shed') region.metrics.shed(refusal, priority, false);
+    sendRefusal(res, refusal, region.refusals, retryAfterSeconds);
+    this.record(region, outcome, res.statusCode, priority, req, startedAt);
+  }
+
+  /** 0 when the client is within its own limit, else the seconds it should wait. */
+  private clientRetryAfter(req: IncomingMessage, rt: Runtime): number {
+    const header = rt.clientKeyHeader;
+    const named = header === undefined ? undefined : req.headers[header];
+    const key =
+      typeof named === 'string' && named !== ''
+        ? `h:${named}`
+        : `ip:${clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], rt.trusted)}`;
+    const limiter = rt.clientLimiter!;
+    return limiter.tryTake(key) ? 0 : limiter.retryAfterSeconds(key);
+  }
+
+  private minimumRetryAfter(rt: Runtime, region: Region, refusal: Refusal): number {
+    const minimum = rt.config.shedding.retryAfterSeconds;
+    if (refusal !== 'circuit-open') return minimum;
+    return Math.max(minimum, Math.ceil(region.config.breaker.resetTimeoutMs / 1000));
+  }
+
+  record(
+    region: Region,
+    outcome: Outcome,
+    status: number,
+    priority: Priority,
+    req: IncomingMessage,
+    startedAt: number,
+  ): void {
+    region.metrics.outcome(outcome);
+    if (!this.runtime.config.log.access) return;
+    this.logger.info({
+      region: region.name,
+      status,
+      outcome,
+      priority,
+      durationMs: Math.round((this.clock() - startedAt) * 100) / 100,
+      method: req.method,
+      path: req.url,
+    });
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}

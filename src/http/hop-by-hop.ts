@@ -1,0 +1,66 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+// RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family and the keep-alive of old clients.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Headers a proxy sets itself: whatever a client sent under these names is dropped. */
+const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP.has(lowerName) || lowerName.startsWith('proxy-');
+}
+
+/** The extra header names a `connection` header declares hop-by-hop (`connection: close, x-foo`). */
+export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const token of joined.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '') tokens.add(name);
+  }
+  return tokens.size > 0 ? tokens : undefined;
+}
+
+export interface ForwardedValues {
+  forwardedFor: string;
+  proto: string;
+  host: string | undefined;
+}
+
+/**
+ * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
+ * hop-by-hop headers (and those named in `connection`), client-sent `x-floodgate-*` and
+ * `x-forwarded-*` are dropped, then the gateway's own `x-forwarded-*` are appended. Raw headers keep
+ * the client's spelling and order, so everything else reaches the upstream unchanged.
+ */
+export function upstreamRequestHeaders(
+  rawHeaders: string[],
+  connection: string | string[] | undefined,
+  forwarded: ForwardedValues,
+): string[] {
+  const named = connectionTokens(connection);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || SET_BY_PROXY.has(lower) || lower.startsWith('x-floodgate-')) continue;
+    if (named?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  out.push('x-forwarded-for', forwarded.forwardedFor, 'x-forwarded-proto', forwarded.proto);
+  if (forwarded.host !== undefined) out.push('x-forwarded-host', forwarded.host);
+  return out;
+}
+
+/**
+ * Strips hop-by-hop headers from an upstream response, in place (the object is ours: undici builds a
+ * fresh one per response). Also drops any `x-floodgate-*` an upstream sent, so the gateway's own
+ * headers cannot be forged from behind it.
+ */
+export function stripResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
+  const named = connectionTokens(headers.connection as string | string[] | undefined);
+  for (const name of Object.keys(headers)) {
+    if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) delete headers[name];
+  }
+}

@@ -1,0 +1,54 @@
+import type { Priority } from '../admission/priority.js';
+import type { GatewayConfig } from '../config/load.js';
+
+export interface Route {
+  pathPrefix: string;
+  methods: ReadonlySet<string> | undefined;
+  priority: Priority;
+  /** Milliseconds a stale copy of a GET answer is kept; undefined when the route keeps none. */
+  staleTtlMs: number | undefined;
+}
+
+const DEFAULT_ROUTE: Route = {
+  pathPrefix: '/',
+  methods: undefined,
+  priority: 'normal',
+  staleTtlMs: undefined,
+};
+
+/** Routes in config order; the first whose prefix and method match wins. */
+export class RouteTable {
+  private readonly routes: Route[];
+
+  constructor(config: GatewayConfig) {
+    this.routes = config.routes.map((r) => ({
+      pathPrefix: r.match.pathPrefix,
+      methods: r.match.methods ? new Set(r.match.methods) : undefined,
+      priority: r.priority,
+      staleTtlMs: r.staleCache?.ttlMs,
+    }));
+  }
+
+  match(path: string, method: string): Route {
+    for (const route of this.routes) {
+      if (path.startsWith(route.pathPrefix) && (route.methods === undefined || route.methods.has(method))) {
+        return route;
+      }
+    }
+    return DEFAULT_ROUTE;
+  }
+}
+
+/**
+ * Turns the request target into the path sent upstream. Origin-form passes through as it is;
+ * absolute-form (`http://host/p`) keeps only its path and query, so a client can never choose the
+ * upstream origin. Anything else (`*`, authority-form) is refused with undefined.
+ */
+export function upstreamPath(target: string): string | undefined {
+  if (target.charCodeAt(0) === 47 /* / */) return target;
+  const scheme = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!scheme) return undefined;
+  const rest = target.slice(scheme[0].length);
+  if (rest === '') return '/';
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}

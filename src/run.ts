@@ -1,0 +1,50 @@
+import { watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { startGateway } from './start-gateway.js';
+
+export interface RunOptions {
+  configPath: string;
+  watch: boolean;
+  workers: string | undefined;
+}
+
+const WATCH_DEBOUNCE_MS = 300;
+
+/** Runs the gateway until SIGTERM or SIGINT; SIGHUP (and, with --watch, a change to the file) reloads. */
+export async function runGateway(options: RunOptions): Promise<number> {
+  const running = await startGateway({ configPath: options.configPath });
+  const reload = () => void running.reload();
+  process.on('SIGHUP', reload);
+  const watcher = options.watch ? watchFile(options.configPath, reload) : undefined;
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  watcher?.close();
+  process.off('SIGHUP', reload);
+  await running.shutdown();
+  return 0;
+}
+
+function watchFile(path: string, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  // Editors save in bursts (truncate, write, rename): wait for the file to settle before reloading.
+  // The folder is watched, not the file, because a save by rename replaces the watched inode.
+  const name = basename(path);
+  const watcher = watch(dirname(path), (_event, changed) => {
+    if (changed !== null && changed !== name) return;
+    clearTimeout(timer);
+    timer = setTimeout(onChange, WATCH_DEBOUNCE_MS);
+  });
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import { ClientLimiter } from './admission/client-limiter.js';
+import type { Clock } from './admission/clock.js';
+import { StaleCache } from './cache/stale-cache.js';
+import type { GatewayConfig } from './config/load.js';
+import { TrustedProxies } from './http/client-ip.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import { Region } from './region.js';
+import { RouteTable } from './routing/route-table.js';
+
+export interface RuntimeDeps {
+  clock: Clock;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/** Things a reload retired, to be closed once the requests still using them have finished. */
+export interface Retired {
+  regions: Region[];
+  closeables: { close(): Promise<void> }[];
+}
+
+/**
+ * Everything the request path reads from the config, built once per load. A request takes the
+ * runtime current when it arrives and keeps it to the end, so a reload never changes the rules
+ * under a request in flight. Live state (regions, client buckets, stale copies) is carried over
+ * from the previous runtime wherever the new config keeps it.
+ */
+export class Runtime {
+  readonly regions = new Map<string, Region>();
+  readonly defaultRegion: Region;
+  readonly regionHeader: string;
+  readonly routes: RouteTable;
+  readonly trusted: TrustedProxies;
+  readonly enforce: boolean;
+  readonly maxBodyBytes: number;
+  readonly clientLimiter: ClientLimiter | undefined;
+  /** `undefined` keys clients by address; otherwise the lower-case header that names them. */
+  readonly clientKeyHeader: string | undefined;
+  readonly staleCache: StaleCache;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly version: number,
+    previous: Runtime | undefined,
+    deps: RuntimeDeps,
+    retired: Retired,
+  ) {
+    for (const regionConfig of Object.values(config.regions)) {
+      const kept = previous?.regions.get(regionConfig.name);
+      if (kept) {
+        const replaced = kept.reconfigure(regionConfig, config);
+        if (replaced) retired.closeables.push(replaced);
+        this.regions.set(regionConfig.name, kept);
+      } else {
+        this.regions.set(
+          regionConfig.name,
+          new Region(regionConfig, config, deps.clock, deps.metrics, deps.logger),
+        );
+      }
+    }
+    for (const [name, region] of previous?.regions ?? []) {
+      if (!this.regions.has(name)) retired.regions.push(region);
+    }
+    this.defaultRegion = this.regions.get(config.routing.default)!;
+    this.regionHeader = config.routing.header.toLowerCase();
+    this.routes = new RouteTable(config);
+    this.trusted = new TrustedProxies(config.trustedProxies);
+    this.enforce = config.shedding.mode === 'enforce';
+    this.maxBodyBytes = config.listen.maxBodyBytes;
+    this.clientLimiter = clientLimiterFor(config, previous, deps.clock);
+    const keyName = config.clientLimit?.key;
+    this.clientKeyHeader = keyName?.startsWith('header:')
+      ? keyName.slice('header:'.length).toLowerCase()
+      : undefined;
+    this.staleCache = staleCacheFor(config, previous, deps.clock);
+  }
+
+  static build(
+    config: GatewayConfig,
+    version: number,
+    previous: Runtime | undefined,
+    deps: RuntimeDeps,
+  ): { runtime: Runtime; retired: Retired } {
+    const retired: Retired = { regions: [], closeables: [] };
+    return { runtime: new Runtime(config, version, previous, deps, retired), retired };
+  }
+
+  /** The home region named by the routing header, else the default. */
+  regionFor(hint: string | string[] | undefined): Region {
+    if (typeof hint === 'string') {
+      const region = this.regions.get(hint);
+      if (region !== undefined) return region;
+    }
+    return this.defaultRegion;
+  }
+}
+
+function clientLimiterFor(
+  config: GatewayConfig,
+  previous: Runtime | undefined,
+  clock: Clock,
+): ClientLimiter | undefined {
+  const limit = config.clientLimit;
+  if (limit === undefined) return undefined;
+  const options = { rps: limit.rps, burst: limit.burst, maxKeys: limit.maxKeys };
+  const kept = previous?.clientLimiter;
+  if (kept === undefined || previous?.config.clientLimit?.key !== limit.key)
+    return new ClientLimiter(options, clock);
+  kept.reconfigure(options);
+  return kept;
+}
+
+function staleCacheFor(config: GatewayConfig, previous: Runtime | undefined, clock: Clock): StaleCache {
+  const { maxBytes, maxEntryBytes } = config.staleCache;
+  const kept = previous?.staleCache;
+  const same =
+    previous !== undefined &&
+    previous.config.staleCache.maxBytes === maxBytes &&
+    previous.config.staleCache.maxEntryBytes === maxEntryBytes;
+  return same && kept !== undefined ? kept : new StaleCache({ maxBytes, maxEntryBytes }, clock);
+}

@@ -1,0 +1,168 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { startAdminServer } from './admin/admin-server.js';
+import type { AdminView, ConfigInfo, RegionView, ReloadResult } from './admin/admin-view.js';
+import { type Clock, monotonicClock } from './admission/clock.js';
+import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
+import { Gateway } from './gateway.js';
+import { createPublicServer } from './http/public-server.js';
+import { createLogger, flushLogger, logEvent } from './observability/logger.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { type Retired, Runtime } from './runtime.js';
+
+export interface StartOptions {
+  configPath: string;
+  /** Defaults to JSON lines on stdout at the config's level. */
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface RunningGateway {
+  readonly publicUrl: string;
+  readonly adminUrl: string;
+  readonly gateway: Gateway;
+  readonly view: AdminView;
+  reload(): Promise<ReloadResult>;
+  /** Drains: readiness turns 503, no new connections, requests in flight finish (up to the grace period). */
+  shutdown(): Promise<void>;
+}
+
+const SURGE_TICK_MS = 1_000;
+const IDLE_SWEEP_MS = 100;
+
+/** Loads the config and starts the public and admin listeners. Throws ConfigError when the file is invalid. */
+export async function startGateway(options: StartOptions): Promise<RunningGateway> {
+  const config = await loadConfigFile(options.configPath);
+  const clock = options.clock ?? monotonicClock;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const metrics = new GatewayMetrics();
+  const deps = { clock, metrics, logger };
+  const gateway = new Gateway(Runtime.build(config, 1, undefined, deps).runtime, clock, logger);
+  const configInfo: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
+  let draining = false;
+
+  const reload = async (): Promise<ReloadResult> => {
+    let next: GatewayConfig;
+    try {
+      next = await loadConfigFile(options.configPath);
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.problems : [String(err)];
+      configInfo.lastError = errors.join('\n');
+      metrics.countReload('rejected');
+      logEvent(logger, 'reload-rejected', { file: options.configPath, errors });
+      return { ok: false, errors };
+    }
+    const current = gateway.runtime;
+    warnAboutRestartOnlyChanges(logger, current.config, next);
+    const { runtime, retired } = Runtime.build(next, current.version + 1, current, deps);
+    gateway.runtime = runtime;
+    for (const region of retired.regions) metrics.forgetRegion(region.name);
+    void closeRetired(retired);
+    configInfo.version = runtime.version;
+    configInfo.loadedAt = new Date().toISOString();
+    configInfo.lastError = null;
+    metrics.countReload('applied');
+    logEvent(logger, 'reload-applied', { file: options.configPath, version: runtime.version });
+    return { ok: true, version: runtime.version };
+  };
+
+  const view: AdminView = {
+    regions: () => regionViews(gateway.runtime),
+    configInfo: () => ({ ...configInfo }),
+    reload,
+    ready: () => !draining,
+  };
+  metrics.sampleRegionsWith(view.regions);
+
+  const server = createPublicServer(config.listen, gateway.handleRequest);
+  await listen(server, config.listen.host, config.listen.port);
+  const admin = await startAdminServer(config.admin, view, metrics, logger);
+  const ticker = setInterval(() => {
+    for (const region of gateway.runtime.regions.values()) region.tick();
+  }, SURGE_TICK_MS);
+  ticker.unref();
+
+  const publicPort = (server.address() as AddressInfo).port;
+  logEvent(logger, 'started', {
+    listen: `${config.listen.host}:${publicPort}`,
+    admin: `${config.admin.host}:${admin.port}`,
+  });
+
+  const shutdown = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    const grace = gateway.runtime.config.shutdownGraceMs;
+    logEvent(logger, 'shutdown-began', { graceMs: grace });
+    await drain(server, grace);
+    clearInterval(ticker);
+    await admin.close();
+    await Promise.all([...gateway.runtime.regions.values()].map((r) => r.close()));
+    logEvent(logger, 'shutdown-complete', {});
+    await flushLogger(logger);
+  };
+
+  return {
+    publicUrl: `http://${urlHost(config.listen.host)}:${publicPort}`,
+    adminUrl: `http://${urlHost(config.admin.host)}:${admin.port}`,
+    gateway,
+    view,
+    reload,
+    shutdown,
+  };
+}
+
+function regionViews(runtime: Runtime): Record<string, RegionView> {
+  const out: Record<string, RegionView> = {};
+  for (const [name, region] of runtime.regions) out[name] = region.view();
+  return out;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Stops accepting connections, lets requests in flight finish, and closes keep-alive connections as
+ * they go idle; whatever is still open when the grace period ends is cut.
+ */
+async function drain(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, graceMs);
+  });
+  await Promise.race([closed, deadline]);
+  clearInterval(sweep);
+  clearTimeout(timer);
+  server.closeAllConnections();
+  await closed;
+}
+
+async function closeRetired(retired: Retired): Promise<void> {
+  // Pool.close waits for the requests still using the pool, so nothing in flight is dropped.
+  await Promise.allSettled([
+    ...retired.regions.map((r) => r.close()),
+    ...retired.closeables.map((c) => c.close()),
+  ]);
+}
+
+function warnAboutRestartOnlyChanges(logger: Logger, current: GatewayConfig, next: GatewayConfig): void {
+  const moved = (a: { host: string; port: number }, b: { host: string; port: number }) =>
+    a.host !== b.host || a.port !== b.port;
+  if (moved(current.listen, next.listen) || moved(current.admin, next.admin)) {
+    logger.warn({ event: 'reload-needs-restart' }, 'listen and admin address changes apply after a restart');
+  }
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,236 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Outcome } from '../admin/admin-view.js';
+import type { Priority } from '../admission/priority.js';
+import { type BodyCapture, StaleCache } from '../cache/stale-cache.js';
+import { refusalForUpstreamError, sendRefusal } from '../http/errors.js';
+import { stripResponseHeaders } from '../http/hop-by-hop.js';
+import type { Region } from '../region.js';
+import type { Route } from '../routing/route-table.js';
+import type { BreakerCall } from './breaker.js';
+import type { ExchangeEnvironment } from './exchange-environment.js';
+import type { UpstreamHost, UpstreamSet } from './pools.js';
+import { serveStale } from './serve-stale.js';
+
+const kExchange = Symbol('floodgate.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
+const CLIENT_CLOSED = 499;
+
+/**
+ * One request's trip upstream, as an undici dispatch handler. It owns the request's in-flight
+ * slot and breaker call and gives each back exactly once (`finish`), whichever way the exchange
+ * ends: response complete, upstream error, timeout, or the client going away. Before response
+ * headers go out a failure becomes a typed error answer (or a stale copy); after, the only honest
+ * move is to destroy the client's connection.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private hostIndex = -1;
+  private host: UpstreamHost | undefined;
+  private upstreamSet: UpstreamSet | undefined;
+  private upstreamStartedAt = 0;
+  private inflightAtStart = 0;
+  private status = 0;
+  private done = false;
+  private clientGone = false;
+  private capture: BodyCapture | undefined;
+  private capturedHeaders: IncomingHttpHeaders | undefined;
+
+  constructor(
+    private readonly env: ExchangeEnvironment,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly region: Region,
+    private readonly route: Route,
+    private readonly priority: Priority,
+    private readonly path: string,
+    private readonly startedAt: number,
+    private breakerCall: BreakerCall | null,
+    private readonly failoverFrom: string | undefined,
+  ) {}
+
+  /** Sends the request to the region's least busy upstream. The caller has admitted it. */
+  dispatch(headers: string[], hasBody: boolean): void {
+    // Held for the whole exchange: a reload may swap the region's upstream set meanwhile.
+    const upstreams = this.region.upstreams;
+    this.upstreamSet = upstreams;
+    this.hostIndex = upstreams.pick();
+    const host = upstreams.hosts[this.hostIndex]!;
+    this.host = host;
+    host.inflight++;
+    this.inflightAtStart = this.region.admission.inflight.inflight;
+    this.upstreamStartedAt = this.env.clock();
+    (this.res as TaggedResponse)[kExchange] = this;
+    this.res.on('close', onClientClose);
+    this.res.on('drain', onClientDrain);
+    const timeout = this.region.config.timeoutMs;
+    try {
+      host.pool.dispatch(
+        {
+          path: this.path,
+          method: this.req.method as Dispatcher.HttpMethod,
+          headers,
+          body: hasBody ? this.req : null,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        this,
+      );
+    } catch (err) {
+      this.onResponseError(null, err as Error);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (this.done) return;
+    const now = this.env.clock();
+    const elapsedMs = now - this.upstreamStartedAt;
+    this.region.metrics.upstreamDuration(elapsedMs / 1000);
+    this.region.sampleLatency(elapsedMs, this.inflightAtStart);
+    const failed = statusCode >= 500;
+    this.settleUpstream(!failed);
+    if (failed && this.serveStaleIfKept()) {
+      controller.abort(new Error('answered from the stale cache'));
+      return;
+    }
+    this.status = statusCode;
+    stripResponseHeaders(headers);
+    headers['x-floodgate-region'] = this.region.name;
+    if (this.failoverFrom !== undefined) headers['x-floodgate-failover-from'] = this.failoverFrom;
+    if (
+      this.route.staleTtlMs !== undefined &&
+      this.req.method === 'GET' &&
+      StaleCache.cacheable(statusCode, headers)
+    ) {
+      this.capture = this.env.staleCache.capture();
+      this.capturedHeaders = { ...headers };
+    }
+    this.res.writeHead(statusCode, statusMessage, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    if (this.capture !== undefined && !this.capture.push(chunk)) this.capture = undefined;
+    if (!this.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.res.end();
+    if (this.capture !== undefined) this.keepStaleCopy(this.capture);
+    this.finish(this.failoverFrom === undefined ? 'forwarded' : 'failover', this.status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.done) return;
+    if (this.clientGone) {
+      this.settleBreakerNeutral();
+      this.finish('error', CLIENT_CLOSED);
+      return;
+    }
+    this.settleUpstream(false);
+    if (this.res.headersSent) {
+      // The body was cut short: ending the response would tell the client it is complete.
+      this.res.destroy(err);
+      this.finish('error', this.status);
+      return;
+    }
+    if (this.serveStaleIfKept()) return;
+    const refusal = refusalForUpstreamError(err);
+    sendRefusal(this.res, refusal, this.region.refusals, 0);
+    this.finish('error', this.res.statusCode);
+  }
+
+  /** The client went away before the exchange finished: stop the upstream request. */
+  clientClosed(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    if (this.controller !== null) this.controller.abort(new Error('client closed the connection'));
+  }
+
+  resumeUpstream(): void {
+    if (this.controller?.paused) this.controller.resume();
+  }
+
+  private serveStaleIfKept(): boolean {
+    if (this.route.staleTtlMs === undefined || this.req.method !== 'GET' || this.res.headersSent)
+      return false;
+    const entry = this.env.staleCache.get(this.staleKey());
+    if (entry === undefined) return false;
+    serveStale(this.res, entry, this.region.name, this.env.clock());
+    this.finish('stale', entry.status);
+    return true;
+  }
+
+  private keepStaleCopy(capture: BodyCapture): void {
+    const body = capture.finish();
+    if (body === undefined || this.capturedHeaders === undefined) return;
+    const headers = this.capturedHeaders;
+    delete headers['x-floodgate-region'];
+    delete headers['x-floodgate-failover-from'];
+    this.env.staleCache.set(
+      this.staleKey(),
+      {
+        status: this.status,
+        headers: headers as Record<string, string | string[]>,
+        body,
+        storedAt: this.env.clock(),
+      },
+      this.route.staleTtlMs!,
+    );
+  }
+
+  private staleKey(): string {
+    return `${this.failoverFrom ?? this.region.name} ${this.path}`;
+  }
+
+  private settleUpstream(ok: boolean): void {
+    const ejection = this.upstreamSet?.ejection;
+    if (ok) ejection?.success(this.hostIndex);
+    else ejection?.failure(this.hostIndex);
+    const call = this.breakerCall;
+    if (call === null) return;
+    this.breakerCall = null;
+    if (ok) call.succeed();
+    else call.fail();
+  }
+
+  private settleBreakerNeutral(): void {
+    const call = this.breakerCall;
+    if (call === null) return;
+    this.breakerCall = null;
+    call.cancel();
+  }
+
+  private finish(outcome: Outcome, status: number): void {
+    this.done = true;
+    this.settleBreakerNeutral();
+    if (this.host !== undefined) this.host.inflight--;
+    this.region.admission.release();
+    this.res.removeListener('close', onClientClose);
+    this.res.removeListener('drain', onClientDrain);
+    this.env.record(this.region, outcome, status, this.priority, this.req, this.startedAt);
+  }
+}
+
+// Shared listeners (no closure per request): `this` is the response the exchange is tagged on.
+function onClientClose(this: TaggedResponse): void {
+  const exchange = this[kExchange];
+  if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
+}
+
+function onClientDrain(this: TaggedResponse): void {
+  this[kExchange]?.resumeUpstream();
+}

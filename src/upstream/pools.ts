@@ -1,0 +1,66 @@
+import { Pool } from 'undici';
+import type { Clock } from '../admission/clock.js';
+import { OutlierEjection } from './outlier-ejection.js';
+
+export interface UpstreamHost {
+  readonly url: string;
+  readonly pool: Pool;
+  inflight: number;
+}
+
+const EJECTION = {
+  consecutiveFailures: 5,
+  baseEjectionMs: 10_000,
+  maxEjectionMs: 300_000,
+  maxEjectedFraction: 0.5,
+};
+
+/**
+ * One region's upstream hosts, each with its own keep-alive undici Pool. Requests go to the host
+ * with the fewest in flight among those not ejected; ties rotate so equal hosts share the load.
+ */
+export class UpstreamSet {
+  readonly hosts: UpstreamHost[];
+  readonly ejection: OutlierEjection;
+  private rotation = 0;
+
+  constructor(urls: string[], connectionsPerHost: number, clock: Clock) {
+    this.hosts = urls.map((url) => ({
+      url,
+      pool: new Pool(url, { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 }),
+      inflight: 0,
+    }));
+    this.ejection = new OutlierEjection(urls.length, EJECTION, clock);
+  }
+
+  /** The index of the host to use next. */
+  pick(): number {
+    const count = this.hosts.length;
+    if (count === 1) return 0;
+    this.rotation = (this.rotation + 1) % count;
+    let best = -1;
+    let bestInflight = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < count; k++) {
+      const i = (this.rotation + k) % count;
+      const inflight = this.hosts[i]!.inflight;
+      if (inflight < bestInflight && !this.ejection.isEjected(i)) {
+        best = i;
+        bestInflight = inflight;
+      }
+    }
+    return best === -1 ? this.rotation : best;
+  }
+
+  sameHosts(urls: string[]): boolean {
+    return urls.length === this.hosts.length && urls.every((u, i) => u === this.hosts[i]!.url);
+  }
+
+  /** Closes every pool once its requests have finished. */
+  async close(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.pool.close()));
+  }
+
+  destroy(): Promise<void[]> {
+    return Promise.all(this.hosts.map((h) => h.pool.destroy()));
+  }
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { ClientLimiter } from '../../../src/admission/client-limiter.js';
+
+describe('ClientLimiter', () => {
+  it('allows a burst per client, then the refill rate', () => {
+    // burst 3, 2 tokens/s: three at once, then one more after 500 ms.
+    let now = 0;
+    const limiter = new ClientLimiter({ rps: 2, burst: 3, maxKeys: 10 }, () => now);
+    expect([1, 2, 3, 4].map(() => limiter.tryTake('a'))).toEqual([true, true, true, false]);
+    now = 499;
+    expect(limiter.tryTake('a')).toBe(false);
+    now = 500;
+    expect(limiter.tryTake('a')).toBe(true);
+    expect(limiter.tryTake('a')).toBe(false);
+  });
+
+  it('keeps each client to its own bucket', () => {
+    // One client exhausting its tokens does not affect another.
+    const limiter = new ClientLimiter({ rps: 1, burst: 1, maxKeys: 10 }, () => 0);
+    expect(limiter.tryTake('a')).toBe(true);
+    expect(limiter.tryTake('a')).toBe(false);
+    expect(limiter.tryTake('b')).toBe(true);
+  });
+
+  it('rounds Retry-After up to whole seconds and never below 1', () => {
+    // At 0.25 tokens/s an empty bucket needs 4 s; a client with tokens, or an unknown one, gets 1.
+    let now = 0;
+    const limiter = new ClientLimiter({ rps: 0.25, burst: 1, maxKeys: 10 }, () => now);
+    expect(limiter.retryAfterSeconds('nobody')).toBe(1);
+    limiter.tryTake('a');
+    expect(limiter.retryAfterSeconds('a')).toBe(4);
+    now = 1;
+    expect(limiter.retryAfterSeconds('a')).toBe(4);
+    now = 1000;
+    expect(limiter.retryAfterSeconds('a')).toBe(3);
+    now = 10_000;
+    expect(limiter.retryAfterSeconds('a')).toBe(1);
+  });
+
+  it('stays bounded at maxKeys under a flood of distinct keys', () => {
+    // 200k distinct keys never hold more than maxKeys entries.
+    const limiter = new ClientLimiter({ rps: 1, burst: 1, maxKeys: 1000 }, () => 0);
+    let refused = 0;
+    for (let i = 0; i < 200_000; i++) if (!limiter.tryTake(`key-${i}`)) refused += 1;
+    // Every key is new, so every one has its full burst.
+    expect(refused).toBe(0);
+    expect(limiter.size).toBeLessThanOrEqual(1000);
+    expect(limiter.size).toBe(1000);
+  });
+
+  it('forgets the least recently seen client first', () => {
+    // A client seen recently keeps its empty bucket while an idle one is evicted.
+    const limiter = new ClientLimiter({ rps: 1, burst: 1, maxKeys: 2 }, () => 0);
+    limiter.tryTake('busy');
+    limiter.tryTake('idle');
+    limiter.tryTake('busy');
+    limiter.tryTake('new');
+    expect(limiter.tryTake('busy')).toBe(false);
+    expect(limiter.tryTake('idle')).toBe(true);
+  });
+
+  it('applies new limits on reconfigure, keeping what each client has left', () => {
+    // A smaller burst clamps existing buckets; a smaller maxKeys keeps the most recent clients.
+    let now = 0;
+    const limiter = new ClientLimiter({ rps: 1, burst: 10, maxKeys: 10 }, () => now);
+    for (let i = 0; i < 5; i++) limiter.tryTake('a');
+    limiter.tryTake('b');
+    limiter.tryTake('c');
+    limiter.reconfigure({ rps: 10, burst: 2, maxKeys: 2 });
+    expect(limiter.size).toBe(2);
+    expect([1, 2, 3].map(() => limiter.tryTake('c'))).toEqual([true, true, false]);
+    now = 100;
+    expect(limiter.tryTake('c')).toBe(true);
+  });
+});

@@ -1,0 +1,328 @@
+import { describe, expect, it } from 'vitest';
+import { PRIORITIES, type Priority } from '../../../src/admission/priority.js';
+import {
+  type AdmissionLimits,
+  RegionAdmission,
+  type ShedReason,
+} from '../../../src/admission/region-admission.js';
+
+const LIMITS: AdmissionLimits = {
+  rps: 100,
+  burst: 50,
+  maxConcurrent: 100,
+  reserves: { high: 0.1, normal: 0.25, low: 0.5 },
+  retryAfterSeconds: 1,
+  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 },
+};
+
+/** A small seeded generator so simulations are random but repeatable. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Tally {
+  admitted: Record<Priority, number>;
+  shed: Record<Priority, number>;
+  reasons: Record<ShedReason, number>;
+}
+
+interface Simulation {
+  admission: RegionAdmission;
+  /** Requests per second offered for each priority. */
+  offered: Partial<Record<Priority, number>>;
+  seconds: number;
+  holdMs: (random: () => number) => number;
+  seed?: number;
+  /** Called after every millisecond with the total admitted so far. */
+  onStep?: (now: number, admitted: number) => void;
+}
+
+/**
+ * Drives an admission with Poisson-like arrivals in 1 ms steps on the fake clock that `setNow`
+ * moves, holding each admitted request for `holdMs` before releasing it, and ticking once a second.
+ */
+function simulate(sim: Simulation, setNow: (now: number) => void, startAt = 0): Tally {
+  const random = seeded(sim.seed ?? 1);
+  const tally: Tally = {
+    admitted: { critical: 0, high: 0, normal: 0, low: 0 },
+    shed: { critical: 0, high: 0, normal: 0, low: 0 },
+    reasons: { rate: 0, concurrency: 0, surge: 0 },
+  };
+  let pending: number[] = [];
+  let admittedTotal = 0;
+  for (let now = startAt; now < startAt + sim.seconds * 1000; now++) {
+    setNow(now);
+    const due = pending.filter((at) => at <= now);
+    for (let i = 0; i < due.length; i++) sim.admission.release();
+    pending = pending.filter((at) => at > now);
+    for (const priority of PRIORITIES) {
+      const rps = sim.offered[priority] ?? 0;
+      const arrivals = Math.floor(rps / 1000) + (random() < (rps % 1000) / 1000 ? 1 : 0);
+      for (let i = 0; i < arrivals; i++) {
+        const reason = sim.admission.admit(priority, true);
+        if (reason === null) {
+          tally.admitted[priority] += 1;
+          admittedTotal += 1;
+          pending.push(now + sim.holdMs(random));
+        } else {
+          tally.shed[priority] += 1;
+          tally.reasons[reason] += 1;
+        }
+      }
+    }
+    if (now % 1000 === 0) sim.admission.tick();
+    sim.onStep?.(now, admittedTotal);
+  }
+  return tally;
+}
+
+/** Offers 20 req/s for a minute and then 1000 req/s until the region surges; returns the time reached. */
+function provokeSurge(admission: RegionAdmission, setNow: (t: number) => void): number {
+  let now = 0;
+  for (; now < 60_000 || !admission.surge.surging; now += 1) {
+    if (now > 120_000) throw new Error('no surge');
+    setNow(now);
+    if (now < 60_000 ? now % 50 === 0 : true) admission.recordShed();
+    if (now % 1000 === 0) admission.tick();
+  }
+  return now;
+}
+
+function fakeClock(): { clock: () => number; setNow: (t: number) => void } {
+  let now = 0;
+  return { clock: () => now, setNow: (t) => (now = t) };
+}
+
+describe('RegionAdmission', () => {
+  it('never admits more than rps * seconds + burst under a 10x flood of random priorities', () => {
+    // At every millisecond of a 10 s run at 10x capacity, admissions stay within the bucket's bound.
+    for (const seed of [1, 2, 3]) {
+      const { clock, setNow } = fakeClock();
+      const admission = new RegionAdmission(LIMITS, clock);
+      const tally = simulate(
+        {
+          admission,
+          offered: { critical: 250, high: 250, normal: 250, low: 250 },
+          seconds: 10,
+          holdMs: (random) => 1 + Math.floor(random() * 50),
+          seed,
+          onStep: (now, admitted) =>
+            expect(admitted).toBeLessThanOrEqual((LIMITS.rps * (now + 1)) / 1000 + LIMITS.burst),
+        },
+        setNow,
+      );
+      const admitted = PRIORITIES.reduce((sum, p) => sum + tally.admitted[p], 0);
+      expect(admitted).toBeLessThanOrEqual(LIMITS.rps * 10 + LIMITS.burst);
+      // The bound is not met by wasting capacity: nearly every token is used.
+      expect(admitted).toBeGreaterThan(LIMITS.rps * 10 * 0.95);
+    }
+  });
+
+  it('admits every critical request offered at 80% of rps during a 10x low flood', () => {
+    // The low reserve keeps half the bucket for the rest; critical below rps never meets an empty bucket.
+    const { clock, setNow } = fakeClock();
+    const admission = new RegionAdmission(
+      { ...LIMITS, surge: { ...LIMITS.surge, shedBelow: 'normal' } },
+      clock,
+    );
+    const tally = simulate(
+      {
+        admission,
+        offered: { critical: 80, low: 1000 },
+        seconds: 30,
+        holdMs: (random) => 20 + Math.floor(random() * 200),
+      },
+      setNow,
+    );
+    expect(tally.admitted.critical).toBeGreaterThan(2000);
+    expect(tally.shed.critical).toBe(0);
+    expect(tally.shed.low).toBeGreaterThan(20_000);
+  });
+
+  it('sheds low before normal before high before critical as the bucket drains', () => {
+    // At every fill level, the priorities still admitted are a prefix of critical, high, normal, low.
+    const firstShed = new Map<Priority, number>();
+    for (let spent = 0; spent <= LIMITS.burst; spent++) {
+      const admitted = PRIORITIES.map((priority) => {
+        const admission = new RegionAdmission(LIMITS, () => 0);
+        for (let i = 0; i < spent; i++) admission.bucket.take(0);
+        return admission.admit(priority, true) === null;
+      });
+      const firstRefused = admitted.indexOf(false);
+      if (firstRefused !== -1) expect(admitted.slice(firstRefused).every((ok) => !ok)).toBe(true);
+      PRIORITIES.forEach((priority, rank) => {
+        if (!admitted[rank] && !firstShed.has(priority)) firstShed.set(priority, spent);
+      });
+    }
+    // Floors of 0, 5, 12.5 and 25 tokens out of 50: each priority stops once its next take would dip below.
+    expect(PRIORITIES.map((p) => firstShed.get(p))).toEqual([50, 45, 37, 25]);
+  });
+
+  it('sheds lower priorities more under a mixed overload', () => {
+    // With each priority offered at 40% of rps, the lower the priority the larger its shed share.
+    const { clock, setNow } = fakeClock();
+    const admission = new RegionAdmission(LIMITS, clock);
+    const tally = simulate(
+      { admission, offered: { critical: 40, high: 40, normal: 40, low: 40 }, seconds: 20, holdMs: () => 5 },
+      setNow,
+    );
+    const shedShare = PRIORITIES.map((p) => tally.shed[p] / (tally.shed[p] + tally.admitted[p]));
+    expect(shedShare[0]).toBe(0);
+    expect(shedShare[1]).toBeLessThanOrEqual(shedShare[2]!);
+    expect(shedShare[2]).toBeLessThan(shedShare[3]!);
+    expect(shedShare[3]).toBeGreaterThan(0.9);
+  });
+
+  it('sheds for concurrency without spending a token', () => {
+    // A request refused for lack of slots leaves the bucket as it was.
+    const { clock } = fakeClock();
+    const admission = new RegionAdmission({ ...LIMITS, maxConcurrent: 4 }, clock);
+    for (let i = 0; i < 2; i++) expect(admission.admit('low', true)).toBeNull();
+    const tokens = admission.bucket.tokens(0);
+    expect(admission.admit('low', true)).toBe('concurrency');
+    expect(admission.bucket.tokens(0)).toBe(tokens);
+    expect(admission.admit('critical', true)).toBeNull();
+    expect(admission.admit('critical', true)).toBeNull();
+    expect(admission.admit('critical', true)).toBe('concurrency');
+    expect(admission.inflight.inflight).toBe(4);
+  });
+
+  it('checks the rate before concurrency, and both only after the surge policy', () => {
+    // With no tokens and no slots, the reason is rate; while surging with shedBelow, it is surge.
+    const { clock, setNow } = fakeClock();
+    const admission = new RegionAdmission(
+      { ...LIMITS, burst: 2, maxConcurrent: 2, surge: { ...LIMITS.surge, shedBelow: 'high' } },
+      clock,
+    );
+    const now = provokeSurge(admission, setNow);
+    expect(admission.admit('critical', true)).toBeNull();
+    expect(admission.admit('critical', true)).toBeNull();
+    expect(admission.admit('critical', true)).toBe('rate');
+    expect(admission.admit('normal', true)).toBe('surge');
+    setNow(now + 10_000);
+    expect(admission.admit('high', true)).toBe('concurrency');
+  });
+
+  it('lets shadow mode through: shed decisions take a slot but no token', () => {
+    // enforce=false reports the same reason but the request goes on, holding a slot to be released.
+    const { clock } = fakeClock();
+    const admission = new RegionAdmission({ ...LIMITS, burst: 2 }, clock);
+    expect(admission.admit('critical', false)).toBeNull();
+    expect(admission.admit('critical', false)).toBeNull();
+    expect(admission.bucket.tokens(0)).toBe(0);
+    expect(admission.admit('critical', false)).toBe('rate');
+    expect(admission.admit('low', false)).toBe('rate');
+    expect(admission.bucket.tokens(0)).toBe(0);
+    expect(admission.inflight.inflight).toBe(4);
+    for (let i = 0; i < 4; i++) admission.release();
+    expect(admission.inflight.inflight).toBe(0);
+  });
+
+  it('admits spillover as low, and counts it as offered only when admitted', () => {
+    // Spillover needs tokens above the low reserve; refused spillover leaves no trace in the rates.
+    let now = 0;
+    const admission = new RegionAdmission(LIMITS, () => now);
+    expect(admission.admitSpillover()).toBe(true);
+    expect(admission.inflight.inflight).toBe(1);
+    expect(admission.bucket.tokens(0)).toBe(49);
+    while (admission.bucket.tokens(0) > 25.5) admission.bucket.take(0);
+    expect(admission.admitSpillover()).toBe(false);
+    expect(admission.admit('normal', true)).toBeNull();
+    now = 500;
+    const rates = admission.snapshot();
+    expect(rates.admittedRps).toBeCloseTo(2, 6);
+    expect(rates.currentRps).toBeCloseTo(2, 6);
+  });
+
+  it('refuses spillover while surging with shedBelow above low, and allows it otherwise', () => {
+    // A region that is itself surging and shedding its own low traffic takes no one else's.
+    const surgeOf = (shedBelow: Priority) => {
+      const { clock, setNow } = fakeClock();
+      const admission = new RegionAdmission({ ...LIMITS, surge: { ...LIMITS.surge, shedBelow } }, clock);
+      provokeSurge(admission, setNow);
+      return admission.admitSpillover();
+    };
+    expect(surgeOf('normal')).toBe(false);
+    expect(surgeOf('low')).toBe(true);
+  });
+
+  it('rounds Retry-After up to whole seconds for the priority floor, with the configured minimum', () => {
+    // At 2 tokens/s from empty: critical needs 1 token (0.5 s -> 1), low needs 26 (13 s -> 13).
+    let now = 0;
+    const admission = new RegionAdmission({ ...LIMITS, rps: 2 }, () => now);
+    while (admission.bucket.tokens(0) >= 1) admission.bucket.take(0);
+    expect(admission.retryAfterSeconds('critical')).toBe(1);
+    expect(admission.retryAfterSeconds('low')).toBe(13);
+    now = 1;
+    expect(admission.retryAfterSeconds('low')).toBe(13);
+    now = 1000;
+    expect(admission.retryAfterSeconds('low')).toBe(12);
+    now = 1001;
+    expect(admission.retryAfterSeconds('low')).toBe(12);
+    admission.reconfigure({ ...LIMITS, rps: 2, retryAfterSeconds: 20 });
+    expect(admission.retryAfterSeconds('low')).toBe(20);
+  });
+
+  it('counts admitted, shed and externally shed requests in the snapshot', () => {
+    // recordShed adds to the shed rate and to the offered rate, not to the admitted rate.
+    let now = 0;
+    const admission = new RegionAdmission({ ...LIMITS, burst: 3 }, () => now);
+    for (let i = 0; i < 5; i++) admission.admit('critical', true);
+    admission.recordShed();
+    now = 999;
+    const snapshot = admission.snapshot();
+    expect(snapshot.admittedRps).toBeCloseTo(3, 6);
+    expect(snapshot.shedRps).toBeCloseTo(3, 6);
+    expect(snapshot.currentRps).toBeCloseTo(6, 6);
+    expect(snapshot.inflight).toBe(3);
+    expect(snapshot.inflightLimit).toBe(LIMITS.maxConcurrent);
+    expect(snapshot.surging).toBe(false);
+  });
+
+  it('keeps tokens, in-flight requests and the baseline across reconfigure', () => {
+    // A reload applies new limits to live state instead of starting over.
+    const { clock, setNow } = fakeClock();
+    const admission = new RegionAdmission({ ...LIMITS, maxConcurrent: 5000 }, clock);
+    simulate({ admission, offered: { normal: 60 }, seconds: 30, holdMs: () => 1_000_000 }, setNow);
+    const before = admission.snapshot();
+    admission.reconfigure({ ...LIMITS, rps: 1000, burst: 500, maxConcurrent: 10_000 });
+    const after = admission.snapshot();
+    expect(after.tokens).toBe(before.tokens);
+    expect(after.inflight).toBe(before.inflight);
+    expect(after.inflight).toBeGreaterThan(1000);
+    expect(after.inflightLimit).toBe(10_000);
+    expect(after.baselineRps).toBe(before.baselineRps);
+    expect(after.baselineRps).toBeCloseTo(60, -1);
+  });
+
+  it('keeps the priority order even when reserves are configured out of order', () => {
+    // A low reserve smaller than normal's is raised to normal's, so low never outranks normal.
+    const { clock } = fakeClock();
+    const admission = new RegionAdmission(
+      { ...LIMITS, reserves: { high: 0.4, normal: 0.2, low: 0.1 } },
+      clock,
+    );
+    expect(admission.tokenFloor('normal')).toBe(admission.tokenFloor('high'));
+    expect(admission.tokenFloor('low')).toBe(admission.tokenFloor('high'));
+    expect(admission.tokenFloor('high')).toBe(20);
+  });
+
+  it('keeps every floor at least one token below the burst', () => {
+    // A tiny burst must not lock a priority out for good (and Retry-After must stay finite).
+    const { clock } = fakeClock();
+    const admission = new RegionAdmission(
+      { ...LIMITS, burst: 1.5, reserves: { high: 0.9, normal: 0.9, low: 0.9 } },
+      clock,
+    );
+    expect(admission.tokenFloor('low')).toBeCloseTo(0.5, 9);
+    expect(admission.admit('low', true)).toBeNull();
+    expect(Number.isFinite(admission.retryAfterSeconds('low'))).toBe(true);
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { stripResponseHeaders, upstreamRequestHeaders } from '../../src/http/hop-by-hop.js';
+import { upstreamPath } from '../../src/routing/route-table.js';
+
+const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
+
+function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+describe('request headers sent upstream', () => {
+  // Each row: raw client headers, the connection header, and what must reach the upstream (before x-forwarded-*).
+  it.each([
+    [
+      'keeps ordinary headers in order and spelling',
+      ['Host', 'app.example', 'Accept', '*/*', 'X-Api-Key', 'k'],
+      undefined,
+      [
+        ['Host', 'app.example'],
+        ['Accept', '*/*'],
+        ['X-Api-Key', 'k'],
+      ],
+    ],
+    [
+      'drops every hop-by-hop header',
+      [
+        'Connection',
+        'keep-alive',
+        'Keep-Alive',
+        'timeout=5',
+        'TE',
+        'trailers',
+        'Trailer',
+        'x',
+        'Transfer-Encoding',
+        'chunked',
+        'Upgrade',
+        'h2c',
+        'Proxy-Authorization',
+        'Basic x',
+        'Proxy-Connection',
+        'keep-alive',
+        'Accept',
+        'a',
+      ],
+      'keep-alive',
+      [['Accept', 'a']],
+    ],
+    [
+      'drops headers named in connection',
+      ['Connection', 'close, X-Secret', 'X-Secret', 's', 'X-Public', 'p'],
+      'close, X-Secret',
+      [['X-Public', 'p']],
+    ],
+    [
+      'drops client-sent x-floodgate-* and x-forwarded-*',
+      [
+        'X-Floodgate-Region',
+        'eu',
+        'x-floodgate-shed',
+        'rate',
+        'X-Forwarded-For',
+        '1.2.3.4',
+        'X-Forwarded-Host',
+        'evil',
+        'X-Forwarded-Proto',
+        'https',
+        'A',
+        'b',
+      ],
+      undefined,
+      [['A', 'b']],
+    ],
+  ])('%s', (_name, raw, connection, expected) => {
+    const out = pairs(upstreamRequestHeaders(raw as string[], connection as string | undefined, FORWARDED));
+    expect(out.slice(0, -3)).toEqual(expected);
+    expect(out.slice(-3)).toEqual([
+      ['x-forwarded-for', '10.0.0.9'],
+      ['x-forwarded-proto', 'http'],
+      ['x-forwarded-host', 'app.example'],
+    ]);
+  });
+
+  // Without a Host header there is no x-forwarded-host to set.
+  it('omits x-forwarded-host without a host', () => {
+    const out = pairs(upstreamRequestHeaders(['A', 'b'], undefined, { ...FORWARDED, host: undefined }));
+    expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto']);
+  });
+});
+
+describe('response headers sent to the client', () => {
+  // Hop-by-hop and forged x-floodgate-* headers from an upstream are removed; the rest stay.
+  it('strips hop-by-hop headers in place', () => {
+    const headers: Record<string, string | string[]> = {
+      connection: 'close, x-internal',
+      'x-internal': '1',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'proxy-authenticate': 'x',
+      'x-floodgate-cache': 'stale',
+      'content-type': 'application/json',
+      'set-cookie': ['a=1', 'b=2'],
+    };
+    stripResponseHeaders(headers);
+    expect(headers).toEqual({ 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] });
+  });
+});
+
+describe('request target', () => {
+  // Whatever the target says, only its path and query go upstream; the origin never changes.
+  it.each([
+    ['/api/likes/1?x=2', '/api/likes/1?x=2'],
+    ['//evil.example/steal', '//evil.example/steal'],
+    ['http://evil.example/steal?q=1', '/steal?q=1'],
+    ['HTTPS://evil.example', '/'],
+    ['http://evil.example?x', '/?x'],
+    ['*', undefined],
+    ['evil.example:443', undefined],
+  ])('%s -> %s', (target, expected) => {
+    expect(upstreamPath(target)).toBe(expected);
+  });
+});
