@@ -58,30 +58,41 @@ export class Gateway implements ExchangeEnvironment {
       const retryAfter = this.clientRetryAfter(req, rt);
       if (retryAfter > 0 && rt.enforce)
         return this.refuse(req, res, region, 'client-rate', priority, startedAt, retryAfter);
-      if (retryAfter > 0) region.metrics.shed('client-rate', priority, true);
-    }
-
-    let refusal: Refusal | null = null;
-    let call: BreakerCall | null = null;
-    if (region.breaker.state === 'open') {
-      region.admission.recordShed();
-      refusal = 'circuit-open';
-    } else {
-      const shed = region.admission.admit(priority, rt.enforce);
-      if (shed !== null && rt.enforce) refusal = shed;
-      else {
-        if (shed !== null) region.metrics.shed(shed, priority, true);
-        call = region.breaker.begin();
-        if (call === null) {
-          region.admission.release();
-          refusal = 'circuit-open';
-        }
+      if (retryAfter > 0) {
+        region.metrics.shed('client-rate', priority, true);
+        this.logger.info({ event: 'would-shed', region: region.name, reason: 'client-rate', priority });
       }
     }
-    if (refusal !== null)
-      return this.whenRefused(req, res, rt, region, route, priority, path, refusal, startedAt);
-    this.forward(req, res, rt, region, route, priority, path, call, undefined, startedAt);
+
+    const admitted = this.admit(region, priority, rt.enforce);
+    if (typeof admitted === 'string') {
+      return this.whenRefused(req, res, rt, region, route, priority, path, admitted, startedAt);
+    }
+    this.forward(req, res, rt, region, route, priority, path, admitted, undefined, startedAt);
   };
+
+  /**
+   * The region's breaker, then its admission core. Returns the breaker call that the exchange
+   * settles, or why the request is refused. In shadow mode admission only counts what it would
+   * have shed; the breaker acts in both modes.
+   */
+  private admit(region: Region, priority: Priority, enforce: boolean): BreakerCall | Refusal {
+    if (!region.breaker.allowsRequest) {
+      region.admission.recordShed();
+      return 'circuit-open';
+    }
+    const shed = region.admission.admit(priority, enforce);
+    if (shed !== null) {
+      if (enforce) return shed;
+      region.metrics.shed(shed, priority, true);
+      this.logger.info({ event: 'would-shed', region: region.name, reason: shed, priority });
+    }
+    const call = region.breaker.begin();
+    if (call !== null) return call;
+    // Another request took the half-open probe between the check and now.
+    region.admission.release();
+    return 'circuit-open';
+  }
 
   /** A refused request may still be answered: by a failover region with room, or from the stale cache. */
   private whenRefused(

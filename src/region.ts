@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import type { RegionView } from './admin/admin-view.js';
 import { AdaptiveLimit, type AdaptiveOptions } from './admission/adaptive-limit.js';
 import type { Clock } from './admission/clock.js';
-import { type AdmissionLimits, RegionAdmission } from './admission/region-admission.js';
+import { RegionAdmission } from './admission/region-admission.js';
 import type { GatewayConfig, RegionConfig } from './config/load.js';
 import { RefusalBodies } from './http/errors.js';
 import { logEvent } from './observability/logger.js';
 import type { GatewayMetrics, RegionMetrics } from './observability/metrics.js';
+import { admissionLimits } from './region-limits.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
 import { UpstreamSet } from './upstream/pools.js';
 
@@ -42,6 +43,7 @@ export class Region {
     this.refusals = new RefusalBodies(this.name);
     this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), clock);
     this.adaptive = config.capacity.adaptive ? new AdaptiveLimit(adaptiveOptions(config), clock) : undefined;
+    this.followAdaptiveLimit();
   }
 
   /** Applies a reloaded region config; returns the upstream set that was replaced, if any, to close once drained. */
@@ -55,6 +57,7 @@ export class Region {
     if (!config.capacity.adaptive) this.adaptive = undefined;
     else if (this.adaptive) this.adaptive.reconfigure(adaptiveOptions(config));
     else this.adaptive = new AdaptiveLimit(adaptiveOptions(config), this.clock);
+    this.followAdaptiveLimit();
     if (this.upstreams.sameHosts(config.upstreams)) return undefined;
     const replaced = this.upstreams;
     this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock);
@@ -78,7 +81,11 @@ export class Region {
   sampleLatency(ms: number, inflightAtStart: number): void {
     if (this.adaptive === undefined) return;
     this.adaptive.sample(ms, inflightAtStart);
-    this.admission.inflight.setLimit(this.adaptive.limit);
+    this.followAdaptiveLimit();
+  }
+
+  private followAdaptiveLimit(): void {
+    if (this.adaptive !== undefined) this.admission.inflight.setLimit(this.adaptive.limit);
   }
 
   view(): RegionView {
@@ -119,18 +126,6 @@ const BREAKER_EVENTS = {
   'half-open': 'breaker-half-open',
   closed: 'breaker-closed',
 } as const;
-
-function admissionLimits(region: RegionConfig, gateway: GatewayConfig): AdmissionLimits {
-  const { capacity } = region;
-  return {
-    rps: capacity.rps,
-    burst: capacity.burst,
-    maxConcurrent: capacity.adaptive ? capacity.minConcurrent : capacity.maxConcurrent,
-    reserves: gateway.shedding.reserve,
-    retryAfterSeconds: gateway.shedding.retryAfterSeconds,
-    surge: gateway.surge,
-  };
-}
 
 function breakerOptions(region: RegionConfig): BreakerOptions {
   return { ...region.breaker };

@@ -63,6 +63,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     configInfo.loadedAt = new Date().toISOString();
     configInfo.lastError = null;
     metrics.countReload('applied');
+    metrics.setConfigVersion(runtime.version);
     logEvent(logger, 'reload-applied', { file: options.configPath, version: runtime.version });
     return { ok: true, version: runtime.version };
   };
@@ -74,6 +75,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ready: () => !draining,
   };
   metrics.sampleRegionsWith(view.regions);
+  metrics.setConfigVersion(configInfo.version);
 
   const server = createPublicServer(config.listen, gateway.handleRequest);
   await listen(server, config.listen.host, config.listen.port);

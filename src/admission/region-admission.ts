@@ -15,9 +15,9 @@ import { TokenBucket } from './token-bucket.js';
  *    priorities strictly below it are shed (`surge`).
  * 2. Rate. A priority with reserve r may only take a token while at least `r * burst` tokens stay
  *    behind (`rate`). Critical has no reserve. Under overload the fill sinks until only the
- *    priorities whose floor lies below it still get tokens: low stops first, critical last, and
- *    critical traffic offered below `rps` keeps the fill above its floor of zero, so the bucket
- *    never sheds it however much lower-priority traffic is offered.
+ *    priorities whose floor lies below it still get tokens: low stops first, critical last.
+ *    Critical traffic offered below `rps` (and no burstier than `burst`) spends less than the
+ *    refill, so the bucket never sheds it however much lower-priority traffic is offered.
  * 3. Concurrency. The same reserves apply to the in-flight cap (`concurrency`), so slow upstreams
  *    filling every slot with low work cannot lock out critical requests.
  *
@@ -173,6 +173,11 @@ export class RegionAdmission {
     this.shed.windowMs = limits.surge.windowMs;
     this.limits = limits;
     this.applyLimits(limits);
+  }
+
+  /** How many requests of a priority may be in flight at once. */
+  slotLimit(priority: Priority): number {
+    return this.inflight.slotsFor(this.slotReserves[priorityRank(priority)]!);
   }
 
   /** The token floor a priority must leave in the bucket. */

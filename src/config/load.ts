@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { TrustedProxies } from '../http/client-ip.js';
 import { type InterpolationProblem, interpolateEnv } from './interpolate.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 
@@ -60,16 +61,19 @@ export function parseConfigText(
   const raw: unknown = document.toJS({ maxAliasCount: 100 }) ?? {};
   const interpolationProblems: InterpolationProblem[] = [];
   const interpolated = interpolateEnv(raw, env, interpolationProblems);
-  if (interpolationProblems.length > 0) {
-    throw new ConfigError(interpolationProblems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`));
-  }
+  const problems = interpolationProblems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`);
+  const unresolved = new Set(interpolationProblems.map((p) => keyPath(p.path)));
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(file, issue, interpolated)));
+    for (const issue of parsed.error.issues) {
+      // A key whose variable is missing already has its problem; its placeholder would only add noise.
+      if (!unresolved.has(keyPath(issue.path))) problems.push(...describeIssue(file, issue, interpolated));
+    }
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const resolved = resolveDefaults(parsed.data);
-  const problems = checkReferences(resolved).map((p) => `${file}: ${p}`);
-  if (problems.length > 0) throw new ConfigError(problems);
+  const referenceProblems = checkReferences(resolved).map((p) => `${file}: ${p}`);
+  if (referenceProblems.length > 0) throw new ConfigError(referenceProblems);
   return resolved;
 }
 
@@ -116,6 +120,13 @@ function checkReferences(config: GatewayConfig): string[] {
       );
     }
   }
+  config.trustedProxies.forEach((entry, i) => {
+    try {
+      new TrustedProxies([entry]);
+    } catch {
+      problems.push(`trustedProxies.${i}: "${entry}" is not an address or CIDR`);
+    }
+  });
   if (config.listen.headersTimeoutMs > config.listen.requestTimeoutMs) {
     problems.push(
       `listen.headersTimeoutMs: must not exceed listen.requestTimeoutMs (${config.listen.requestTimeoutMs})`,

@@ -1,5 +1,7 @@
+import { PRIORITIES } from '../admission/priority.js';
+import { RegionAdmission } from '../admission/region-admission.js';
+import { admissionLimits } from '../region-limits.js';
 import type { GatewayConfig, RegionConfig } from './load.js';
-import { PRIORITY_NAMES } from './schema.js';
 
 /** What `floodgate check` prints: the effective limits after defaults, so a reviewer can read a change's effect. */
 export function summarizeConfig(file: string, config: GatewayConfig): string {
@@ -30,13 +32,11 @@ export function summarizeConfig(file: string, config: GatewayConfig): string {
 
 function summarizeRegion(region: RegionConfig, config: GatewayConfig): string[] {
   const { capacity, breaker } = region;
-  const reserve = config.shedding.reserve;
-  const floors = PRIORITY_NAMES.map((p) => {
-    const fraction = p === 'critical' ? 0 : reserve[p];
-    const tokens = round(fraction * capacity.burst);
-    const slots =
-      p === 'critical' ? capacity.maxConcurrent : Math.floor(capacity.maxConcurrent * (1 - fraction));
-    return `    ${p.padEnd(8)} shed when tokens < ${tokens + 1} or in-flight >= ${slots}`;
+  // The admission core computes the floors itself, so what is printed is what is enforced.
+  const admission = new RegionAdmission(admissionLimits(region, config), () => 0);
+  const floors = PRIORITIES.map((p) => {
+    const tokens = round(admission.tokenFloor(p) + 1);
+    return `    ${p.padEnd(8)} shed when tokens < ${tokens} or in-flight >= ${admission.slotLimit(p)}`;
   });
   return [
     `region ${region.name}: ${region.upstreams.length} upstream(s) ${region.upstreams.join(' ')}`,

@@ -60,7 +60,7 @@ export class UpstreamSet {
     await Promise.all(this.hosts.map((h) => h.pool.close()));
   }
 
-  destroy(): Promise<void[]> {
-    return Promise.all(this.hosts.map((h) => h.pool.destroy()));
+  async destroy(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.pool.destroy()));
   }
 }

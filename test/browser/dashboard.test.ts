@@ -15,7 +15,7 @@ import { type RunningGateway, startGateway } from '../../src/start-gateway.js';
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
 const RUN = HAS_CHROMIUM || process.env.CI === 'true';
-const SKIP_NOTE = `skipped: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`;
+const MISSING_NOTE = `no Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`;
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -29,7 +29,7 @@ const CHROMIUM_ARGS = [
 const REGIONS = ['us-east', 'us-west', 'eu-west'];
 const SCREENSHOT = fileURLToPath(new URL('../../test-output/dashboard.png', import.meta.url));
 
-if (!RUN) console.warn(`dashboard browser test ${SKIP_NOTE}`);
+if (!RUN) console.warn(`dashboard browser test skipped: ${MISSING_NOTE}`);
 
 /** An upstream whose answer status the test can flip. */
 interface SwitchableUpstream {
@@ -99,7 +99,7 @@ async function tripBreaker(running: RunningGateway, region: string): Promise<voi
   throw new Error(`the ${region} breaker did not open`);
 }
 
-describe.runIf(RUN)(`dashboard in a real browser${RUN ? '' : ` (${SKIP_NOTE})`}`, () => {
+describe.runIf(RUN)(`dashboard in a real browser${RUN ? '' : ` (skipped: ${MISSING_NOTE})`}`, () => {
   const upstreams = new Map<string, SwitchableUpstream>();
   const pageErrors: string[] = [];
   let configDir: string;
@@ -109,7 +109,7 @@ describe.runIf(RUN)(`dashboard in a real browser${RUN ? '' : ` (${SKIP_NOTE})`}`
   let page: Page;
 
   beforeAll(async () => {
-    if (!HAS_CHROMIUM) throw new Error(`Chromium is required under CI: ${SKIP_NOTE}`);
+    if (!HAS_CHROMIUM) throw new Error(`the dashboard test needs Chromium under CI: ${MISSING_NOTE}`);
     for (const name of REGIONS) upstreams.set(name, await startUpstream());
     configDir = await mkdtemp(join(tmpdir(), 'floodgate-dashboard-'));
     profileDir = await mkdtemp(join(tmpdir(), 'floodgate-chromium-'));
@@ -142,10 +142,10 @@ describe.runIf(RUN)(`dashboard in a real browser${RUN ? '' : ` (${SKIP_NOTE})`}`
   it('shows every region, then us-east as open and hot once its upstream fails', async () => {
     // The page follows the live stream: a breaker tripped by real failing traffic shows up as open.
     await page.goto(`${running.adminUrl}/`);
-    await page.waitForFunction(
-      (count) => document.querySelectorAll('article[data-region]').length === count,
-      3,
-    );
+    await page
+      .locator('article[data-region]')
+      .nth(REGIONS.length - 1)
+      .waitFor();
     const shown = await page.$$eval('article[data-region]', (cards) =>
       cards.map((c) => c.getAttribute('data-region')),
     );
@@ -156,13 +156,10 @@ describe.runIf(RUN)(`dashboard in a real browser${RUN ? '' : ` (${SKIP_NOTE})`}`
 
     upstreams.get('us-east')!.status = 500;
     await tripBreaker(running, 'us-east');
-    await page.waitForFunction(
-      () =>
-        document.querySelector('article[data-region="us-east"] [data-field="breaker"]')?.textContent ===
-        'open',
-      undefined,
-      { timeout: 15_000 },
-    );
+    // :text-is matches exactly, so `half-open` on the way does not count.
+    await page.waitForSelector('article[data-region="us-east"] [data-field="breaker"]:text-is("open")', {
+      timeout: 15_000,
+    });
 
     const first = await page.getAttribute('article[data-region]', 'data-region');
     expect(first).toBe('us-east');

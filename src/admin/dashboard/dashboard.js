@@ -35,7 +35,7 @@
       ticks: { stroke: COLORS.grid },
     };
     return [
-      { ...axis, size: 22, font: '10px system-ui' },
+      { ...axis, size: 26, font: '10px system-ui' },
       { ...axis, size: 38, font: '10px system-ui' },
     ];
   }
@@ -48,8 +48,11 @@
       legend: { show: false },
       cursor: { show: false },
       scales: {
-        // A fixed five-minute window keeps the axis steady instead of stretching the first seconds.
-        x: { time: true, range: (_u, _min, max) => [max - WINDOW_SECONDS, max] },
+        // At least a minute, at most five: the first seconds are not stretched across the whole axis.
+        x: {
+          time: true,
+          range: (_u, min, max) => [max - Math.min(WINDOW_SECONDS, Math.max(60, max - min)), max],
+        },
         y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
       },
       axes: axes(),
@@ -176,7 +179,9 @@
     root.classList.toggle('shedding', r.shedRps > 0);
     const hotLabel = field(root, 'hot');
     hotLabel.hidden = hot === null;
-    hotLabel.title = hot ?? '';
+    const hotReason = field(root, 'hot-reason');
+    hotReason.hidden = hot === null;
+    hotReason.textContent = hot ?? '';
     field(root, 'surge').hidden = !r.surging;
 
     field(root, 'tokens').textContent = `${fmt(r.tokens)} / ${r.burst}`;

@@ -1,0 +1,37 @@
+import { performance } from 'node:perf_hooks';
+import type { RegionSnapshot, RunningFloodgate } from './floodgate.js';
+
+export interface RegionSample {
+  atMs: number;
+  regions: Record<string, RegionSnapshot>;
+}
+
+export interface AdminPoller {
+  stop(): RegionSample[];
+}
+
+/** Samples Floodgate's /admin/regions once a period while load runs, for breaker and surge timelines. */
+export function pollRegions(floodgate: RunningFloodgate | undefined, periodMs = 1000): AdminPoller {
+  const samples: RegionSample[] = [];
+  if (!floodgate) return { stop: () => samples };
+  const start = performance.now();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    floodgate
+      .regions()
+      .then((regions) => {
+        if (regions) samples.push({ atMs: Math.round(performance.now() - start), regions });
+      })
+      .finally(() => {
+        busy = false;
+      });
+  }, periodMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}

@@ -1,0 +1,7 @@
+import type { Scenario } from '../scenario.js';
+import { overheadScenario } from './overhead.js';
+import { shedScenario } from './shed.js';
+import { surgeScenario } from './surge.js';
+
+/** Every scenario, in the order a full run takes them. */
+export const SCENARIOS: readonly Scenario[] = [overheadScenario, shedScenario, surgeScenario];

@@ -1,0 +1,125 @@
+/**
+ * The simulated video site shared by the overload scenarios: regions with the same backend
+ * sizing, the traffic mix, the configs Floodgate and nginx protect it with, and the per-kind
+ * summaries the tables are built from.
+ */
+import type { FloodgateConfig, RegionConfig } from '../floodgate-config.js';
+import { regionConfig, videoSiteConfig } from '../floodgate-config.js';
+import type { LoadPhase, LoadStream, OpenLoopResult, StreamPhaseResult } from '../open-loop.js';
+import type { NginxProtections } from '../peers/nginx.js';
+import type { RegionUpstreams } from '../peers/region-router.js';
+import type { SimulatorSpec } from '../upstream-host.js';
+import { addCounts, emptyCounts, goodAnswers, type OutcomeCounts } from '../tally.js';
+import { KINDS, type Kind, TRAFFIC_MIX } from '../traffic-mix.js';
+
+/** Requests per second each region is provisioned for (Floodgate's `capacity.rps`). */
+export const REGION_RPS = 100;
+export const REGION_BURST = 20;
+/**
+ * Each backend: 8 workers of ~40 ms serve about 200 requests/s, twice the provisioned rate; the
+ * counts store behind it (2 slots of ~14 ms) saturates a little above the provisioned rate, so
+ * an overloaded backend starts answering zeros well before its workers run out.
+ */
+export const BACKEND: Omit<SimulatorSpec, 'name'> = {
+  workers: 8,
+  serviceMs: 40,
+  countsCapacity: 2,
+  countsServiceMs: 14,
+  countsQueueLimit: 6,
+  countsDeadlineMs: 80,
+};
+export const CLIENT_TIMEOUT_MS = 1500;
+export const UPSTREAM_TIMEOUT_MS = 1000;
+
+export function streamName(region: string, kind: Kind): string {
+  return `${region}/${kind}`;
+}
+
+export function siteStreams(regions: readonly string[]): LoadStream[] {
+  return regions.flatMap((region) => KINDS.map((kind) => ({ name: streamName(region, kind), region, kind })));
+}
+
+/** Splits each region's total offered rate over the kinds by the traffic mix. */
+export function siteRates(totals: Record<string, number>): LoadPhase['rates'] {
+  const rates: LoadPhase['rates'] = {};
+  for (const [region, total] of Object.entries(totals)) {
+    for (const kind of KINDS) rates[streamName(region, kind)] = total * TRAFFIC_MIX[kind];
+  }
+  return rates;
+}
+
+export function backendSpecs(names: readonly string[]): SimulatorSpec[] {
+  return names.map((name) => ({ name, ...BACKEND }));
+}
+
+export function siteRegionConfig(upstreams: readonly string[], failover?: string[]): RegionConfig {
+  return regionConfig([...upstreams], {
+    rps: REGION_RPS,
+    burst: REGION_BURST,
+    maxConcurrent: 16,
+    timeoutMs: UPSTREAM_TIMEOUT_MS,
+    ...(failover ? { failover } : {}),
+  });
+}
+
+/** Floodgate guarding every region the same way; notifications are shed first while a region surges. */
+export function siteFloodgateConfig(upstreams: RegionUpstreams): FloodgateConfig {
+  const regions: Record<string, RegionConfig> = {};
+  for (const [region, origins] of Object.entries(upstreams)) regions[region] = siteRegionConfig(origins);
+  return videoSiteConfig(regions, {
+    surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, shedBelow: 'normal' },
+  });
+}
+
+export function siteNginxProtections(regions: readonly string[]): NginxProtections {
+  return {
+    limits: Object.fromEntries(regions.map((region) => [region, { rps: REGION_RPS, burst: REGION_BURST }])),
+    staleCachePrefix: '/api/likes/',
+  };
+}
+
+export type KindResults = Record<Kind, StreamPhaseResult>;
+
+export function regionKinds(streams: Record<string, StreamPhaseResult>, region: string): KindResults {
+  return Object.fromEntries(KINDS.map((kind) => [kind, streams[streamName(region, kind)]!])) as KindResults;
+}
+
+export function regionTotals(streams: Record<string, OutcomeCounts>, region: string): OutcomeCounts {
+  const total = emptyCounts();
+  for (const kind of KINDS) {
+    const counts = streams[streamName(region, kind)];
+    if (counts) addCounts(total, counts);
+  }
+  return total;
+}
+
+/**
+ * Critical success: fresh, correct video answers over what the region promised to carry, i.e.
+ * the offered video requests up to the region's configured rate for the phase.
+ */
+export function criticalSuccess(video: OutcomeCounts, phaseMs: number): number {
+  const promised = Math.min(video.sent, (REGION_RPS * phaseMs) / 1000);
+  return promised > 0 ? video.ok / promised : 0;
+}
+
+export function goodputPerSecond(counts: OutcomeCounts, phaseMs: number): number {
+  return goodAnswers(counts) / (phaseMs / 1000);
+}
+
+/** Per-second share of good answers for each kind of one region, for the success-over-time charts. */
+export function successOverTime(timeline: OpenLoopResult['timeline'], region: string, kind: Kind): Array<[number, number]> {
+  return timeline.map((entry) => {
+    const counts = entry.streams[streamName(region, kind)] ?? emptyCounts();
+    return [entry.second, counts.sent > 0 ? goodAnswers(counts) / counts.sent : 0];
+  });
+}
+
+/** Phase start times in seconds, for chart markers. */
+export function phaseMarkers(phases: readonly LoadPhase[]): Array<{ x: number; label: string }> {
+  let start = 0;
+  return phases.map((phase) => {
+    const marker = { x: start / 1000, label: phase.name };
+    start += phase.durationMs;
+    return marker;
+  });
+}

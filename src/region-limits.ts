@@ -1,0 +1,15 @@
+import type { AdmissionLimits } from './admission/region-admission.js';
+import type { GatewayConfig, RegionConfig } from './config/load.js';
+
+/** A region's admission limits as the config states them, after defaults. */
+export function admissionLimits(region: RegionConfig, gateway: GatewayConfig): AdmissionLimits {
+  const { capacity } = region;
+  return {
+    rps: capacity.rps,
+    burst: capacity.burst,
+    maxConcurrent: capacity.maxConcurrent,
+    reserves: gateway.shedding.reserve,
+    retryAfterSeconds: gateway.shedding.retryAfterSeconds,
+    surge: gateway.surge,
+  };
+}

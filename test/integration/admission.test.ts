@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import { fetchText, type SimpleResponse } from '../support/http-client.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
+
+const ROUTES = [
+  { match: { pathPrefix: '/api/video' }, priority: 'critical' },
+  { match: { pathPrefix: '/api/likes' }, priority: 'normal' },
+  { match: { pathPrefix: '/api/notifications' }, priority: 'low' },
+];
+
+function region(upstream: string, capacity: Record<string, unknown>) {
+  return { upstreams: [upstream], capacity, timeoutMs: 2000 };
+}
+
+async function sequential(
+  n: number,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<SimpleResponse[]> {
+  const out: SimpleResponse[] = [];
+  for (let i = 0; i < n; i++) out.push(await fetchText(url, { headers }));
+  return out;
+}
+
+describe('admission', () => {
+  let upstream: FaultUpstream;
+  let other: FaultUpstream;
+  let gw: TestGateway;
+
+  /** Starts two upstreams and a gateway whose config is built from their URLs. */
+  async function start(config: (east: string, west: string) => Record<string, unknown>) {
+    upstream = await startFaultUpstream();
+    other = await startFaultUpstream();
+    gw = await startTestGateway({
+      routing: { default: 'us-east' },
+      routes: ROUTES,
+      ...config(upstream.url, other.url),
+    });
+  }
+
+  afterEach(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await other?.close();
+  });
+
+  // Past the bucket, requests are shed with the contract's 503, headers and body, and never reach the upstream.
+  it('sheds with 503, retry-after and a JSON reason once the bucket is empty', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 0.5, burst: 3 }), 'us-west': region(west, { rps: 100 }) },
+    }));
+    const answers = await sequential(6, `${gw.publicUrl}/api/video/1`);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 503, 503, 503]);
+    const shed = answers[5]!;
+    expect(shed.headers['x-floodgate-shed']).toBe('rate');
+    expect(shed.headers['x-floodgate-region']).toBe('us-east');
+    expect(Number(shed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(shed.body)).toEqual({ error: 'overloaded', reason: 'rate', region: 'us-east' });
+    expect(upstream.requests.length).toBe(3);
+    // Other regions are untouched by us-east's empty bucket.
+    const west = await sequential(5, `${gw.publicUrl}/api/video/1`, { 'x-region': 'us-west' });
+    expect(west.every((a) => a.status === 200)).toBe(true);
+  });
+
+  // Low work stops at its reserve while critical work still gets the remaining tokens.
+  it('sheds low priority first and keeps tokens for critical', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 0.1, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
+    }));
+    const low = await sequential(8, `${gw.publicUrl}/api/notifications`);
+    expect(low.filter((a) => a.status === 200).length).toBe(5);
+    expect(low.at(-1)!.headers['x-floodgate-shed']).toBe('rate');
+    const critical = await sequential(4, `${gw.publicUrl}/api/video/1`);
+    expect(critical.every((a) => a.status === 200)).toBe(true);
+  });
+
+  // x-priority may lower a request's priority but never raise it.
+  it('lets a client lower its priority, never raise it', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 0.1, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
+    }));
+    // Raising low work to critical is ignored: it still stops at the low reserve.
+    const raised = await sequential(8, `${gw.publicUrl}/api/notifications`, { 'x-priority': 'critical' });
+    expect(raised.filter((a) => a.status === 200).length).toBe(5);
+    // Lowering critical work to low makes it shed like low work.
+    const lowered = await fetchText(`${gw.publicUrl}/api/video/1`, { headers: { 'x-priority': 'low' } });
+    expect(lowered.status).toBe(503);
+    expect((await fetchText(`${gw.publicUrl}/api/video/1`)).status).toBe(200);
+  });
+
+  // The in-flight cap sheds with reason concurrency, and slots come back when requests finish.
+  it('sheds over the in-flight cap with reason concurrency', async () => {
+    await start((east, west) => ({
+      regions: {
+        'us-east': region(east, { rps: 1000, maxConcurrent: 2 }),
+        'us-west': region(west, { rps: 100 }),
+      },
+    }));
+    upstream.setMode({ kind: 'delay', ms: 500 });
+    const slow = [fetchText(`${gw.publicUrl}/api/video/1`), fetchText(`${gw.publicUrl}/api/video/2`)];
+    await until(() => gw.view.regions()['us-east']!.inflight === 2);
+    const third = await fetchText(`${gw.publicUrl}/api/video/3`);
+    expect(third.status).toBe(503);
+    expect(third.headers['x-floodgate-shed']).toBe('concurrency');
+    expect((await Promise.all(slow)).map((a) => a.status)).toEqual([200, 200]);
+    await until(() => gw.view.regions()['us-east']!.inflight === 0);
+    upstream.setMode({ kind: 'ok' });
+    expect((await fetchText(`${gw.publicUrl}/api/video/4`)).status).toBe(200);
+  });
+
+  // A client over its own limit gets 429 client-rate; other clients are unaffected.
+  it('limits each client separately with 429', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 1000 }), 'us-west': region(west, { rps: 100 }) },
+      clientLimit: { key: 'header:x-api-key', rps: 0.1, burst: 2 },
+    }));
+    const a = await sequential(3, `${gw.publicUrl}/api/likes/1`, { 'x-api-key': 'a' });
+    expect(a.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(a[2]!.headers['x-floodgate-shed']).toBe('client-rate');
+    expect(Number(a[2]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect((await fetchText(`${gw.publicUrl}/api/likes/1`, { headers: { 'x-api-key': 'b' } })).status).toBe(
+      200,
+    );
+  });
+
+  // Keyed by address, a client cannot escape its limit by sending its own x-forwarded-for.
+  it('ignores x-forwarded-for from untrusted clients when keying by ip', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 1000 }), 'us-west': region(west, { rps: 100 }) },
+      clientLimit: { key: 'ip', rps: 0.1, burst: 2 },
+    }));
+    const statuses: number[] = [];
+    for (const xff of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
+      statuses.push((await fetchText(`${gw.publicUrl}/x`, { headers: { 'x-forwarded-for': xff } })).status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  // Shadow mode lets everything through but counts what it would have shed.
+  it('counts would-shed decisions in shadow mode and forwards anyway', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 0.1, burst: 2 }), 'us-west': region(west, { rps: 100 }) },
+      shedding: { mode: 'shadow' },
+    }));
+    const answers = await sequential(5, `${gw.publicUrl}/api/video/1`);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(upstream.requests.length).toBe(5);
+    const view = gw.view.regions()['us-east']!;
+    expect(view.shed['would-shed:rate']?.critical).toBe(3);
+    expect(view.inflight).toBe(0);
+  });
+});

@@ -1,0 +1,176 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import { fetchText, type SimpleResponse } from '../support/http-client.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
+
+const BREAKER = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 4,
+  windowMs: 10_000,
+  resetTimeoutMs: 60_000,
+};
+
+describe('resilience', () => {
+  let east: FaultUpstream;
+  let west: FaultUpstream;
+  let gw: TestGateway;
+
+  async function start(
+    eastCapacity: Record<string, unknown>,
+    westCapacity: Record<string, unknown>,
+    extra = {},
+  ) {
+    east = await startFaultUpstream();
+    west = await startFaultUpstream();
+    gw = await startTestGateway({
+      regions: {
+        'us-east': {
+          upstreams: [east.url],
+          capacity: eastCapacity,
+          timeoutMs: 500,
+          breaker: BREAKER,
+          failover: ['us-west'],
+        },
+        'us-west': { upstreams: [west.url], capacity: westCapacity, timeoutMs: 500, breaker: BREAKER },
+      },
+      routing: { default: 'us-east' },
+      routes: [{ match: { pathPrefix: '/api/likes' }, priority: 'normal', staleCache: { ttlMs: 60_000 } }],
+      ...extra,
+    });
+  }
+
+  async function openEastBreaker(): Promise<void> {
+    east.setMode({ kind: 'status', status: 500 });
+    for (let i = 0; i < BREAKER.volumeThreshold; i++)
+      await fetchText(`${gw.publicUrl}/warm/${i}`, { method: 'POST', body: 'x' });
+    await until(() => gw.view.regions()['us-east']!.breaker === 'open', 5000, 'breaker open');
+  }
+
+  afterEach(async () => {
+    await gw?.close();
+    await east?.close();
+    await west?.close();
+  });
+
+  // Upstream 5xx open the breaker; while open, requests are refused without reaching the upstream.
+  it('opens the breaker on upstream errors and stops sending', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    await openEastBreaker();
+    const seen = east.requests.length;
+    const refused = await fetchText(`${gw.publicUrl}/write`, { method: 'POST', body: 'payload' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['x-floodgate-shed']).toBe('circuit-open');
+    expect(JSON.parse(refused.body)).toEqual({
+      error: 'overloaded',
+      reason: 'circuit-open',
+      region: 'us-east',
+    });
+    expect(east.requests.length).toBe(seen);
+    const metrics = await fetchText(`${gw.adminUrl}/metrics`);
+    expect(metrics.body).toMatch(/floodgate_breaker_state\{region="us-east"\} 2/);
+    expect(gw.logs.some((l) => l.event === 'breaker-opened' && l.region === 'us-east')).toBe(true);
+  });
+
+  // With the home breaker open, idempotent requests fail over; requests with a body do not.
+  it('fails over GETs only, marked with the home region', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    await openEastBreaker();
+    const get = await fetchText(`${gw.publicUrl}/api/video/1`);
+    expect(get.status).toBe(200);
+    expect(get.headers['x-floodgate-region']).toBe('us-west');
+    expect(get.headers['x-floodgate-failover-from']).toBe('us-east');
+    expect(west.requests.at(-1)!.url).toBe('/api/video/1');
+    const westBefore = west.requests.length;
+    const post = await fetchText(`${gw.publicUrl}/api/video/1`, { method: 'POST', body: 'once' });
+    expect(post.status).toBe(503);
+    expect(west.requests.length).toBe(westBefore);
+  });
+
+  // When the home bucket is empty, GETs spill over, but only while the target has tokens above its low reserve.
+  it('spills over within the target region spare tokens', async () => {
+    await start({ rps: 0.01, burst: 1 }, { rps: 0.01, burst: 10 });
+    const answers: SimpleResponse[] = [];
+    for (let i = 0; i < 10; i++) answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
+    const served = answers.map((a) => a.headers['x-floodgate-region']);
+    // 1 at home, then us-west lends tokens only down to its low reserve (half of 10), then shed.
+    expect(answers[0]!.status).toBe(200);
+    expect(served.filter((r) => r === 'us-west').length).toBe(5);
+    expect(answers.filter((a) => a.status === 503).length).toBe(4);
+    // us-west's own traffic still gets the reserve it kept.
+    const own = await fetchText(`${gw.publicUrl}/api/video/own`, { headers: { 'x-region': 'us-west' } });
+    expect(own.status).toBe(200);
+    expect(own.headers['x-floodgate-failover-from']).toBeUndefined();
+  });
+
+  // A request with a body that fails upstream is answered 502 and was sent exactly once.
+  it('never replays a request body', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    east.setMode({ kind: 'reset' });
+    const res = await fetchText(`${gw.publicUrl}/api/likes/1`, { method: 'POST', body: 'like' });
+    expect(res.status).toBe(502);
+    expect(east.requests.filter((r) => r.method === 'POST').length).toBe(1);
+    expect(west.requests.length).toBe(0);
+  });
+
+  // The last good GET answer is served, marked stale, when the upstream fails or the request is shed.
+  it('serves the last good answer instead of an error', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    east.setMode({ kind: 'ok', body: '{"likes":42}', headers: { 'content-type': 'application/json' } });
+    const fresh = await fetchText(`${gw.publicUrl}/api/likes/7`);
+    expect(fresh.body).toBe('{"likes":42}');
+    expect(fresh.headers['x-floodgate-cache']).toBeUndefined();
+
+    east.setMode({ kind: 'status', status: 500 });
+    const onError = await fetchText(`${gw.publicUrl}/api/likes/7`);
+    expect(onError.status).toBe(200);
+    expect(onError.body).toBe('{"likes":42}');
+    expect(onError.headers['x-floodgate-cache']).toBe('stale');
+    expect(onError.headers['content-type']).toBe('application/json');
+    expect(Number(onError.headers.age)).toBeGreaterThanOrEqual(0);
+
+    east.setMode({ kind: 'hang' });
+    const onTimeout = await fetchText(`${gw.publicUrl}/api/likes/7`);
+    expect(onTimeout.headers['x-floodgate-cache']).toBe('stale');
+
+    // Uncached paths still get the plain error.
+    east.setMode({ kind: 'status', status: 500 });
+    expect((await fetchText(`${gw.publicUrl}/api/likes/8`)).status).toBe(500);
+    const regions = gw.view.regions()['us-east']!;
+    expect(regions.outcomes.stale).toBe(2);
+  });
+
+  // A stale copy also answers a GET that would be shed (us-west has no failover region to try first).
+  it('serves stale when the request would be shed', async () => {
+    await start({ rps: 1000 }, { rps: 0.01, burst: 2 });
+    const west = { 'x-region': 'us-west' };
+    const fresh = await fetchText(`${gw.publicUrl}/api/likes/9`, { headers: west });
+    expect(fresh.headers['x-floodgate-cache']).toBeUndefined();
+    const shed = await fetchText(`${gw.publicUrl}/api/likes/9`, { headers: west });
+    expect(shed.status).toBe(200);
+    expect(shed.headers['x-floodgate-cache']).toBe('stale');
+    expect(shed.headers['x-floodgate-region']).toBe('us-west');
+    expect(shed.body).toBe(fresh.body);
+    // Without a kept copy the same request is shed.
+    expect((await fetchText(`${gw.publicUrl}/api/likes/10`, { headers: west })).status).toBe(503);
+  });
+
+  // After the reset timeout, one probe goes through; its success closes the breaker.
+  it('half-opens after the reset timeout and closes on a good probe', async () => {
+    east = await startFaultUpstream({ kind: 'status', status: 500 });
+    west = await startFaultUpstream();
+    const breaker = { ...BREAKER, resetTimeoutMs: 300 };
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [east.url], capacity: { rps: 1000 }, breaker } },
+      routing: { default: 'us-east' },
+    });
+    for (let i = 0; i < 4; i++) await fetchText(`${gw.publicUrl}/x`);
+    await until(() => gw.view.regions()['us-east']!.breaker === 'open');
+    east.setMode({ kind: 'ok' });
+    await until(() => gw.view.regions()['us-east']!.breaker === 'half-open', 5000, 'half-open');
+    expect((await fetchText(`${gw.publicUrl}/probe`)).status).toBe(200);
+    await until(() => gw.view.regions()['us-east']!.breaker === 'closed', 5000, 'closed');
+    const events = gw.logs.filter((l) => String(l.event).startsWith('breaker-')).map((l) => l.event);
+    expect(events).toEqual(['breaker-opened', 'breaker-half-open', 'breaker-closed']);
+  });
+});
