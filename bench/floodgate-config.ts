@@ -1,9 +1,20 @@
 /** The parts of Floodgate's config file the scenarios write (see the contract, section 2). */
 export interface RegionConfig {
   upstreams: string[];
-  capacity: { rps: number; burst?: number; maxConcurrent?: number; adaptive?: boolean; minConcurrent?: number };
+  capacity: {
+    rps: number;
+    burst?: number;
+    maxConcurrent?: number;
+    adaptive?: boolean;
+    minConcurrent?: number;
+  };
   timeoutMs?: number;
-  breaker?: { errorThresholdPercentage?: number; volumeThreshold?: number; windowMs?: number; resetTimeoutMs?: number };
+  breaker?: {
+    errorThresholdPercentage?: number;
+    volumeThreshold?: number;
+    windowMs?: number;
+    resetTimeoutMs?: number;
+  };
   failover?: string[];
 }
 

@@ -73,7 +73,8 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
     name,
     url,
     adminUrl,
-    regions: async () => (await getJson<{ regions: Record<string, RegionSnapshot> }>(`${adminUrl}/admin/regions`))?.regions,
+    regions: async () =>
+      (await getJson<{ regions: Record<string, RegionSnapshot> }>(`${adminUrl}/admin/regions`))?.regions,
     metrics: () => getText(`${adminUrl}/metrics`),
     close,
   };

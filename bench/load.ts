@@ -52,7 +52,8 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
         }
         const durationSec = result.duration > 0 ? result.duration : options.durationSec;
         const statuses: Record<string, number> = {};
-        for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat.count ?? 0;
+        for (const [code, stat] of Object.entries(result.statusCodeStats ?? {}))
+          statuses[code] = stat.count ?? 0;
         const answered = Object.values(statuses).reduce((sum, count) => sum + count, 0);
         resolve({
           requests: answered,

@@ -82,7 +82,10 @@ class OpenLoopRun {
       name: phase.name,
       durationMs: phase.durationMs,
       streams: Object.fromEntries(
-        options.streams.map((stream) => [stream.name, { ...emptyCounts(), latencyMs: summarizeLatency([]), servedBy: {} }]),
+        options.streams.map((stream) => [
+          stream.name,
+          { ...emptyCounts(), latencyMs: summarizeLatency([]), servedBy: {} },
+        ]),
       ),
     }));
     this.okLatencies = options.phases.map(() => options.streams.map(() => []));
@@ -152,7 +155,8 @@ class OpenLoopRun {
         const body = carriesCounts(stream.kind) ? await response.body.text() : await drain(response.body);
         const outcome = classifyAnswer(stream.kind, path, response.statusCode, response.headers, body);
         const servedBy = response.headers['x-floodgate-region'];
-        if (typeof servedBy === 'string') phaseCounts.servedBy[servedBy] = (phaseCounts.servedBy[servedBy] ?? 0) + 1;
+        if (typeof servedBy === 'string')
+          phaseCounts.servedBy[servedBy] = (phaseCounts.servedBy[servedBy] ?? 0) + 1;
         if (response.headers['x-floodgate-failover-from'] !== undefined) {
           phaseCounts.failover++;
           secondCounts.failover++;
@@ -160,7 +164,9 @@ class OpenLoopRun {
         if (outcome === 'ok') this.okLatencies[phaseIndex]![index]!.push(performance.now() - due);
         this.record(phaseCounts, secondCounts, outcome);
       })
-      .catch((error: unknown) => this.record(phaseCounts, secondCounts, isTimeout(error) ? 'timeout' : 'error'));
+      .catch((error: unknown) =>
+        this.record(phaseCounts, secondCounts, isTimeout(error) ? 'timeout' : 'error'),
+      );
   }
 
   private record(phaseCounts: OutcomeCounts, secondCounts: OutcomeCounts, outcome: Outcome): void {

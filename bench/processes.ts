@@ -44,7 +44,12 @@ export function pinProcess(pid: number, core: number): boolean {
  * Starts a child on one core (through taskset, so every thread it ever creates inherits the
  * core) and remembers it, so an interrupted run leaves nothing behind.
  */
-export function spawnOnCore(core: number, command: string, args: string[], options: SpawnOptions): ChildProcess {
+export function spawnOnCore(
+  core: number,
+  command: string,
+  args: string[],
+  options: SpawnOptions,
+): ChildProcess {
   const pinned = pinningAvailable();
   const child = pinned
     ? spawn('taskset', ['-c', String(core), command, ...args], options)

@@ -26,7 +26,10 @@ export async function writeReport(dir: string, record: RunRecord): Promise<Writt
   const stem = `${record.startedAt.replace(/[:.]/g, '-')}-${record.scenario}`;
   const jsonPath = join(dir, `${stem}.json`);
   const { charts, ...rest } = record;
-  await writeFile(jsonPath, `${JSON.stringify({ ...rest, charts: charts.map((chart) => `${stem}-${chart.name}.svg`) }, null, 2)}\n`);
+  await writeFile(
+    jsonPath,
+    `${JSON.stringify({ ...rest, charts: charts.map((chart) => `${stem}-${chart.name}.svg`) }, null, 2)}\n`,
+  );
   const chartPaths: string[] = [];
   for (const chart of charts) {
     const path = join(dir, `${stem}-${chart.name}.svg`);

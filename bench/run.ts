@@ -20,7 +20,11 @@ interface RunArguments {
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 export function parseArguments(argv: string[], env: NodeJS.ProcessEnv): RunArguments {
-  const parsed: RunArguments = { names: [], quick: env.BENCH_QUICK === '1', out: env.BENCH_RESULTS_DIR ?? DEFAULT_OUT };
+  const parsed: RunArguments = {
+    names: [],
+    quick: env.BENCH_QUICK === '1',
+    out: env.BENCH_RESULTS_DIR ?? DEFAULT_OUT,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') parsed.quick = true;
@@ -80,7 +84,9 @@ async function runScenario(scenario: Scenario, args: RunArguments, progress: Pro
     for (const chart of written.chartPaths) process.stdout.write(`chart: ${chart}\n`);
     return true;
   } catch (error) {
-    progress.note(`${scenario.name}: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    progress.note(
+      `${scenario.name}: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     return false;
   }
 }

@@ -60,7 +60,12 @@ const SMALL_BODY = Buffer.from('{"ok":true}');
 const FAILURE_BODY = Buffer.from('{"error":"internal"}');
 const NOT_FOUND_BODY = Buffer.from('{"error":"not found"}');
 const NOTIFICATIONS_BODY = Buffer.from(
-  JSON.stringify({ items: [{ id: 'n1', text: 'new upload' }, { id: 'n2', text: 'new comment' }] }),
+  JSON.stringify({
+    items: [
+      { id: 'n1', text: 'new upload' },
+      { id: 'n2', text: 'new comment' },
+    ],
+  }),
 );
 
 type Kind = 'video' | 'likes' | 'notifications';
@@ -93,7 +98,7 @@ class SimulatedBackend implements Simulator {
   private failed = 0;
   private abandoned = 0;
 
-  constructor(private readonly options: SimulatorOptions) {
+  constructor(options: SimulatorOptions) {
     this.name = options.name;
     const random = seededRandom(options.seed);
     this.workers = new WorkerQueue(options.workers);

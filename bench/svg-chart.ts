@@ -18,17 +18,30 @@ export interface LineChartSpec {
   yMax?: number;
 }
 
-const WIDTH = 760;
+const PLOT_WIDTH = 570;
 const HEIGHT = 420;
-const MARGIN = { left: 70, right: 190, top: 44, bottom: 56 };
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
+const MARGIN = { left: 70, top: 44, bottom: 56 };
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+];
 
 export function lineChart(spec: LineChartSpec): string {
+  // The legend sits right of the plot and is as wide as the longest series name needs.
+  const legendWidth = 60 + 7 * Math.max(8, ...spec.series.map((series) => series.name.length));
+  const WIDTH = MARGIN.left + PLOT_WIDTH + legendWidth;
   const points = spec.series.flatMap((series) => series.points);
   const xs = [...points.map(([x]) => x), ...(spec.markers ?? []).map((marker) => marker.x)];
   const xTicks = niceTicks(Math.min(0, ...xs), Math.max(1, ...xs));
   const yTicks = niceTicks(0, spec.yMax ?? Math.max(1, ...points.map(([, y]) => y)));
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotWidth = PLOT_WIDTH;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xFirst = xTicks[0]!;
   const xLast = xTicks[xTicks.length - 1]!;
@@ -59,22 +72,37 @@ export function lineChart(spec: LineChartSpec): string {
         `<text x="${px(marker.x) + 4}" y="${MARGIN.top + 12}" fill="#666" font-size="11">${escapeXml(marker.label)}</text>`,
     ),
     ...spec.series.map((series, index) => seriesPath(series, COLORS[index % COLORS.length]!, px, py)),
-    ...spec.series.map((series, index) => legendEntry(series, COLORS[index % COLORS.length]!, index)),
+    ...spec.series.map((series, index) =>
+      legendEntry(series, COLORS[index % COLORS.length]!, index, MARGIN.left + plotWidth),
+    ),
     '</svg>',
   ];
   return `${parts.join('\n')}\n`;
 }
 
-function seriesPath(series: Series, color: string, px: (x: number) => number, py: (y: number) => number): string {
+function seriesPath(
+  series: Series,
+  color: string,
+  px: (x: number) => number,
+  py: (y: number) => number,
+): string {
   if (series.points.length === 0) return '';
   const coordinates = series.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`);
   const dash = series.dashed ? ' stroke-dasharray="6 4"' : '';
-  const dots = series.points.length <= 20 ? coordinates.map((c) => `<circle cx="${c.split(',')[0]}" cy="${c.split(',')[1]}" r="3" fill="${color}"/>`) : [];
-  return [`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${coordinates.join(' ')}"/>`, ...dots].join('');
+  const dots =
+    series.points.length <= 20
+      ? coordinates.map(
+          (c) => `<circle cx="${c.split(',')[0]}" cy="${c.split(',')[1]}" r="3" fill="${color}"/>`,
+        )
+      : [];
+  return [
+    `<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${coordinates.join(' ')}"/>`,
+    ...dots,
+  ].join('');
 }
 
-function legendEntry(series: Series, color: string, index: number): string {
-  const x = WIDTH - MARGIN.right + 16;
+function legendEntry(series: Series, color: string, index: number, plotRight: number): string {
+  const x = plotRight + 16;
   const y = MARGIN.top + 8 + index * 20;
   const dash = series.dashed ? ' stroke-dasharray="6 4"' : '';
   return `<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"${dash}/><text x="${x + 30}" y="${y + 4}">${escapeXml(series.name)}</text>`;
@@ -85,7 +113,8 @@ export function niceTicks(min: number, max: number, target = 6): number[] {
   const span = max - min || 1;
   const rough = span / target;
   const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((candidate) => span / candidate <= target) ?? 10 * power;
+  const step =
+    [1, 2, 5, 10].map((m) => m * power).find((candidate) => span / candidate <= target) ?? 10 * power;
   const first = Math.floor(min / step) * step;
   const ticks: number[] = [];
   for (let tick = first; tick < max + step * 0.999; tick += step) ticks.push(Number(tick.toPrecision(12)));

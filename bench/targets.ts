@@ -1,6 +1,6 @@
 import { floodgateBuilt, type RunningFloodgate, startFloodgate } from './floodgate.js';
 import type { FloodgateConfig } from './floodgate-config.js';
-import { startNginx, type NginxProtections, nginxAvailable } from './peers/nginx.js';
+import { type NginxProtections, nginxAvailable, startNginx } from './peers/nginx.js';
 import { startHttpProxy, startUndiciProxy } from './peers/node-peers.js';
 import type { RegionUpstreams } from './peers/region-router.js';
 

@@ -42,7 +42,10 @@ function waitForReady(child: ChildProcess, tail: OutputTail): Promise<unknown> {
 
 class RemoteUpstreams implements UpstreamHost {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (e: Error) => void }
+  >();
 
   constructor(
     private readonly child: ChildProcess,

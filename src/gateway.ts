@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Outcome } from './admin/admin-view.js';
 import type { Clock } from './admission/clock.js';
 import { lowerOnly, type Priority } from './admission/priority.js';
 import type { StaleCache } from './cache/stale-cache.js';
 import { clientAddress, forwardedFor } from './http/client-ip.js';
-import { type Refusal, sendRefusal } from './http/errors.js';
-import { upstreamRequestHeaders } from './http/hop-by-hop.js';
+import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
+import { type ForwardedValues, prepareUpgradeHeaders, upstreamRequestHeaders } from './http/hop-by-hop.js';
 import type { Region } from './region.js';
 import type { Route } from './routing/route-table.js';
 import { upstreamPath } from './routing/route-table.js';
@@ -15,6 +16,7 @@ import type { BreakerCall } from './upstream/breaker.js';
 import type { ExchangeEnvironment } from './upstream/exchange-environment.js';
 import { Exchange } from './upstream/forward.js';
 import { serveStale } from './upstream/serve-stale.js';
+import type { WebSocketTunnels } from './upstream/websocket.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -31,6 +33,7 @@ export class Gateway implements ExchangeEnvironment {
     runtime: Runtime,
     readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly tunnels: WebSocketTunnels,
   ) {
     this.runtime = runtime;
   }
@@ -69,6 +72,28 @@ export class Gateway implements ExchangeEnvironment {
       return this.whenRefused(req, res, rt, region, route, priority, path, admitted, startedAt);
     }
     this.forward(req, res, rt, region, route, priority, path, admitted, undefined, startedAt);
+  };
+
+  /** The public server's `upgrade` listener: WebSocket handshakes are admitted like any other request. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const startedAt = this.clock();
+    const rt = this.runtime;
+    const region = rt.regionFor(req.headers[rt.regionHeader]);
+    socket.on('error', destroySocket);
+    const path = upstreamPath(req.url ?? '');
+    const route = rt.routes.match(path ?? '/', req.method!);
+    const priority = lowerOnly(route.priority, req.headers['x-priority']);
+    const admitted = path === undefined ? 'bad-request' : this.admit(region, priority, rt.enforce);
+    if (typeof admitted === 'string') {
+      const outcome = admitted === 'bad-request' ? 'error' : 'shed';
+      if (outcome === 'shed') region.metrics.shed(admitted, priority, false);
+      writeRefusalToSocket(socket, admitted, region.refusals, this.minimumRetryAfter(rt, region, admitted));
+      this.record(region, outcome, REFUSALS[admitted].status, priority, req, startedAt);
+      return;
+    }
+    prepareUpgradeHeaders(req.headers, this.forwardedValues(req, rt));
+    this.tunnels.tunnel(req, socket, head, region, admitted);
+    this.record(region, 'forwarded', 101, priority, req, startedAt);
   };
 
   /**
@@ -149,12 +174,11 @@ export class Gateway implements ExchangeEnvironment {
     failoverFrom: string | undefined,
     startedAt: number,
   ): void {
-    const peer = req.socket.remoteAddress ?? '';
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
-      forwardedFor: forwardedFor(peer, req.headers['x-forwarded-for'], rt.trusted),
-      proto: 'http',
-      host: req.headers.host,
-    });
+    const headers = upstreamRequestHeaders(
+      req.rawHeaders,
+      req.headers.connection,
+      this.forwardedValues(req, rt),
+    );
     const exchange = new Exchange(
       this,
       req,
@@ -168,6 +192,15 @@ export class Gateway implements ExchangeEnvironment {
       failoverFrom,
     );
     exchange.dispatch(headers, hasBody(req));
+  }
+
+  private forwardedValues(req: IncomingMessage, rt: Runtime): ForwardedValues {
+    const peer = req.socket.remoteAddress ?? '';
+    return {
+      forwardedFor: forwardedFor(peer, req.headers['x-forwarded-for'], rt.trusted),
+      proto: 'http',
+      host: req.headers.host,
+    };
   }
 
   private refuse(
@@ -223,6 +256,10 @@ export class Gateway implements ExchangeEnvironment {
       path: req.url,
     });
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -10,6 +10,7 @@ import { createPublicServer } from './http/public-server.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { type Retired, Runtime } from './runtime.js';
+import { WebSocketTunnels } from './upstream/websocket.js';
 
 export interface StartOptions {
   configPath: string;
@@ -38,7 +39,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = new GatewayMetrics();
   const deps = { clock, metrics, logger };
-  const gateway = new Gateway(Runtime.build(config, 1, undefined, deps).runtime, clock, logger);
+  const tunnels = new WebSocketTunnels(logger);
+  const gateway = new Gateway(Runtime.build(config, 1, undefined, deps).runtime, clock, logger, tunnels);
   const configInfo: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
   let draining = false;
 
@@ -78,6 +80,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.setConfigVersion(configInfo.version);
 
   const server = createPublicServer(config.listen, gateway.handleRequest);
+  server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
   const admin = await startAdminServer(config.admin, view, metrics, logger);
   const ticker = setInterval(() => {
@@ -96,7 +99,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     draining = true;
     const grace = gateway.runtime.config.shutdownGraceMs;
     logEvent(logger, 'shutdown-began', { graceMs: grace });
-    await drain(server, grace);
+    await drain(server, grace, () => tunnels.closeAll());
     clearInterval(ticker);
     await admin.close();
     await Promise.all([...gateway.runtime.regions.values()].map((r) => r.close()));
@@ -134,7 +137,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * Stops accepting connections, lets requests in flight finish, and closes keep-alive connections as
  * they go idle; whatever is still open when the grace period ends is cut.
  */
-async function drain(server: Server, graceMs: number): Promise<void> {
+async function drain(server: Server, graceMs: number, cutTunnels: () => void): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
@@ -146,6 +149,7 @@ async function drain(server: Server, graceMs: number): Promise<void> {
   clearInterval(sweep);
   clearTimeout(timer);
   server.closeAllConnections();
+  cutTunnels();
   await closed;
 }
 

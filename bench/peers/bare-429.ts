@@ -6,7 +6,11 @@ const BODY = Buffer.from('{"error":"too many requests"}');
 export function createBare429Server(): Server {
   return createServer((req, res) => {
     req.resume();
-    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1', 'content-length': BODY.length });
+    res.writeHead(429, {
+      'content-type': 'application/json',
+      'retry-after': '1',
+      'content-length': BODY.length,
+    });
     res.end(BODY);
   });
 }

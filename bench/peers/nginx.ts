@@ -17,14 +17,22 @@ export function nginxAvailable(): boolean {
 }
 
 /** nginx as a plain reverse proxy, or with its stock overload tools when `protections` is given. */
-export async function startNginx(upstreams: RegionUpstreams, protections?: NginxProtections): Promise<RunningPeer> {
+export async function startNginx(
+  upstreams: RegionUpstreams,
+  protections?: NginxProtections,
+): Promise<RunningPeer> {
   const prefix = await mkdtemp(join(tmpdir(), 'bench-nginx-'));
   await mkdir(join(prefix, 'cache'));
   const port = await freePort();
   await writeFile(join(prefix, 'nginx.conf'), nginxConfig(prefix, port, upstreams, protections));
-  const child = spawnOnCore(PROXY_CORE, 'nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', 'nginx.conf'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnOnCore(
+    PROXY_CORE,
+    'nginx',
+    ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', 'nginx.conf'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const tail = new OutputTail();
   child.stderr?.on('data', (chunk: Buffer) => tail.append(chunk));
   const url = `http://127.0.0.1:${port}`;
@@ -126,7 +134,9 @@ function proxyDirectives(regions: string[], protections?: NginxProtections): str
   const limits = protections
     ? regions.flatMap((region, index) => {
         const limit = protections.limits[region];
-        return limit ? [`      limit_req zone=region_${index} burst=${Math.max(1, limit.burst)} nodelay;`] : [];
+        return limit
+          ? [`      limit_req zone=region_${index} burst=${Math.max(1, limit.burst)} nodelay;`]
+          : [];
       })
     : [];
   return [

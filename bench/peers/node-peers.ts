@@ -23,7 +23,11 @@ export function startBare429(): Promise<RunningPeer> {
   return startNodePeer('bare-429', 'bare node:http 429', {});
 }
 
-async function startNodePeer(kind: NodePeerKind, name: string, upstreams: RegionUpstreams): Promise<RunningPeer> {
+async function startNodePeer(
+  kind: NodePeerKind,
+  name: string,
+  upstreams: RegionUpstreams,
+): Promise<RunningPeer> {
   const child = spawnOnCore(PROXY_CORE, process.execPath, [PEER_SCRIPT, kind, JSON.stringify(upstreams)], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

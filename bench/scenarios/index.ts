@@ -1,7 +1,15 @@
 import type { Scenario } from '../scenario.js';
+import { curveScenario } from './curve.js';
+import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
 
 /** Every scenario, in the order a full run takes them. */
-export const SCENARIOS: readonly Scenario[] = [overheadScenario, shedScenario, surgeScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  overheadScenario,
+  shedScenario,
+  surgeScenario,
+  outageScenario,
+  curveScenario,
+];

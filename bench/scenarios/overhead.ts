@@ -2,11 +2,11 @@ import type { FloodgateConfig } from '../floodgate-config.js';
 import { type ClosedLoopResult, runClosedLoop } from '../load.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
 import {
+  formatNumber,
+  formatRatio,
   type Scenario,
   type ScenarioContext,
   type ScenarioOutput,
-  formatNumber,
-  formatRatio,
   type Table,
 } from '../scenario.js';
 import {
@@ -30,7 +30,12 @@ const CONNECTIONS = 50;
 export function idleProtectionsConfig(upstreams: RegionUpstreams): FloodgateConfig {
   const origins = [...(upstreams.origin ?? [])];
   const roomy = { rps: 1_000_000, burst: 1_000_000, maxConcurrent: 10_000 };
-  const breaker = { errorThresholdPercentage: 50, volumeThreshold: 20, windowMs: 10_000, resetTimeoutMs: 5000 };
+  const breaker = {
+    errorThresholdPercentage: 50,
+    volumeThreshold: 20,
+    windowMs: 10_000,
+    resetTimeoutMs: 5000,
+  };
   return {
     regions: {
       origin: { upstreams: origins, capacity: roomy, timeoutMs: 5000, breaker, failover: ['standby'] },
@@ -72,7 +77,12 @@ export const overheadScenario: Scenario = {
       for (const plan of plans) {
         context.progress.startPhase(plan.name);
         const row = await measureTarget(plan, upstreams, notes, async (target) => {
-          await runClosedLoop({ url: target.url, path: '/small', connections: CONNECTIONS, durationSec: warmupSec });
+          await runClosedLoop({
+            url: target.url,
+            path: '/small',
+            connections: CONNECTIONS,
+            durationSec: warmupSec,
+          });
           let elapsed = 0;
           const load = await runClosedLoop({
             url: target.url,
@@ -84,7 +94,10 @@ export const overheadScenario: Scenario = {
               context.progress.update(elapsed, durationSec * 1000, `${formatNumber(responses)} req/s`);
             },
           });
-          const wrk = wrkAvailable() && !context.quick ? await runWrk(`${target.url}/small`, CONNECTIONS, 5) : undefined;
+          const wrk =
+            wrkAvailable() && !context.quick
+              ? await runWrk(`${target.url}/small`, CONNECTIONS, 5)
+              : undefined;
           return { target: plan.name, load, ...(wrk ? { wrk } : {}) };
         });
         if (row) rows.push(row);

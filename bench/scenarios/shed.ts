@@ -48,10 +48,21 @@ export const shedScenario: Scenario = {
     const rows: ShedRow[] = [];
     const host = await startUpstreams([{ name: 'origin' }]);
     const bare: TargetPlan = { name: 'bare node:http 429', start: () => startBare429() };
-    const measure = async (name: string, target: Target, region: string | undefined, expectedStatus: number) => {
+    const measure = async (
+      name: string,
+      target: Target,
+      region: string | undefined,
+      expectedStatus: number,
+    ) => {
       context.progress.startPhase(name);
       const headers: Record<string, string> = region ? { 'x-region': region } : {};
-      await runClosedLoop({ url: target.url, path: '/small', headers, connections: CONNECTIONS, durationSec: warmupSec });
+      await runClosedLoop({
+        url: target.url,
+        path: '/small',
+        headers,
+        connections: CONNECTIONS,
+        durationSec: warmupSec,
+      });
       let elapsed = 0;
       const load = await runClosedLoop({
         url: target.url,
@@ -91,7 +102,9 @@ export const shedScenario: Scenario = {
             formatNumber(row.load.rps),
             formatNumber(row.load.latencyMs.p50, 2),
             formatNumber(row.load.latencyMs.p99, 2),
-            formatPercent((row.load.statuses[String(row.expectedStatus)] ?? 0) / Math.max(1, row.load.requests)),
+            formatPercent(
+              (row.load.statuses[String(row.expectedStatus)] ?? 0) / Math.max(1, row.load.requests),
+            ),
             row.load.errors,
           ]),
         },
@@ -99,7 +112,10 @@ export const shedScenario: Scenario = {
           title: 'Shed answers compared',
           columns: ['comparison', 'ratio'],
           rows: [
-            ['floodgate shed / floodgate forwarded', shed && forwarded ? formatRatio(shed.load.rps / forwarded.load.rps) : '-'],
+            [
+              'floodgate shed / floodgate forwarded',
+              shed && forwarded ? formatRatio(shed.load.rps / forwarded.load.rps) : '-',
+            ],
             ['floodgate shed / bare 429', shed && floor ? formatRatio(shed.load.rps / floor.load.rps) : '-'],
           ],
         },

@@ -1,6 +1,5 @@
 import { pollRegions, type RegionSample } from '../admin-poller.js';
 import { type LoadPhase, type OpenLoopResult, runOpenLoop } from '../open-loop.js';
-import type { SimulatorStats } from '../simulator.js';
 import {
   type Chart,
   formatNumber,
@@ -10,12 +9,14 @@ import {
   type ScenarioOutput,
   type Table,
 } from '../scenario.js';
+import type { SimulatorStats } from '../simulator.js';
 import { lineChart } from '../svg-chart.js';
 import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, nginxPlan, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { KINDS } from '../traffic-mix.js';
 import { startUpstreams } from '../upstreams.js';
 import {
+  BACKEND_CEILING_RPS,
   backendSpecs,
   CLIENT_TIMEOUT_MS,
   criticalSuccess,
@@ -87,7 +88,11 @@ export const surgeScenario: Scenario = {
             phases,
             timeoutMs: CLIENT_TIMEOUT_MS,
             onSecond: (s) =>
-              context.progress.update(s.elapsedMs, s.totalMs, `${s.phase}: sent ${s.sent}/s, good ${s.good}/s`),
+              context.progress.update(
+                s.elapsedMs,
+                s.totalMs,
+                `${s.phase}: sent ${s.sent}/s, good ${s.good}/s`,
+              ),
           });
           return { target: plan.name, load, backends: await host.stats(), floodgate: poller.stop() };
         });
@@ -101,7 +106,7 @@ export const surgeScenario: Scenario = {
       tables: [surgingRegionTable(runs), otherRegionsTable(runs)],
       charts: surgeCharts(runs, phases),
       notes: [
-        `Each region is provisioned for ${REGION_RPS} req/s; its backend serves about ${2 * REGION_RPS} req/s at most. Normal load is ${NORMAL_LOAD * REGION_RPS} req/s per region; the mix is 50% video (critical), 30% likes (normal, cacheable), 20% notifications (low), scaled together.`,
+        `Each region is provisioned for ${REGION_RPS} req/s; its backend serves about ${BACKEND_CEILING_RPS} req/s at most. Normal load is ${NORMAL_LOAD * REGION_RPS} req/s per region; the mix is 50% video (critical), 30% likes (normal, cacheable), 20% notifications (low), scaled together.`,
         'Critical success = fresh, correct video answers / min(video offered, provisioned rate x phase length); the burst can lift it slightly above 100%.',
         `Clients give up after ${CLIENT_TIMEOUT_MS} ms. Goodput counts correct answers, fresh or stale; a like count of 0 is counted as a zero, never as good.`,
         ...notes,
@@ -186,7 +191,10 @@ function surgeCharts(runs: SurgeRun[], phases: LoadPhase[]): Chart[] {
       yLabel: 'share of requests answered correctly',
       yMax: 1,
       markers,
-      series: KINDS.map((kind) => ({ name: kind, points: successOverTime(run.load.timeline, SURGING, kind) })),
+      series: KINDS.map((kind) => ({
+        name: kind,
+        points: successOverTime(run.load.timeline, SURGING, kind),
+      })),
     }),
   }));
 }

@@ -53,6 +53,18 @@ export interface AdmissionLimits {
   surge: SurgeOptions & { shedBelow?: Priority };
 }
 
+/**
+ * Where the bucket's tokens come from. `local`: the clock refills it at `share` of the configured
+ * rate, up to `share` of the burst, so that several processes each enforcing a share enforce the
+ * whole together. `leased`: the clock adds nothing; tokens leased from a store shared with other
+ * gateways are deposited into it, up to `capacity`.
+ */
+export type TokenSupply =
+  | { readonly kind: 'local'; readonly share: number }
+  | { readonly kind: 'leased'; readonly capacity: number };
+
+const WHOLE_LIMITS: TokenSupply = { kind: 'local', share: 1 };
+
 export interface AdmissionSnapshot {
   tokens: number;
   inflight: number;
@@ -75,6 +87,7 @@ export class RegionAdmission {
   private readonly admitted: RateMeter;
   private readonly shed: RateMeter;
   private limits: AdmissionLimits;
+  private supply: TokenSupply = WHOLE_LIMITS;
   // Indexed by priority rank, so the request path does no lookups by name.
   private readonly tokenFloors = new Float64Array(PRIORITIES.length);
   private readonly slotReserves = new Float64Array(PRIORITIES.length);
@@ -166,13 +179,28 @@ export class RegionAdmission {
 
   /** Applies new limits; tokens, requests in flight and the learned baseline are kept. */
   reconfigure(limits: AdmissionLimits): void {
-    this.bucket.reconfigure(limits.rps, limits.burst, this.clock());
+    this.bucket.reconfigure(bucketRate(limits, this.supply), bucketSize(limits, this.supply), this.clock());
     this.inflight.setLimit(limits.maxConcurrent);
     this.surge.reconfigure(limits.surge);
     this.admitted.windowMs = limits.surge.windowMs;
     this.shed.windowMs = limits.surge.windowMs;
     this.limits = limits;
     this.applyLimits(limits);
+  }
+
+  /**
+   * Switches where the bucket's tokens come from; it lasts across `reconfigure`. The tokens held are
+   * kept, clamped to the new size. The token floors follow the new size, so priorities keep their
+   * order whatever the supply.
+   */
+  setTokenSupply(supply: TokenSupply): void {
+    this.supply = supply;
+    this.bucket.reconfigure(bucketRate(this.limits, supply), bucketSize(this.limits, supply), this.clock());
+    this.applyLimits(this.limits);
+  }
+
+  get tokenSupply(): TokenSupply {
+    return this.supply;
   }
 
   /** How many requests of a priority may be in flight at once. */
@@ -207,4 +235,12 @@ export class RegionAdmission {
     const shedBelow = limits.surge.shedBelow;
     this.surgeShedBelowRank = shedBelow === undefined ? NO_SURGE_SHEDDING : priorityRank(shedBelow);
   }
+}
+
+function bucketRate(limits: AdmissionLimits, supply: TokenSupply): number {
+  return supply.kind === 'local' ? limits.rps * supply.share : 0;
+}
+
+function bucketSize(limits: AdmissionLimits, supply: TokenSupply): number {
+  return supply.kind === 'local' ? limits.burst * supply.share : supply.capacity;
 }

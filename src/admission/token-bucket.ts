@@ -56,6 +56,23 @@ export class TokenBucket {
     return missing / this.ratePerMs;
   }
 
+  /**
+   * Adds tokens that came from elsewhere (leased from a store shared with other gateways); returns
+   * how many fit under the burst. The rest are gone, which can only make the bucket stricter.
+   */
+  deposit(tokens: number, now: number): number {
+    this.refill(now);
+    const accepted = Math.max(0, Math.min(tokens, this.capacity - this.fill));
+    this.fill += accepted;
+    return accepted;
+  }
+
+  /** Spends every token at once (a bucket that may only spend what it was given starts from here). */
+  empty(now: number): void {
+    this.refill(now);
+    this.fill = Math.min(this.fill, 0);
+  }
+
   /** Applies new limits from now on: the fill earned so far is kept, clamped to the new burst. */
   reconfigure(rate: number, burst: number, now: number): void {
     this.refill(now);

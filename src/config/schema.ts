@@ -148,7 +148,14 @@ const clusterSchema = z.strictObject({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
+  /** Tokens per lease from the shared bucket; default max(1, rps / 50), at most the burst. */
   leaseSize: positiveInt().optional(),
+  /** Gateway instances sharing the limits: without Redis, or while it is unreachable, each enforces 1/instances. */
+  instances: positiveInt().default(1),
+  /** Prefix of the Redis keys, so several gateway groups can share one Redis. */
+  keyPrefix: z.string().min(1, 'must not be empty').default('floodgate'),
+  /** A lease that takes longer than this counts as Redis being unreachable. */
+  timeoutMs: positiveInt().default(100),
 });
 
 const logSchema = z.strictObject({

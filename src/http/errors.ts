@@ -90,3 +90,32 @@ export function refusalForUpstreamError(err: Error): Refusal {
       return 'upstream-unreachable';
   }
 }
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  429: 'Too Many Requests',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** Answers a refusal on a raw socket (an upgrade request has no ServerResponse), then closes it. */
+export function writeRefusalToSocket(
+  socket: { end(data: string | Buffer): void; destroySoon?: () => void },
+  refusal: Refusal,
+  bodies: RefusalBodies,
+  retryAfterSeconds: number,
+): void {
+  const spec = REFUSALS[refusal];
+  const body = bodies.body(refusal);
+  const lines = [
+    `HTTP/1.1 ${spec.status} ${STATUS_TEXT[spec.status] ?? 'Error'}`,
+    'content-type: application/json',
+    `content-length: ${body.length}`,
+    `x-floodgate-region: ${bodies.region}`,
+    'connection: close',
+  ];
+  if (spec.shed) lines.push(`x-floodgate-shed: ${spec.shed}`);
+  if (spec.retryAfter) lines.push(`retry-after: ${retryAfterSeconds}`);
+  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+}

@@ -64,3 +64,18 @@ export function stripResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttp
     if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) delete headers[name];
   }
 }
+
+/**
+ * Prepares an upgrade request's header object for the tunnel: `connection` and `upgrade` must
+ * reach the upstream for the handshake; every other hop-by-hop header, client-sent
+ * `x-floodgate-*` and `x-forwarded-*` go, and the gateway's own `x-forwarded-*` are set.
+ */
+export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedValues): void {
+  for (const name of Object.keys(headers)) {
+    const droppable = name !== 'connection' && name !== 'upgrade' && isHopByHop(name);
+    if (droppable || SET_BY_PROXY.has(name) || name.startsWith('x-floodgate-')) delete headers[name];
+  }
+  headers['x-forwarded-for'] = forwarded.forwardedFor;
+  headers['x-forwarded-proto'] = forwarded.proto;
+  if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
+}

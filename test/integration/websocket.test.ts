@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fetchText } from '../support/http-client.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+interface WsUpstream {
+  url: string;
+  upgrades: IncomingMessage[];
+  sockets: Duplex[];
+  close(): Promise<void>;
+}
+
+/** A WebSocket upstream that completes the handshake and then echoes raw bytes back. */
+async function startWsUpstream(): Promise<WsUpstream> {
+  const upgrades: IncomingMessage[] = [];
+  const sockets: Duplex[] = [];
+  const server: Server = createServer((_req, res) => res.end('plain'));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    upgrades.push(req);
+    sockets.push(socket);
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    upgrades,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Opens a raw client connection and sends a WebSocket handshake. */
+function handshake(
+  port: number,
+  extraHeaders = '',
+): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(
+    'GET /chat HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`,
+  );
+  return { socket, received: () => text, closed };
+}
+
+describe('websocket upgrades', () => {
+  let upstream: WsUpstream;
+  let gw: TestGateway;
+
+  async function start(capacity: Record<string, unknown> = { rps: 1000 }) {
+    upstream = await startWsUpstream();
+    gw = await startTestGateway({
+      regions: {
+        'us-east': {
+          upstreams: [upstream.url],
+          capacity,
+          breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
+        },
+      },
+      routing: { default: 'us-east' },
+    });
+    return Number(new URL(gw.publicUrl).port);
+  }
+
+  afterEach(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  // The handshake reaches the chosen region and bytes flow both ways through the tunnel.
+  it('tunnels an upgrade to the region and echoes data', async () => {
+    const port = await start();
+    const client = handshake(port, 'X-Floodgate-Region: forged\r\n');
+    await until(() => client.received().includes('\r\n\r\n'));
+    expect(client.received()).toMatch(/^HTTP\/1\.1 101/);
+    client.socket.write('ping-bytes');
+    await until(() => client.received().endsWith('ping-bytes'));
+    const seen = upstream.upgrades[0]!;
+    expect(seen.headers.upgrade).toBe('websocket');
+    expect(seen.headers['x-floodgate-region']).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    // The in-flight slot is returned once the handshake is done, though the tunnel stays open.
+    await until(() => gw.view.regions()['us-east']!.inflight === 0);
+    // A client that goes away takes the upstream side of its tunnel with it.
+    client.socket.destroy();
+    await until(() => upstream.sockets[0]!.destroyed, 5000, 'upstream socket closed');
+  });
+
+  // An upstream reset closes the client side too, and the gateway keeps serving.
+  it('closes the client when the upstream resets', async () => {
+    const port = await start();
+    const client = handshake(port);
+    await until(() => client.received().includes('101'));
+    upstream.sockets[0]!.destroy();
+    await client.closed;
+    expect((await fetchText(`${gw.publicUrl}/plain`)).body).toBe('plain');
+  });
+
+  // An upgrade to a region whose bucket is empty is refused like any other request.
+  it('sheds upgrades with 503 when the region has no tokens', async () => {
+    const port = await start({ rps: 0.01, burst: 1 });
+    const first = handshake(port);
+    await until(() => first.received().includes('101'));
+    const second = handshake(port);
+    await second.closed;
+    expect(second.received()).toMatch(/^HTTP\/1\.1 503/);
+    expect(second.received()).toContain('x-floodgate-shed: rate');
+    first.socket.destroy();
+  });
+
+  // An upgrade to a region with an open breaker gets 503 circuit-open.
+  it('refuses upgrades while the breaker is open', async () => {
+    const port = await start();
+    gw.gateway.runtime.regions.get('us-east')!.breaker.forceOpen();
+    const client = handshake(port);
+    await client.closed;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 503/);
+    expect(client.received()).toContain('x-floodgate-shed: circuit-open');
+    expect(upstream.upgrades.length).toBe(0);
+  });
+});

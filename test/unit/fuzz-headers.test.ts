@@ -1,0 +1,188 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripResponseHeaders, upstreamRequestHeaders } from '../../src/http/hop-by-hop.js';
+
+const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
+const APPENDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+
+// RFC 9110 §7.6.1 and the contract: never forwarded in either direction.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const SPECIAL_NAMES = [
+  ...HOP_BY_HOP,
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'proxy-',
+  'x-floodgate-region',
+  'x-floodgate-shed',
+  'x-floodgate-',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-private',
+  'x-api-key',
+  'host',
+  'accept',
+  'authorization',
+];
+const EXTRA_FORWARDED_NAMES = ['x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-forwarded-'];
+
+const tokenChar = fc.constantFrom(...'abcxyz-09!#$%&\'*+.^_`|~'.split(''));
+const randomName = fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 });
+const headerName = (extra: string[] = []) =>
+  fc.mixedCase(fc.oneof(fc.constantFrom(...SPECIAL_NAMES, ...extra), randomName));
+
+/** A connection header's value: tokens in any case, with stray commas and whitespace. */
+const connectionValue = fc
+  .array(
+    fc.tuple(fc.constantFrom('', ' ', '\t', '  '), headerName(), fc.constantFrom('', ' ', '\t')),
+    { maxLength: 5 },
+  )
+  .chain((tokens) =>
+    fc
+      .constantFrom(',', ', ', ' ,', ',,')
+      .map((sep) => tokens.map(([a, name, b]) => `${a}${name}${b}`).join(sep)),
+  );
+
+const headerValue = fc.string({ unit: 'grapheme-ascii', maxLength: 16 });
+
+/** A client's raw header list: names in any case, with zero or more `connection` headers among them. */
+const rawHeaders = (extra: string[] = []) =>
+  fc
+    .array(
+      fc.oneof(
+        fc.tuple(headerName(extra), headerValue),
+        fc.tuple(fc.mixedCase(fc.constant('connection')), connectionValue),
+      ),
+      { maxLength: 14 },
+    )
+    .map((pairs) => pairs.flat());
+
+function connectionOf(raw: string[]): string | string[] | undefined {
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'connection') values.push(raw[i + 1]!);
+  return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+}
+
+function namedByConnection(value: string | string[] | undefined): Set<string> {
+  return new Set(
+    [value ?? []]
+      .flat()
+      .flatMap((v) => v.split(','))
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== ''),
+  );
+}
+
+function mustDrop(lower: string, named: Set<string>): boolean {
+  return (
+    HOP_BY_HOP.includes(lower) ||
+    lower.startsWith('proxy-') ||
+    lower.startsWith('x-floodgate-') ||
+    APPENDED.includes(lower) ||
+    named.has(lower)
+  );
+}
+
+/** The client's own headers as they reach the upstream, without the gateway's x-forwarded-* at the end. */
+function clientPart(out: string[]): string[] {
+  expect(out.slice(-6)).toEqual([
+    'x-forwarded-for',
+    FORWARDED.forwardedFor,
+    'x-forwarded-proto',
+    FORWARDED.proto,
+    'x-forwarded-host',
+    FORWARDED.host,
+  ]);
+  return out.slice(0, -6);
+}
+
+const unexpected: unknown[] = [];
+const recordUnexpected = (reason: unknown) => unexpected.push(reason);
+
+describe('hop-by-hop stripping under arbitrary headers', () => {
+  beforeAll(() => {
+    process.on('unhandledRejection', recordUnexpected);
+    process.on('uncaughtException', recordUnexpected);
+  });
+
+  afterAll(() => {
+    process.off('unhandledRejection', recordUnexpected);
+    process.off('uncaughtException', recordUnexpected);
+    expect(unexpected).toEqual([]);
+  });
+
+  // No hop-by-hop, proxy-*, x-floodgate-*, client x-forwarded-for/proto/host or connection-named header survives.
+  it('drops every hop-by-hop and gateway-owned request header, whatever its case', () => {
+    fc.assert(
+      fc.property(rawHeaders(), (raw) => {
+        const connection = connectionOf(raw);
+        const named = namedByConnection(connection);
+        const kept = clientPart(upstreamRequestHeaders(raw, connection, FORWARDED));
+        for (let i = 0; i < kept.length; i += 2) expect(mustDrop(kept[i]!.toLowerCase(), named)).toBe(false);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  // Every other header reaches the upstream with its spelling, value and order unchanged.
+  it('keeps every end-to-end request header as sent', () => {
+    fc.assert(
+      fc.property(rawHeaders(), (raw) => {
+        const connection = connectionOf(raw);
+        const named = namedByConnection(connection);
+        const expected: string[] = [];
+        for (let i = 0; i < raw.length; i += 2)
+          if (!mustDrop(raw[i]!.toLowerCase(), named)) expected.push(raw[i]!, raw[i + 1]!);
+        expect(clientPart(upstreamRequestHeaders(raw, connection, FORWARDED))).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  // The x-forwarded-* family is the gateway's to set: a client's x-forwarded-port or -prefix must not reach the upstream either.
+  it('drops every client-sent x-forwarded-* header, not only for, proto and host', () => {
+    fc.assert(
+      fc.property(rawHeaders(EXTRA_FORWARDED_NAMES), (raw) => {
+        const kept = clientPart(upstreamRequestHeaders(raw, connectionOf(raw), FORWARDED));
+        for (let i = 0; i < kept.length; i += 2) expect(kept[i]!.toLowerCase()).not.toMatch(/^x-forwarded-/);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  // A response loses its hop-by-hop, proxy-*, x-floodgate-* and connection-named headers and keeps the rest.
+  it('strips response headers the same way', () => {
+    // Names arrive lower-cased (undici's parsed form); connection tokens may be in any case.
+    const responseHeaders = fc
+      .array(
+        fc.oneof(
+          fc.tuple(
+            headerName().map((n) => n.toLowerCase()),
+            fc.oneof(headerValue, fc.array(headerValue, { minLength: 2, maxLength: 3 })),
+          ),
+          fc.tuple(
+            fc.constant('connection'),
+            fc.oneof(connectionValue, fc.array(connectionValue, { minLength: 2, maxLength: 3 })),
+          ),
+        ),
+        { maxLength: 14 },
+      )
+      .map((pairs) => Object.fromEntries(pairs) as IncomingHttpHeaders);
+    fc.assert(
+      fc.property(responseHeaders, (headers) => {
+        const named = namedByConnection(headers.connection);
+        const expected = Object.fromEntries(
+          Object.entries(headers).filter(([name]) => {
+            const dropped = HOP_BY_HOP.includes(name) || name.startsWith('proxy-') || named.has(name);
+            return !dropped && !name.startsWith('x-floodgate-');
+          }),
+        );
+        stripResponseHeaders(headers);
+        expect(headers).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
