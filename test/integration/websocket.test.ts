@@ -30,6 +30,7 @@ async function startWsUpstream(): Promise<WsUpstream> {
     );
     socket.on('data', (chunk: Buffer) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
+    socket.on('end', () => socket.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
