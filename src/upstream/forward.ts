@@ -15,6 +15,9 @@ import { serveStale } from './serve-stale.js';
 const kExchange = Symbol('floodgate.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 /** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
 const CLIENT_CLOSED = 499;
 
@@ -36,6 +39,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private done = false;
   private clientGone = false;
   private capture: BodyCapture | undefined;
+  private options: Dispatcher.DispatchOptions | undefined;
+  private retried = false;
   private capturedHeaders: IncomingHttpHeaders | undefined;
 
   constructor(
@@ -66,21 +71,37 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res.on('close', onClientClose);
     this.res.on('drain', onClientDrain);
     const timeout = this.region.config.timeoutMs;
+    this.options = {
+      path: this.path,
+      method: this.req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? this.req : null,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    };
+    this.send();
+  }
+
+  private send(): void {
     try {
-      host.pool.dispatch(
-        {
-          path: this.path,
-          method: this.req.method as Dispatcher.HttpMethod,
-          headers,
-          body: hasBody ? this.req : null,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        },
-        this,
-      );
+      this.host!.pool.dispatch(this.options!, this);
     } catch (err) {
       this.onResponseError(null, err as Error);
     }
+  }
+
+  /**
+   * A keep-alive connection the upstream closed just as the request went out fails with a reset
+   * before any response. Without a body the request is safe to send once more on a fresh
+   * connection; with one it never is, because some of it may have been applied.
+   */
+  private retryAfterReset(err: Error): boolean {
+    if (this.retried || this.options?.body !== null || !RETRYABLE_METHODS.has(this.req.method!)) return false;
+    if (!RESET_CODES.has((err as { code?: string }).code ?? '')) return false;
+    this.retried = true;
+    this.controller = null;
+    this.send();
+    return true;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -140,6 +161,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish('error', CLIENT_CLOSED);
       return;
     }
+    if (!this.res.headersSent && this.retryAfterReset(err)) return;
     this.settleUpstream(false);
     if (this.res.headersSent) {
       // The body was cut short: ending the response would tell the client it is complete.

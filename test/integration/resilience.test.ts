@@ -113,6 +113,20 @@ describe('resilience', () => {
     expect(west.requests.length).toBe(0);
   });
 
+  // An idempotent request without a body is retried once after a connection reset; never twice.
+  it('retries a GET once after a reset', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    let resets = 1;
+    east.setMode(() => (resets-- > 0 ? { kind: 'reset' } : { kind: 'ok' }));
+    const once = await fetchText(`${gw.publicUrl}/api/video/1`);
+    expect(once.status).toBe(200);
+    expect(east.requests.length).toBe(2);
+    east.setMode({ kind: 'reset' });
+    const always = await fetchText(`${gw.publicUrl}/api/video/2`);
+    expect(always.status).toBe(502);
+    expect(east.requests.length).toBe(4);
+  });
+
   // The last good GET answer is served, marked stale, when the upstream fails or the request is shed.
   it('serves the last good answer instead of an error', async () => {
     await start({ rps: 1000 }, { rps: 1000 });
