@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -59,6 +59,22 @@ export class RefusalBodies {
   }
 }
 
+/** The refusal's headers as a flat `[name, value, ...]` list, shared by both ways of answering. */
+function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSeconds: number): string[] {
+  const spec = REFUSALS[refusal];
+  const headers = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(bodies.body(refusal).length),
+    'x-floodgate-region',
+    bodies.region,
+  ];
+  if (spec.shed) headers.push('x-floodgate-shed', spec.shed);
+  if (spec.retryAfter) headers.push('retry-after', String(retryAfterSeconds));
+  return headers;
+}
+
 /** Answers a refusal. `retryAfterSeconds` is used only by refusals that carry `retry-after`. */
 export function sendRefusal(
   res: ServerResponse,
@@ -66,15 +82,8 @@ export function sendRefusal(
   bodies: RefusalBodies,
   retryAfterSeconds: number,
 ): void {
-  const spec = REFUSALS[refusal];
-  const body = bodies.body(refusal);
-  res.statusCode = spec.status;
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', body.length);
-  res.setHeader('x-floodgate-region', bodies.region);
-  if (spec.shed) res.setHeader('x-floodgate-shed', spec.shed);
-  if (spec.retryAfter) res.setHeader('retry-after', retryAfterSeconds);
-  res.end(body);
+  res.writeHead(REFUSALS[refusal].status, refusalHeaders(refusal, bodies, retryAfterSeconds));
+  res.end(bodies.body(refusal));
 }
 
 /**
@@ -91,31 +100,16 @@ export function refusalForUpstreamError(err: Error): Refusal {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  429: 'Too Many Requests',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** Answers a refusal on a raw socket (an upgrade request has no ServerResponse), then closes it. */
 export function writeRefusalToSocket(
-  socket: { end(data: string | Buffer): void; destroySoon?: () => void },
+  socket: { end(data: Buffer): void },
   refusal: Refusal,
   bodies: RefusalBodies,
   retryAfterSeconds: number,
 ): void {
-  const spec = REFUSALS[refusal];
-  const body = bodies.body(refusal);
-  const lines = [
-    `HTTP/1.1 ${spec.status} ${STATUS_TEXT[spec.status] ?? 'Error'}`,
-    'content-type: application/json',
-    `content-length: ${body.length}`,
-    `x-floodgate-region: ${bodies.region}`,
-    'connection: close',
-  ];
-  if (spec.shed) lines.push(`x-floodgate-shed: ${spec.shed}`);
-  if (spec.retryAfter) lines.push(`retry-after: ${retryAfterSeconds}`);
-  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+  const status = REFUSALS[refusal].status;
+  const headers = refusalHeaders(refusal, bodies, retryAfterSeconds);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), bodies.body(refusal)]));
 }
