@@ -6,6 +6,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transf
 /** Headers a proxy sets itself: whatever a client sent under these names is dropped. */
 const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
+// `expect: 100-continue` is answered by the public server before the request reaches the gateway,
+// and undici refuses to send it; the body follows either way.
+const ANSWERED_HERE = 'expect';
+
 function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName) || lowerName.startsWith('proxy-');
 }
@@ -44,7 +48,13 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower) || SET_BY_PROXY.has(lower) || lower.startsWith('x-floodgate-')) continue;
+    if (
+      isHopByHop(lower) ||
+      SET_BY_PROXY.has(lower) ||
+      lower === ANSWERED_HERE ||
+      lower.startsWith('x-floodgate-')
+    )
+      continue;
     if (named?.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }

@@ -138,7 +138,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.capture = this.env.staleCache.capture();
       this.capturedHeaders = { ...headers };
     }
-    this.res.writeHead(statusCode, statusMessage, headers);
+    this.res.writeHead(statusCode, statusMessage || undefined, headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -117,6 +117,27 @@ describe('forwarding', () => {
     expect(sha256(body)).toBe(sha256(download));
   });
 
+  // A client that asks for 100-continue gets it from the gateway, and its body still arrives.
+  it('handles expect: 100-continue uploads', async () => {
+    const before = east.seen.length;
+    const port = Number(new URL(gw.publicUrl).port);
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.startsWith('HTTP/1.1 100') && !text.includes('200')) socket.write('hello');
+    });
+    socket.write(
+      'POST /continue HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+    );
+    await new Promise((resolve) => socket.on('close', resolve));
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(text).toContain('HTTP/1.1 200 OK');
+    expect(east.seen[before]!.bodyBytes).toBe(5);
+    expect(east.seen[before]!.headers.expect).toBeUndefined();
+  });
+
   // Redirects are passed through, never followed.
   it('passes redirects through', async () => {
     const res = await fetchText(`${gw.publicUrl}/redirect`);
