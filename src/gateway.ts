@@ -191,7 +191,9 @@ export class Gateway implements ExchangeEnvironment {
       call,
       failoverFrom,
     );
-    exchange.dispatch(headers, hasBody(req));
+    const chunked =
+      req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
+    exchange.dispatch(headers, hasBody(req), chunked ? rt.maxBodyBytes : undefined);
   }
 
   private forwardedValues(req: IncomingMessage, rt: Runtime): ForwardedValues {

@@ -14,6 +14,7 @@ import { serveStale } from './serve-stale.js';
 
 const kExchange = Symbol('floodgate.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
@@ -41,6 +42,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private capture: BodyCapture | undefined;
   private options: Dispatcher.DispatchOptions | undefined;
   private retried = false;
+  private bodyLimit = Number.POSITIVE_INFINITY;
+  private bodyBytes = 0;
+  private bodyTooLarge = false;
   private capturedHeaders: IncomingHttpHeaders | undefined;
 
   constructor(
@@ -56,8 +60,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly failoverFrom: string | undefined,
   ) {}
 
-  /** Sends the request to the region's least busy upstream. The caller has admitted it. */
-  dispatch(headers: string[], hasBody: boolean): void {
+  /**
+   * Sends the request to the region's least busy upstream. The caller has admitted it.
+   * `bodyLimit` bounds a body of undeclared length (chunked): past it the upstream request is
+   * aborted and the client told 413. A declared length was checked before admission.
+   */
+  dispatch(headers: string[], hasBody: boolean, bodyLimit?: number): void {
+    if (bodyLimit !== undefined) {
+      this.bodyLimit = bodyLimit;
+      (this.req as TaggedRequest)[kExchange] = this;
+      this.req.on('data', onRequestChunk);
+    }
     // Held for the whole exchange: a reload may swap the region's upstream set meanwhile.
     const upstreams = this.region.upstreams;
     this.upstreamSet = upstreams;
@@ -107,6 +120,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
+    else if (this.bodyTooLarge) controller.abort(new Error('request body over listen.maxBodyBytes'));
   }
 
   onResponseStart(
@@ -161,6 +175,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish('error', CLIENT_CLOSED);
       return;
     }
+    if (this.bodyTooLarge && !this.res.headersSent) {
+      // The rest of the body is never read, so the connection cannot carry another request.
+      this.res.shouldKeepAlive = false;
+      sendRefusal(this.res, 'body-too-large', this.region.refusals, 0);
+      this.finish('error', this.res.statusCode);
+      return;
+    }
     if (!this.res.headersSent && this.retryAfterReset(err)) return;
     this.settleUpstream(false);
     if (this.res.headersSent) {
@@ -173,6 +194,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const refusal = refusalForUpstreamError(err);
     sendRefusal(this.res, refusal, this.region.refusals, 0);
     this.finish('error', this.res.statusCode);
+  }
+
+  countBody(bytes: number): void {
+    this.bodyBytes += bytes;
+    if (this.bodyBytes <= this.bodyLimit || this.bodyTooLarge) return;
+    this.bodyTooLarge = true;
+    this.req.removeListener('data', onRequestChunk);
+    this.controller?.abort(new Error('request body over listen.maxBodyBytes'));
   }
 
   /** The client went away before the exchange finished: stop the upstream request. */
@@ -251,6 +280,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 function onClientClose(this: TaggedResponse): void {
   const exchange = this[kExchange];
   if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
+}
+
+function onRequestChunk(this: TaggedRequest, chunk: Buffer): void {
+  this[kExchange]?.countBody(chunk.length);
 }
 
 function onClientDrain(this: TaggedResponse): void {

@@ -121,6 +121,21 @@ describe('upstream faults and hostile input', () => {
     expect(upstream.seen.length).toBe(before);
   });
 
+  // A chunked body that grows past maxBodyBytes aborts the upstream request and gets 413.
+  it('cuts off a chunked body over the limit with 413', async () => {
+    const before = upstream.seen.length;
+    const chunk = 'a'.repeat(600);
+    const body = `258\r\n${chunk}\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`;
+    const answer = await rawRequest(
+      port,
+      `POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 413/);
+    // The upstream never received a complete request.
+    expect(upstream.seen.length).toBe(before);
+    await until(() => gw.view.regions()['us-east']!.inflight === 0);
+  });
+
   // A client that trickles its headers is disconnected within about a second after the deadline.
   it('disconnects slow-header clients soon after headersTimeoutMs', async () => {
     const answer = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: a\r\n', 5000);
