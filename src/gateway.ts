@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Outcome } from './admin/admin-view.js';
@@ -57,16 +57,8 @@ export class Gateway implements ExchangeEnvironment {
     }
     const route = rt.routes.match(path, req.method!);
     const priority = lowerOnly(route.priority, req.headers['x-priority']);
-    if (rt.clientLimiter !== undefined) {
-      const retryAfter = this.clientRetryAfter(req, rt);
-      if (retryAfter > 0 && rt.enforce)
-        return this.refuse(req, res, region, 'client-rate', priority, startedAt, retryAfter);
-      if (retryAfter > 0) {
-        region.metrics.shed('client-rate', priority, true);
-        this.logger.info({ event: 'would-shed', region: region.name, reason: 'client-rate', priority });
-      }
-    }
-
+    const clientWait = this.overClientLimit(req, rt, region, priority);
+    if (clientWait > 0) return this.refuse(req, res, region, 'client-rate', priority, startedAt, clientWait);
     const admitted = this.admit(region, priority, rt.enforce);
     if (typeof admitted === 'string') {
       return this.whenRefused(req, res, rt, region, route, priority, path, admitted, startedAt);
@@ -81,15 +73,15 @@ export class Gateway implements ExchangeEnvironment {
     const region = rt.regionFor(req.headers[rt.regionHeader]);
     socket.on('error', destroySocket);
     const path = upstreamPath(req.url ?? '');
-    const route = rt.routes.match(path ?? '/', req.method!);
-    const priority = lowerOnly(route.priority, req.headers['x-priority']);
-    const admitted = path === undefined ? 'bad-request' : this.admit(region, priority, rt.enforce);
+    if (path === undefined) return this.refuse(req, socket, region, 'bad-request', 'normal', startedAt);
+    const priority = lowerOnly(rt.routes.match(path, req.method!).priority, req.headers['x-priority']);
+    const clientWait = this.overClientLimit(req, rt, region, priority);
+    if (clientWait > 0)
+      return this.refuse(req, socket, region, 'client-rate', priority, startedAt, clientWait);
+    const admitted = this.admit(region, priority, rt.enforce);
     if (typeof admitted === 'string') {
-      const outcome = admitted === 'bad-request' ? 'error' : 'shed';
-      if (outcome === 'shed') region.metrics.shed(admitted, priority, false);
-      writeRefusalToSocket(socket, admitted, region.refusals, this.minimumRetryAfter(rt, region, admitted));
-      this.record(region, outcome, REFUSALS[admitted].status, priority, req, startedAt);
-      return;
+      const retryAfter = this.minimumRetryAfter(rt, region, admitted);
+      return this.refuse(req, socket, region, admitted, priority, startedAt, retryAfter);
     }
     prepareUpgradeHeaders(req.headers, this.forwardedValues(req, rt));
     this.tunnels.tunnel(req, socket, head, region, admitted);
@@ -205,9 +197,10 @@ export class Gateway implements ExchangeEnvironment {
     };
   }
 
+  /** Answers a refusal on a response, or on the raw socket of an upgrade request. */
   private refuse(
     req: IncomingMessage,
-    res: ServerResponse,
+    to: ServerResponse | Duplex,
     region: Region,
     refusal: Refusal,
     priority: Priority,
@@ -216,8 +209,22 @@ export class Gateway implements ExchangeEnvironment {
   ): void {
     const outcome: Outcome = refusal === 'bad-request' || refusal === 'body-too-large' ? 'error' : 'shed';
     if (outcome === 'shed') region.metrics.shed(refusal, priority, false);
-    sendRefusal(res, refusal, region.refusals, retryAfterSeconds);
-    this.record(region, outcome, res.statusCode, priority, req, startedAt);
+    if (to instanceof ServerResponse) sendRefusal(to, refusal, region.refusals, retryAfterSeconds);
+    else writeRefusalToSocket(to, refusal, region.refusals, retryAfterSeconds);
+    this.record(region, outcome, REFUSALS[refusal].status, priority, req, startedAt);
+  }
+
+  /**
+   * The seconds a client over its own limit should wait, when that limit is enforced; else 0. In
+   * shadow mode the would-be refusal is only counted and logged.
+   */
+  private overClientLimit(req: IncomingMessage, rt: Runtime, region: Region, priority: Priority): number {
+    if (rt.clientLimiter === undefined) return 0;
+    const wait = this.clientRetryAfter(req, rt);
+    if (wait === 0 || rt.enforce) return wait;
+    region.metrics.shed('client-rate', priority, true);
+    this.logger.info({ event: 'would-shed', region: region.name, reason: 'client-rate', priority });
+    return 0;
   }
 
   /** 0 when the client is within its own limit, else the seconds it should wait. */

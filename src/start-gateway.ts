@@ -56,7 +56,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       return { ok: false, errors };
     }
     const current = gateway.runtime;
-    warnAboutRestartOnlyChanges(logger, current.config, next);
+    const needRestart = restartOnlyChanges(config, next);
+    if (needRestart.length > 0) {
+      logger.warn(
+        { event: 'reload-needs-restart', keys: needRestart },
+        'these changes apply after a restart',
+      );
+    }
+    applyLiveSettings(next);
     const { runtime, retired } = Runtime.build(next, current.version + 1, current, deps);
     gateway.runtime = runtime;
     for (const region of retired.regions) metrics.forgetRegion(region.name);
@@ -83,8 +90,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
   const admin = await startAdminServer(config.admin, view, metrics, logger);
+  const applyLiveSettings = (next: GatewayConfig): void => {
+    server.headersTimeout = next.listen.headersTimeoutMs;
+    server.requestTimeout = next.listen.requestTimeoutMs;
+    server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
+    admin.setToken(next.admin.token);
+    logger.level = next.log.level;
+  };
   const ticker = setInterval(() => {
     for (const region of gateway.runtime.regions.values()) region.tick();
+    // The log destination batches writes; a quiet gateway must not hold an event line back for long.
+    logger.flush();
   }, SURGE_TICK_MS);
   ticker.unref();
 
@@ -161,12 +177,16 @@ async function closeRetired(retired: Retired): Promise<void> {
   ]);
 }
 
-function warnAboutRestartOnlyChanges(logger: Logger, current: GatewayConfig, next: GatewayConfig): void {
-  const moved = (a: { host: string; port: number }, b: { host: string; port: number }) =>
-    a.host !== b.host || a.port !== b.port;
-  if (moved(current.listen, next.listen) || moved(current.admin, next.admin)) {
-    logger.warn({ event: 'reload-needs-restart' }, 'listen and admin address changes apply after a restart');
-  }
+/** Keys whose new values only a restart applies, compared with what this process bound at start. */
+function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[] {
+  const changed: string[] = [];
+  if (bound.listen.host !== next.listen.host || bound.listen.port !== next.listen.port)
+    changed.push('listen address');
+  if (bound.admin.host !== next.admin.host || bound.admin.port !== next.admin.port)
+    changed.push('admin address');
+  if (bound.listen.maxHeaderBytes !== next.listen.maxHeaderBytes) changed.push('listen.maxHeaderBytes');
+  if (JSON.stringify(bound.cluster) !== JSON.stringify(next.cluster)) changed.push('cluster');
+  return changed;
 }
 
 function urlHost(host: string): string {

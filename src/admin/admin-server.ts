@@ -21,7 +21,14 @@ export interface AdminServerOptions {
 
 export interface AdminServer {
   port: number;
+  /** Applies a reloaded `admin.token`: the old one stops working at once. */
+  setToken(token: string | undefined): void;
   close(): Promise<void>;
+}
+
+/** The current bearer check, replaced when a reload changes the token. */
+interface Guard {
+  isAuthorized: (header: string | undefined) => boolean;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -44,23 +51,26 @@ export async function startAdminServer(
 ): Promise<AdminServer> {
   const assets = await loadDashboardAssets();
   const events = new RegionEvents(view, logger, opts.eventsIntervalMs ?? DEFAULT_EVENTS_INTERVAL_MS);
-  const routes = buildRoutes(opts, view, metrics, events, assets);
+  const guard: Guard = { isAuthorized: bearerCheck(opts.token) };
+  const routes = buildRoutes(guard, view, metrics, events, assets);
   const server = createServer((req, res) => dispatch(routes, req, res, logger));
   await listen(server, opts);
   return {
     port: (server.address() as AddressInfo).port,
+    setToken: (token) => {
+      guard.isAuthorized = bearerCheck(token);
+    },
     close: () => closeServer(server, events),
   };
 }
 
 function buildRoutes(
-  opts: AdminServerOptions,
+  guard: Guard,
   view: AdminView,
   metrics: GatewayMetrics,
   events: RegionEvents,
   assets: Map<string, StaticAsset>,
 ): Map<string, Route> {
-  const isAuthorized = bearerCheck(opts.token);
   const routes = new Map<string, Route>([
     ['/healthz', { method: 'GET', handle: (_req, res) => send(res, 200, TEXT_TYPE, 'ok') }],
     [
@@ -87,7 +97,7 @@ function buildRoutes(
         method: 'POST',
         handle: async (req, res) => {
           req.resume();
-          if (!isAuthorized(req.headers.authorization)) {
+          if (!guard.isAuthorized(req.headers.authorization)) {
             res.setHeader('www-authenticate', 'Bearer');
             return sendJson(res, 401, { ok: false, errors: ['missing or wrong bearer token'] });
           }

@@ -92,6 +92,36 @@ describe('reload', () => {
     await until(() => gw.view.regions()['us-east']!.inflight === 0);
   });
 
+  // Settings that apply live: the admin token (the old one stops working) and the log level.
+  it('rotates the admin token and log level on reload', async () => {
+    a = await startFaultUpstream();
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [a.url], capacity: { rps: 100 } } },
+      routing: { default: 'us-east' },
+      admin: { token: 'old' },
+    });
+    const post = (token: string) =>
+      fetchText(`${gw.adminUrl}/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+    await gw.writeConfig(
+      config(
+        { 'us-east': { upstreams: [a.url], capacity: { rps: 100 } } },
+        {
+          admin: { host: '127.0.0.1', port: Number(new URL(gw.adminUrl).port), token: 'new' },
+          log: { level: 'warn' },
+        },
+      ),
+    );
+    expect((await post('old')).status).toBe(200);
+    expect((await post('old')).status).toBe(401);
+    expect((await post('new')).status).toBe(200);
+    const before = gw.logs.length;
+    await fetchText(`${gw.publicUrl}/quiet`);
+    expect(gw.logs.slice(before).some((l) => l.path === '/quiet')).toBe(false);
+  });
+
   // A region removed by a reload disappears from the admin view and the metrics.
   it('forgets removed regions', async () => {
     a = await startFaultUpstream();

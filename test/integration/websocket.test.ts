@@ -69,9 +69,10 @@ describe('websocket upgrades', () => {
   let upstream: WsUpstream;
   let gw: TestGateway;
 
-  async function start(capacity: Record<string, unknown> = { rps: 1000 }) {
+  async function start(capacity: Record<string, unknown> = { rps: 1000 }, extra: Record<string, unknown> = {}) {
     upstream = await startWsUpstream();
     gw = await startTestGateway({
+      ...extra,
       regions: {
         'us-east': {
           upstreams: [upstream.url],
@@ -127,6 +128,18 @@ describe('websocket upgrades', () => {
     await second.closed;
     expect(second.received()).toMatch(/^HTTP\/1\.1 503/);
     expect(second.received()).toContain('x-floodgate-shed: rate');
+    first.socket.destroy();
+  });
+
+  // A client over its own limit is refused 429 on upgrades too.
+  it('applies the client limit to upgrades', async () => {
+    const port = await start({ rps: 1000 }, { clientLimit: { key: 'ip', rps: 0.01, burst: 1 } });
+    const first = handshake(port);
+    await until(() => first.received().includes('101'));
+    const second = handshake(port);
+    await second.closed;
+    expect(second.received()).toMatch(/^HTTP\/1\.1 429/);
+    expect(second.received()).toContain('x-floodgate-shed: client-rate');
     first.socket.destroy();
   });
 
