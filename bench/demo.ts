@@ -4,8 +4,9 @@
  * `--seconds N` (or DEMO_SECONDS) shortens or stretches the replay; Ctrl-C stops it cleanly.
  */
 import { performance } from 'node:perf_hooks';
-import { startDemoLoad } from './demo/demo-load.js';
+import { watchForBusyMachine } from './demo/busy-machine.js';
 import { type GatewayEvent, startDemoGateway } from './demo/demo-gateway.js';
+import { startDemoLoad } from './demo/demo-load.js';
 import {
   CLIENT_TIMEOUT_MS,
   DEMO_BACKEND,
@@ -26,7 +27,7 @@ import { markdownTable } from './table.js';
 
 const LEGEND =
   'served: correct answers in the last second (fresh or stale). shed (by reason), stale and zeros: ' +
-  'since the start; some shed requests were then answered stale or by a failover region. ' +
+  'since the start (likes that were shed are answered stale when a copy is kept). ' +
   "p99: the gateway's upstream latency.";
 
 /** Things to undo on the way out, undone in reverse order of starting. */
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
     log(introduction(plan, gateway.running.publicUrl, dashboard));
 
     loadStartedAt = performance.now();
+    const busyMachineNote = watchForBusyMachine();
     const load = startDemoLoad({
       url: gateway.running.publicUrl,
       streams: plan.streams,
@@ -96,10 +98,10 @@ async function main(): Promise<number> {
     const phases = await Promise.race([load.finished, stop.signalled]);
     if (phases === undefined) return interrupted(log);
     clearInterval(ticker);
-    refresh();
     view.close();
     out.write(`\n${markdownTable(finalTable(phases, DEMO_REGIONS))}\n\n${FINAL_TABLE_NOTE}\n\n`);
     out.write(`${storyLine(phases, DEMO_REGIONS)}\n`);
+    out.write(busyMachineNote());
     return 0;
   } finally {
     await teardown.run();
@@ -110,7 +112,8 @@ async function main(): Promise<number> {
 async function startSimulators(): Promise<Map<string, Simulator>> {
   const simulators = new Map<string, Simulator>();
   try {
-    for (const region of DEMO_REGIONS) simulators.set(region, await startSimulator({ name: region, ...DEMO_BACKEND }));
+    for (const region of DEMO_REGIONS)
+      simulators.set(region, await startSimulator({ name: region, ...DEMO_BACKEND }));
   } catch (error) {
     await closeSimulators(simulators);
     throw error;
@@ -123,12 +126,12 @@ async function closeSimulators(simulators: ReadonlyMap<string, Simulator>): Prom
 }
 
 function introduction(plan: DemoPlan, publicUrl: string, dashboard: string): string {
-  const [normal, surge, after] = plan.phases.map((phase) => seconds(phase.durationMs));
+  const [warmUp, normal, surge, after] = plan.phases.map((phase) => seconds(phase.durationMs));
   return [
     `Floodgate demo: regions ${DEMO_REGIONS.join(', ')}, each a simulated backend of about 250 req/s.`,
     `Gateway:   ${publicUrl}`,
     `Dashboard: ${dashboard}`,
-    `Replay (${plan.totalSeconds} s): ${normal} normal at ${NORMAL_RPS} req/s per region ` +
+    `Replay (${plan.totalSeconds} s): ${warmUp} warm-up, ${normal} normal at ${NORMAL_RPS} req/s per region ` +
       `(video critical, likes normal and cacheable, notifications low), then ${surge} with ${SURGING_REGION} ` +
       `at ${SURGE_FACTOR}x, then ${after} normal again. Ctrl-C stops.`,
     LEGEND,
@@ -138,9 +141,12 @@ function introduction(plan: DemoPlan, publicUrl: string, dashboard: string): str
 
 function heading(plan: DemoPlan, elapsedMs: number, dashboard: string, interactive: boolean): string {
   const phase = phaseAt(plan.phases, elapsedMs).name;
-  const what = phase === 'surge' ? `${SURGING_REGION} at ${SURGE_FACTOR}x` : phase;
-  const clock = `${seconds(Math.min(elapsedMs, plan.totalSeconds * 1000))}`;
-  return interactive ? `${clock} of ${plan.totalSeconds} s, ${what}   dashboard ${dashboard}` : `${clock}, ${what}`;
+  const what =
+    phase === 'surge' ? `${SURGING_REGION} at ${SURGE_FACTOR}x` : phase === 'after' ? 'normal again' : phase;
+  const clock = `${Math.round(Math.min(elapsedMs, plan.totalSeconds * 1000) / 1000)} s`;
+  return interactive
+    ? `${clock} of ${plan.totalSeconds} s, ${what}   dashboard ${dashboard}`
+    : `${clock}, ${what}`;
 }
 
 function eventLine(event: GatewayEvent, elapsedMs: number): string {
@@ -152,7 +158,7 @@ function eventLine(event: GatewayEvent, elapsedMs: number): string {
 }
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 function interrupted(log: (text: string) => void): number {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { LoadPhase, LoadStream, OpenLoopResult } from '../open-loop.js';
+import type { LoadPhase, LoadStream, StreamPhaseResult } from '../open-loop.js';
 
 export interface LoadWorkerInput {
   url: string;
@@ -8,7 +8,12 @@ export interface LoadWorkerInput {
   timeoutMs: number;
 }
 
-export type PhaseResults = OpenLoopResult['phases'];
+/** Every stream's counts for each phase of the run. */
+export type PhaseResults = Array<{
+  name: string;
+  durationMs: number;
+  streams: Record<string, StreamPhaseResult>;
+}>;
 
 export type LoadWorkerMessage =
   | { type: 'second'; stream: string; second: number; sent: number; good: number }

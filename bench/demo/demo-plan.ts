@@ -12,30 +12,33 @@ export const SURGING_REGION = 'us-east';
 export const SURGE_FACTOR = 4;
 /** Offered requests per second per region outside the surge: 40% of a backend's capacity. */
 export const NORMAL_RPS = 100;
-export const DEFAULT_SECONDS = 30;
+export const DEFAULT_SECONDS = 33;
 /** Longer than the gateway's upstream timeout, so a slow upstream shows as the gateway's 504. */
 export const CLIENT_TIMEOUT_MS = 3000;
 
 /**
- * 10 workers held ~40 ms each (26 ms of work after a ~14 ms counts lookup): about 250 requests/s.
- * The counts store (4 slots of ~14 ms) keeps up with what the gateway admits, but not with an
- * unguarded surge, where it would start answering zeros.
+ * 10 workers held ~38 ms each (24 ms of work after a ~12 ms counts lookup): about 260 requests/s.
+ * The counts store (6 slots of ~12 ms) has room for every lookup the workers can start, so a zero
+ * count here means a lookup waited past its deadline: the backend's machine stalled.
  */
 export const DEMO_BACKEND: Omit<SimulatorOptions, 'name' | 'seed'> = {
   workers: 10,
-  serviceMs: 26,
-  countsCapacity: 4,
-  countsServiceMs: 14,
+  serviceMs: 24,
+  countsCapacity: 6,
+  countsServiceMs: 12,
   countsQueueLimit: 8,
-  countsDeadlineMs: 100,
+  countsDeadlineMs: 150,
 };
 
-export type PhaseName = 'normal' | 'surge' | 'after';
+export type PhaseName = 'warm-up' | 'normal' | 'surge' | 'after';
 
-const PHASE_SHARES: ReadonlyArray<[PhaseName, number]> = [
-  ['normal', 1 / 3],
-  ['surge', 1 / 2],
-  ['after', 1 / 6],
+// Normal traffic at first warms up connections and compiled code; the summary leaves it out. The
+// phase after the surge is long enough for the surge flag to clear (a few seconds of calm).
+const PHASE_SECONDS: ReadonlyArray<[PhaseName, number]> = [
+  ['warm-up', 2],
+  ['normal', 8],
+  ['surge', 15],
+  ['after', 8],
 ];
 
 export interface DemoPlan {
@@ -50,9 +53,9 @@ export function demoPlan(totalSeconds: number): DemoPlan {
   return {
     totalSeconds,
     streams: siteStreams(DEMO_REGIONS),
-    phases: PHASE_SHARES.map(([name, share]) => ({
+    phases: PHASE_SECONDS.map(([name, seconds]) => ({
       name,
-      durationMs: Math.round(totalSeconds * share * 1000),
+      durationMs: Math.round((totalSeconds * seconds * 1000) / DEFAULT_SECONDS),
       rates: siteRates(name === 'surge' ? surge : normal),
     })),
   };

@@ -7,12 +7,12 @@ import { type PhaseName, SURGE_FACTOR, SURGING_REGION } from './demo-plan.js';
 
 type Phase = PhaseResults[number];
 
-/** A region whose every kind was served at least this well during the surge counts as unaffected. */
+/** A region that served at least this share of its requests during the surge counts as unaffected. */
 const UNAFFECTED_SHARE = 0.99;
 
 export const FINAL_TABLE_NOTE =
   'served: correct answers (fresh or stale) / requests sent. offered/s and p99 (fresh answers, from when ' +
-  'each request was due): normal -> surge. stale, failover and shed: share of the surge phase. zeros: whole run.';
+  'each request was due): normal -> surge. stale and shed: share of the surge phase. zeros: whole run.';
 
 /** Normal against surge (and the recovery after it) for every region and kind, as the clients saw it. */
 export function finalTable(phases: PhaseResults, regions: readonly string[]): Table {
@@ -33,7 +33,6 @@ export function finalTable(phases: PhaseResults, regions: readonly string[]): Ta
         formatPercent(served(surgeCounts)),
         formatPercent(served(later[kind])),
         formatPercent(ratio(surgeCounts.stale, surgeCounts.sent)),
-        formatPercent(ratio(surgeCounts.failover, surgeCounts.sent)),
         formatPercent(ratio(surgeCounts.shed, surgeCounts.sent)),
         `${formatNumber(before[kind].latencyMs.p99)} -> ${formatNumber(surgeCounts.latencyMs.p99)}`,
         zerosIn(phases, region, kind),
@@ -50,7 +49,6 @@ export function finalTable(phases: PhaseResults, regions: readonly string[]): Ta
       'served surge',
       'served after',
       'stale',
-      'failover',
       'shed',
       'p99 ms',
       'zeros',
@@ -97,8 +95,10 @@ function othersStory(surge: Phase, others: readonly string[]): string {
   const hurt = others.filter((region) => served(regionTotals(surge.streams, region)) < UNAFFECTED_SHARE);
   const names = others.join(' and ');
   if (hurt.length === 0) {
-    const least = Math.min(...others.map((region) => served(regionTotals(surge.streams, region))));
-    return `${names} unaffected (at least ${formatPercent(least)} served)`;
+    const least = formatPercent(
+      Math.min(...others.map((region) => served(regionTotals(surge.streams, region)))),
+    );
+    return `${names} unaffected (${least === '100.0%' ? least : `at least ${least}`} served)`;
   }
   return hurt
     .map((region) => `${region} ${formatPercent(served(regionTotals(surge.streams, region)))} served`)

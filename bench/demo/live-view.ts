@@ -24,7 +24,7 @@ export class LiveView {
   private lastDrawing = '';
 
   constructor(
-    private readonly out: Writable,
+    private readonly out: Writable & { columns?: number },
     private readonly interactive: boolean,
   ) {}
 
@@ -33,7 +33,11 @@ export class LiveView {
       for (const sample of samples) this.out.write(`[${heading}] ${plainLine(sample)}\n`);
       return;
     }
-    const lines = [heading, ...alignColumns([COLUMNS, ...samples.map(tableRow)])];
+    // A line wider than the terminal would wrap, and the redraw would then erase too few lines.
+    const width = this.out.columns ? this.out.columns - 1 : Number.POSITIVE_INFINITY;
+    const lines = [heading, ...alignColumns([COLUMNS, ...samples.map(tableRow)])].map((line) =>
+      line.slice(0, width),
+    );
     this.lastDrawing = `${lines.join('\n')}\n`;
     this.out.write(this.erase() + this.lastDrawing);
     this.drawnLines = lines.length;
