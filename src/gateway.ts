@@ -7,7 +7,12 @@ import { lowerOnly, type Priority } from './admission/priority.js';
 import type { StaleCache } from './cache/stale-cache.js';
 import { clientAddress, forwardedFor } from './http/client-ip.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
-import { type ForwardedValues, prepareUpgradeHeaders, upstreamRequestHeaders } from './http/hop-by-hop.js';
+import {
+  type ForwardedValues,
+  framingProblem,
+  prepareUpgradeHeaders,
+  upstreamRequestHeaders,
+} from './http/hop-by-hop.js';
 import type { Region } from './region.js';
 import type { Route } from './routing/route-table.js';
 import { upstreamPath } from './routing/route-table.js';
@@ -49,6 +54,11 @@ export class Gateway implements ExchangeEnvironment {
     const region = rt.regionFor(req.headers[rt.regionHeader]);
     const path = upstreamPath(req.url ?? '');
     if (path === undefined) return this.refuse(req, res, region, 'bad-request', 'normal', startedAt);
+    const framing = framingProblem(req.rawHeaders, req.headers['transfer-encoding']);
+    if (framing !== undefined) {
+      res.shouldKeepAlive = false;
+      return this.refuse(req, res, region, framing, 'normal', startedAt);
+    }
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > rt.maxBodyBytes) {
       // The body is never read, so the connection cannot be reused for another request.
@@ -207,7 +217,7 @@ export class Gateway implements ExchangeEnvironment {
     startedAt: number,
     retryAfterSeconds = 1,
   ): void {
-    const outcome: Outcome = refusal === 'bad-request' || refusal === 'body-too-large' ? 'error' : 'shed';
+    const outcome: Outcome = REFUSALS[refusal].shed === undefined ? 'error' : 'shed';
     if (outcome === 'shed') region.metrics.shed(refusal, priority, false);
     if (to instanceof ServerResponse) sendRefusal(to, refusal, region.refusals, retryAfterSeconds);
     else writeRefusalToSocket(to, refusal, region.refusals, retryAfterSeconds);

@@ -23,8 +23,14 @@ export function interpolateEnv(
   if (Array.isArray(tree)) return tree.map((item, i) => interpolateEnv(item, env, problems, [...path, i]));
   if (tree !== null && typeof tree === 'object') {
     const out: Record<string, unknown> = {};
+    // defineProperty, not assignment: a `__proto__` key must stay a plain (and so unknown) key.
     for (const [key, value] of Object.entries(tree))
-      out[key] = interpolateEnv(value, env, problems, [...path, key]);
+      Object.defineProperty(out, key, {
+        value: interpolateEnv(value, env, problems, [...path, key]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   }
   return tree;

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TrustedProxies } from '../http/client-ip.js';
 import { type InterpolationProblem, interpolateEnv } from './interpolate.js';
@@ -58,7 +58,7 @@ export function parseConfigText(
       }),
     );
   }
-  const raw: unknown = document.toJS({ maxAliasCount: 100 }) ?? {};
+  const raw = documentToJs(document, file);
   const interpolationProblems: InterpolationProblem[] = [];
   const interpolated = interpolateEnv(raw, env, interpolationProblems);
   const problems = interpolationProblems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`);
@@ -102,7 +102,7 @@ function resolveDefaults(parsed: ParsedConfig): GatewayConfig {
 function checkReferences(config: GatewayConfig): string[] {
   const problems: string[] = [];
   const names = Object.keys(config.regions);
-  if (!config.regions[config.routing.default]) {
+  if (!Object.hasOwn(config.regions, config.routing.default)) {
     problems.push(
       `routing.default: names no configured region "${config.routing.default}" (have ${names.join(', ')})`,
     );
@@ -111,7 +111,8 @@ function checkReferences(config: GatewayConfig): string[] {
     region.failover.forEach((target, i) => {
       const at = `regions.${region.name}.failover.${i}`;
       if (target === region.name) problems.push(`${at}: a region may not fail over to itself`);
-      else if (!config.regions[target]) problems.push(`${at}: names no configured region "${target}"`);
+      else if (!Object.hasOwn(config.regions, target))
+        problems.push(`${at}: names no configured region "${target}"`);
     });
     const { capacity } = region;
     if (capacity.minConcurrent > capacity.maxConcurrent) {
@@ -158,8 +159,25 @@ function valueAt(tree: unknown, path: PropertyKey[]): unknown {
   return node;
 }
 
+function documentToJs(document: Document, file: string): unknown {
+  try {
+    return document.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface here rather than as parse errors.
+    throw new ConfigError([`${file}: ${firstLine((err as Error).message)}`]);
+  }
+}
+
+// A segment that would break the one-line `FILE: path: problem` form is quoted.
+const PLAIN_SEGMENT = /^[^\s.:"]+$/;
+
 function keyPath(path: PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+  if (path.length === 0) return '(top level)';
+  return path
+    .map((segment) =>
+      PLAIN_SEGMENT.test(String(segment)) ? String(segment) : JSON.stringify(String(segment)),
+    )
+    .join('.');
 }
 
 function firstLine(message: string): string {

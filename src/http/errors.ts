@@ -15,6 +15,7 @@ export type Refusal =
   | 'upstream-unreachable'
   | 'body-too-large'
   | 'bad-request'
+  | 'not-implemented'
   | 'no-region';
 
 interface RefusalSpec {
@@ -35,6 +36,7 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
   'upstream-unreachable': { status: 502, error: 'bad gateway', retryAfter: false },
   'body-too-large': { status: 413, error: 'request body too large', retryAfter: false },
   'bad-request': { status: 400, error: 'bad request', retryAfter: false },
+  'not-implemented': { status: 501, error: 'transfer coding not implemented', retryAfter: false },
   'no-region': { status: 503, error: 'no region', retryAfter: true },
 };
 
@@ -95,6 +97,10 @@ export function refusalForUpstreamError(err: Error): Refusal {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return 'upstream-timeout';
+    // undici refused to send what the client gave us: the client's fault, not the upstream's.
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+      return 'bad-request';
     default:
       return 'upstream-unreachable';
   }

@@ -3,8 +3,14 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 // RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family and the keep-alive of old clients.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Headers a proxy sets itself: whatever a client sent under these names is dropped. */
-const SET_BY_PROXY = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+/**
+ * Headers that describe the path a request took (`x-forwarded-*`, RFC 7239 `forwarded`): an
+ * upstream may trust them, so whatever a client sent under these names is dropped and the
+ * gateway sets its own.
+ */
+function isSetByProxy(lowerName: string): boolean {
+  return lowerName.startsWith('x-forwarded-') || lowerName === 'forwarded';
+}
 
 // `expect: 100-continue` is answered by the public server before the request reaches the gateway,
 // and undici refuses to send it; the body follows either way.
@@ -50,7 +56,7 @@ export function upstreamRequestHeaders(
     const lower = name.toLowerCase();
     if (
       isHopByHop(lower) ||
-      SET_BY_PROXY.has(lower) ||
+      isSetByProxy(lower) ||
       lower === ANSWERED_HERE ||
       lower.startsWith('x-floodgate-')
     )
@@ -83,9 +89,32 @@ export function stripResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttp
 export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedValues): void {
   for (const name of Object.keys(headers)) {
     const droppable = name !== 'connection' && name !== 'upgrade' && isHopByHop(name);
-    if (droppable || SET_BY_PROXY.has(name) || name.startsWith('x-floodgate-')) delete headers[name];
+    if (droppable || isSetByProxy(name) || name.startsWith('x-floodgate-')) delete headers[name];
   }
   headers['x-forwarded-for'] = forwarded.forwardedFor;
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
+}
+
+/**
+ * Request framing the gateway refuses before admission, so it costs no tokens and never reaches
+ * the breaker (RFC 9112 §3.2, §6.1): more than one Host is 400, as is a transfer coding list that
+ * does not end in `chunked` (the body's length cannot be known); `chunked` after another coding is
+ * 501, since forwarding it without the header would hand the upstream a body it cannot read.
+ * undici would refuse to send the duplicate Host, and that failure would count against the region.
+ */
+export function framingProblem(
+  rawHeaders: string[],
+  transferEncoding: string | undefined,
+): 'bad-request' | 'not-implemented' | undefined {
+  if (transferEncoding !== undefined && transferEncoding.toLowerCase() !== 'chunked') {
+    const codings = transferEncoding.toLowerCase().split(',');
+    return codings.at(-1)!.trim() === 'chunked' ? 'not-implemented' : 'bad-request';
+  }
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'bad-request';
+  }
+  return undefined;
 }

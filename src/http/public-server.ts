@@ -37,7 +37,10 @@ export function createPublicServer(
 }
 
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
+  // A response already under way on this socket must not get an error status spliced into its body.
+  const responding = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage
+    ?.headersSent;
+  if (!socket.writable || err.code === 'ECONNRESET' || responding) {
     socket.destroy();
     return;
   }

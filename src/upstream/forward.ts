@@ -129,7 +129,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
-    if (this.done) return;
+    // Informational answers (103 Early Hints and the like) are not the response; wait for it.
+    if (this.done || statusCode < 200) return;
     const now = this.env.clock();
     const elapsedMs = now - this.upstreamStartedAt;
     this.region.metrics.upstreamDuration(elapsedMs / 1000);
@@ -183,6 +184,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.res.headersSent && this.retryAfterReset(err)) return;
+    const refusal = refusalForUpstreamError(err);
+    if (refusal === 'bad-request') {
+      // Nothing reached the upstream: neither the breaker nor outlier ejection may count it.
+      this.settleBreakerNeutral();
+      if (this.res.headersSent) this.res.destroy(err);
+      else sendRefusal(this.res, refusal, this.region.refusals, 0);
+      this.finish('error', this.res.headersSent ? this.status : 400);
+      return;
+    }
     this.settleUpstream(false);
     if (this.res.headersSent) {
       // The body was cut short: ending the response would tell the client it is complete.
@@ -191,7 +201,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.serveStaleIfKept()) return;
-    const refusal = refusalForUpstreamError(err);
     sendRefusal(this.res, refusal, this.region.refusals, 0);
     this.finish('error', this.res.statusCode);
   }

@@ -4,11 +4,13 @@ import { clientAddress, forwardedFor, normalizeAddress, TrustedProxies } from '.
 
 const trusted = new TrustedProxies(['10.0.0.0/8', '2001:db8::/32']);
 
-const trustedV4 = fc
-  .tuple(fc.nat(255), fc.nat(255), fc.nat(255))
-  .map(([a, b, c]) => `10.${a}.${b}.${c}`);
+const trustedV4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `10.${a}.${b}.${c}`);
 const trustedV6 = fc.ipV6().map((ip) => `2001:db8::${ip.split(':').pop() || '1'}`);
-const trustedAddress = fc.oneof(trustedV4, trustedV4.map((ip) => `::ffff:${ip}`), trustedV6);
+const trustedAddress = fc.oneof(
+  trustedV4,
+  trustedV4.map((ip) => `::ffff:${ip}`),
+  trustedV6,
+);
 
 const untrustedAddress = fc
   .oneof(
@@ -76,7 +78,7 @@ describe('client identity under forged x-forwarded-for', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   // Behind trusted proxies the client is the first untrusted hop from the right, whatever it forged to its left.
   it('finds the real client behind a chain of trusted proxies', () => {
@@ -95,7 +97,7 @@ describe('client identity under forged x-forwarded-for', () => {
       ),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   // The identity is always the peer or one of the header's own entries: nothing is invented.
   it('never invents an address', () => {
@@ -107,7 +109,7 @@ describe('client identity under forged x-forwarded-for', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   // A trusted proxy's chain is kept and the proxy's own address is appended last.
   it('appends the trusted peer to the chain it sent', () => {
@@ -121,5 +123,5 @@ describe('client identity under forged x-forwarded-for', () => {
       }),
       { numRuns: 1000 },
     );
-  });
+  }, 60_000);
 });

@@ -63,7 +63,7 @@ describe('upstreamPath under arbitrary request targets', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   // An origin-form target is forwarded byte for byte: the gateway never resolves dots or slashes.
   it('passes origin-form targets through verbatim', () => {
@@ -74,7 +74,7 @@ describe('upstreamPath under arbitrary request targets', () => {
       }),
       { numRuns: 1000 },
     );
-  });
+  }, 60_000);
 
   // An absolute-form target loses its scheme and authority; what is left is its own path and query.
   it('drops the scheme and authority of an absolute-form target', () => {
@@ -89,7 +89,7 @@ describe('upstreamPath under arbitrary request targets', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 
   // Anything that is neither origin-form nor http(s) absolute-form (`*`, authority-form, other schemes) is refused.
   it('refuses every other target form', () => {
@@ -100,5 +100,5 @@ describe('upstreamPath under arbitrary request targets', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, 60_000);
 });

@@ -1,0 +1,254 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream, trickleChunk } from '../support/fault-upstream.js';
+import { fetchText, rawRequest } from '../support/http-client.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+
+const TIMEOUT_MS = 400;
+/** Generous: a busy CI machine may take a moment to give every slot back. */
+const POLL = { timeout: 5000, interval: 50 };
+
+/** Answers: [path, raw bytes an upstream sends back]. The connection is closed after each answer. */
+const RAW_ANSWERS: Record<string, string> = {
+  '/bare-cr': 'HTTP/1.1 200 OK\r\nX-A: b\rSet-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok',
+  '/bare-lf': 'HTTP/1.1 200 OK\r\nX-A: b\nSet-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok',
+  '/nul': 'HTTP/1.1 200 OK\r\nX-A: b\0evil\r\nContent-Length: 2\r\n\r\nok',
+  '/obs-fold': 'HTTP/1.1 200 OK\r\nX-A: b\r\n Set-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok',
+  '/conflicting-length': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\nokevil=1evil',
+  '/chunked-and-length':
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nevil=1\r\n0\r\n\r\n',
+  '/garbage': 'NOT HTTP AT ALL\r\n\r\n',
+  '/extra-bytes':
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nSet-Cookie: evil=1\r\n\r\n',
+  '/hop-by-hop':
+    'HTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nKeep-Alive: timeout=99\r\n' +
+    'Proxy-Authenticate: Basic\r\nX-Floodgate-Cache: forged\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok',
+  '/early-hints':
+    'HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+};
+
+/** An upstream that writes the raw answer for the requested path, byte for byte, then closes. */
+async function startRawUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const path = head.split(' ')[1] ?? '';
+      socket.end(RAW_ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n', 'latin1');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+const region = (upstreams: string[], breaker: Record<string, number> = { volumeThreshold: 100_000 }) => ({
+  upstreams,
+  capacity: { rps: 10_000, burst: 10_000 },
+  timeoutMs: TIMEOUT_MS,
+  breaker,
+});
+
+interface AdminRegions {
+  regions: Record<string, { inflight: number; breaker: string; upstreams: { inflight: number }[] }>;
+}
+
+describe('upstream faults', () => {
+  let faulty: FaultUpstream;
+  let flaky: FaultUpstream;
+  let raw: { url: string; close(): Promise<void> };
+  let gw: TestGateway;
+  let port: number;
+
+  const send = (path: string, regionName: string) =>
+    rawRequest(
+      port,
+      `GET ${path} HTTP/1.1\r\nHost: a\r\nX-Region: ${regionName}\r\nConnection: close\r\n\r\n`,
+    );
+  const adminRegions = async () =>
+    JSON.parse((await fetchText(`${gw.adminUrl}/admin/regions`)).body) as AdminRegions;
+
+  beforeAll(async () => {
+    faulty = await startFaultUpstream();
+    flaky = await startFaultUpstream({ kind: 'status', status: 500 });
+    raw = await startRawUpstream();
+    gw = await startTestGateway({
+      regions: {
+        faulty: region([faulty.url]),
+        raw: region([raw.url]),
+        dead: region([await closedPortUrl()]),
+        flaky: region([flaky.url], {
+          volumeThreshold: 4,
+          errorThresholdPercentage: 50,
+          resetTimeoutMs: 60_000,
+        }),
+      },
+      routing: { default: 'faulty' },
+      shutdownGraceMs: 1000,
+    });
+    port = Number(new URL(gw.publicUrl).port);
+  });
+
+  afterEach(async () => {
+    // Whatever the fault, every slot is given back and the process keeps answering.
+    await expect
+      .poll(async () => {
+        const { regions } = await adminRegions();
+        return Object.values(regions).flatMap((r) => [r.inflight, ...r.upstreams.map((u) => u.inflight)]);
+      }, POLL)
+      .toSatisfy((counts: number[]) => counts.every((n) => n === 0));
+    faulty.setMode({ kind: 'ok' });
+    expect((await fetchText(`${gw.adminUrl}/healthz`)).status).toBe(200);
+    expect((await fetchText(`${gw.publicUrl}/still-alive`)).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await faulty?.close();
+    await flaky?.close();
+    await raw?.close();
+  });
+
+  // No response headers within timeoutMs is a 504 with a small JSON body.
+  it('answers 504 when the upstream sends no headers in time', async () => {
+    faulty.setMode({ kind: 'hang' });
+    const started = Date.now();
+    const res = await fetchText(`${gw.publicUrl}/hang`);
+    expect(res.status).toBe(504);
+    expect(JSON.parse(res.body)).toEqual({ error: 'upstream timeout', region: 'faulty' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+  });
+
+  // A connection reset before any answer is a 502.
+  it('answers 502 when the upstream resets the connection', async () => {
+    faulty.setMode({ kind: 'reset' });
+    const res = await fetchText(`${gw.publicUrl}/reset`);
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body)).toEqual({ error: 'bad gateway', region: 'faulty' });
+  });
+
+  // A refused connection is a 502.
+  it('answers 502 when the upstream refuses the connection', async () => {
+    const res = await fetchText(`${gw.publicUrl}/refused`, { headers: { 'x-region': 'dead' } });
+    expect(res.status).toBe(502);
+  });
+
+  // A stall mid-body destroys the client connection: the body is never presented as complete.
+  it('cuts the client off when the upstream stalls mid-body', async () => {
+    faulty.setMode({ kind: 'stall-mid-body', sendBytes: 100 });
+    const answer = await send('/stall', 'faulty');
+    expect(answer.ended).toBe('closed');
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.text).toContain('content-length: 1124');
+    expect(answer.text.split('\r\n\r\n')[1]!.length).toBe(100);
+  });
+
+  // A body shorter than its content-length is cut off the same way.
+  it('cuts the client off when the upstream body is short', async () => {
+    faulty.setMode({ kind: 'short-body', declared: 1000, send: 100 });
+    const answer = await send('/short', 'faulty');
+    expect(answer.ended).toBe('closed');
+    expect(answer.text).toContain('content-length: 1000');
+    expect(answer.text.split('\r\n\r\n')[1]!.length).toBe(100);
+  });
+
+  // timeoutMs bounds the gap between chunks, not the whole body: a slow but steady body arrives whole.
+  it('forwards a slow, steady body completely', async () => {
+    faulty.setMode({ kind: 'trickle', chunks: 5, intervalMs: TIMEOUT_MS / 4 });
+    const res = await fetchText(`${gw.publicUrl}/trickle`);
+    expect(res.body).toBe([0, 1, 2, 3, 4].map(trickleChunk).join(''));
+  });
+
+  // Header values carrying CR, LF or NUL, and obs-folds, are a broken response: 502, and nothing injected reaches the client.
+  it.each(['/bare-cr', '/bare-lf', '/nul', '/obs-fold'])(
+    'answers 502 for the header injection at %s',
+    async (path) => {
+      const answer = await send(path, 'raw');
+      expect(answer.text).toMatch(/^HTTP\/1\.1 502 /);
+      expect(answer.text).not.toContain('evil');
+    },
+  );
+
+  // Response smuggling shapes from an upstream are refused as broken responses.
+  it.each(['/conflicting-length', '/chunked-and-length', '/garbage'])('answers 502 for %s', async (path) => {
+    const answer = await send(path, 'raw');
+    expect(answer.text).toMatch(/^HTTP\/1\.1 502 /);
+    expect(answer.text).not.toContain('evil');
+  });
+
+  // Bytes beyond the declared length are never passed on as part of the body or as another response.
+  it('ignores bytes an upstream sends after its declared body', async () => {
+    const answer = await send('/extra-bytes', 'raw');
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
+    expect(answer.text).not.toContain('evil');
+  });
+
+  // Hop-by-hop headers, those the upstream's connection header names and forged x-floodgate-* are stripped.
+  it('strips hop-by-hop and gateway-owned headers from an upstream answer', async () => {
+    const res = await fetchText(`${gw.publicUrl}/hop-by-hop`, { headers: { 'x-region': 'raw' } });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-kept']).toBe('yes');
+    expect(res.headers['x-secret']).toBeUndefined();
+    expect(res.headers['proxy-authenticate']).toBeUndefined();
+    expect(res.headers['keep-alive']).not.toBe('timeout=99');
+    expect(res.headers['x-floodgate-cache']).toBeUndefined();
+    expect(res.headers['x-floodgate-region']).toBe('raw');
+  });
+
+  // A 103 Early Hints before the final answer must not break the exchange: the client gets the 200 and its body.
+  it('delivers the final answer after an informational 103', async () => {
+    const answer = await send('/early-hints', 'raw');
+    expect(answer.text).toMatch(/HTTP\/1\.1 200 OK\r\n/);
+    expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
+  });
+
+  // A redirect is passed through untouched and never followed.
+  it('passes a redirect through without following it', async () => {
+    faulty.setMode({
+      kind: 'ok',
+      status: 302,
+      body: '',
+      headers: { location: 'http://elsewhere.example/next' },
+    });
+    const before = faulty.requests.length;
+    const res = await fetchText(`${gw.publicUrl}/moved`);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('http://elsewhere.example/next');
+    expect(faulty.requests.length).toBe(before + 1);
+  });
+
+  // An upstream 500 is passed through and counted by the breaker, which opens after volumeThreshold failures.
+  it('counts upstream 500s in the breaker', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await fetchText(`${gw.publicUrl}/fails`, { headers: { 'x-region': 'flaky' } });
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body)).toEqual({ ok: false, status: 500 });
+    }
+    await expect.poll(async () => (await adminRegions()).regions.flaky!.breaker, POLL).toBe('open');
+    const shed = await fetchText(`${gw.publicUrl}/fails`, { headers: { 'x-region': 'flaky' } });
+    expect(shed.status).toBe(503);
+    expect(shed.headers['x-floodgate-shed']).toBe('circuit-open');
+    expect(flaky.requests.length).toBe(4);
+  });
+});
