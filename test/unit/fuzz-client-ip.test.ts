@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clientAddress, forwardedFor, normalizeAddress, TrustedProxies } from '../../src/http/client-ip.js';
+import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 const trusted = new TrustedProxies(['10.0.0.0/8', '2001:db8::/32']);
 
@@ -54,20 +55,8 @@ const xffHeader = fc
   .map(([entries, pads, cuts]) => headerCopies(entries, pads, cuts));
 const anyXff = fc.oneof(fc.constant(undefined), xffHeader);
 
-const unexpected: unknown[] = [];
-const recordUnexpected = (reason: unknown) => unexpected.push(reason);
-
 describe('client identity under forged x-forwarded-for', () => {
-  beforeAll(() => {
-    process.on('unhandledRejection', recordUnexpected);
-    process.on('uncaughtException', recordUnexpected);
-  });
-
-  afterAll(() => {
-    process.off('unhandledRejection', recordUnexpected);
-    process.off('uncaughtException', recordUnexpected);
-    expect(unexpected).toEqual([]);
-  });
+  failOnStrayErrors();
 
   // From an untrusted peer, nothing in x-forwarded-for changes the identity or the header sent upstream.
   it('ignores x-forwarded-for from an untrusted peer', () => {

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 const FILE = 'gw.yaml';
 const ENV = { PORT: '8080', RPS: '50', WORDS: 'a: b', EMPTY: '' };
@@ -59,20 +60,8 @@ function parseOutcome(text: string): { error?: unknown; ms: number } {
   }
 }
 
-const unexpected: unknown[] = [];
-const recordUnexpected = (reason: unknown) => unexpected.push(reason);
-
 describe('config loader under arbitrary YAML-ish text', () => {
-  beforeAll(() => {
-    process.on('unhandledRejection', recordUnexpected);
-    process.on('uncaughtException', recordUnexpected);
-  });
-
-  afterAll(() => {
-    process.off('unhandledRejection', recordUnexpected);
-    process.off('uncaughtException', recordUnexpected);
-    expect(unexpected).toEqual([]);
-  });
+  failOnStrayErrors();
 
   // The fixture is valid, so the spliced inputs start from something that parses.
   it('accepts the unmodified fixture', () => {

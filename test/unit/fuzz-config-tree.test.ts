@@ -1,7 +1,8 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError, type GatewayConfig, parseConfigText } from '../../src/config/load.js';
+import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 const FILE = 'gw.json';
 const ENV = { RPS: '50', HOST: '127.0.0.1' };
@@ -145,20 +146,8 @@ function outcome(text: string): { config?: GatewayConfig; error?: unknown } {
   }
 }
 
-const unexpected: unknown[] = [];
-const recordUnexpected = (reason: unknown) => unexpected.push(reason);
-
 describe('config loader under JSON trees near the schema', () => {
-  beforeAll(() => {
-    process.on('unhandledRejection', recordUnexpected);
-    process.on('uncaughtException', recordUnexpected);
-  });
-
-  afterAll(() => {
-    process.off('unhandledRejection', recordUnexpected);
-    process.off('uncaughtException', recordUnexpected);
-    expect(unexpected).toEqual([]);
-  });
+  failOnStrayErrors();
 
   // The unmutated tree is valid in both encodings, so every mutation starts from an accepted config.
   it('accepts the unmutated tree', () => {

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stripResponseHeaders, upstreamRequestHeaders } from '../../src/http/hop-by-hop.js';
+import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
 const APPENDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
@@ -107,20 +108,8 @@ function clientPart(out: string[]): string[] {
   return out.slice(0, -6);
 }
 
-const unexpected: unknown[] = [];
-const recordUnexpected = (reason: unknown) => unexpected.push(reason);
-
 describe('hop-by-hop stripping under arbitrary headers', () => {
-  beforeAll(() => {
-    process.on('unhandledRejection', recordUnexpected);
-    process.on('uncaughtException', recordUnexpected);
-  });
-
-  afterAll(() => {
-    process.off('unhandledRejection', recordUnexpected);
-    process.off('uncaughtException', recordUnexpected);
-    expect(unexpected).toEqual([]);
-  });
+  failOnStrayErrors();
 
   // No hop-by-hop, proxy-*, x-floodgate-*, expect, client x-forwarded-for/proto/host or connection-named header survives.
   it('drops every hop-by-hop and gateway-owned request header, whatever its case', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { upstreamPath } from '../../src/routing/route-table.js';
+import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 // Request targets as a hostile client writes them: the characters that matter to URL parsing,
 // weighted so that slashes, dots, percent escapes and scheme fragments meet often.
@@ -37,20 +38,8 @@ const targetText = fc.oneof(
 const authority = fc.string({ maxLength: 30 }).map((s) => s.replace(/[/?#]/g, ''));
 const scheme = fc.constantFrom('http', 'https', 'HTTP', 'Https');
 
-const unexpected: unknown[] = [];
-const recordUnexpected = (reason: unknown) => unexpected.push(reason);
-
 describe('upstreamPath under arbitrary request targets', () => {
-  beforeAll(() => {
-    process.on('unhandledRejection', recordUnexpected);
-    process.on('uncaughtException', recordUnexpected);
-  });
-
-  afterAll(() => {
-    process.off('unhandledRejection', recordUnexpected);
-    process.off('uncaughtException', recordUnexpected);
-    expect(unexpected).toEqual([]);
-  });
+  failOnStrayErrors();
 
   // Whatever the target, the result is refused (undefined) or a path that begins with "/", never a scheme.
   it('yields undefined or a path starting with "/"', () => {
