@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, rawRequest } from '../support/http-client.js';
-import { type RecordingUpstream, startRecordingUpstream } from '../support/recording-upstream.js';
 import { oneRegion, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import { until } from '../support/wait.js';
 
@@ -16,25 +16,16 @@ async function closedPort(): Promise<number> {
 }
 
 describe('upstream faults and hostile input', () => {
-  let upstream: RecordingUpstream;
+  let upstream: FaultUpstream;
   let gw: TestGateway;
   let port: number;
 
   beforeAll(async () => {
-    upstream = await startRecordingUpstream((req, res) => {
-      if (req.url === '/hang') return; // never answers
-      if (req.url === '/stall') {
-        res.writeHead(200, { 'content-length': 1000 });
-        res.write('x'.repeat(100)); // then nothing
-        return;
-      }
-      if (req.url === '/short') {
-        res.writeHead(200, { 'content-length': 1000 });
-        res.write('x'.repeat(100));
-        res.socket?.end();
-        return;
-      }
-      res.end('ok');
+    upstream = await startFaultUpstream((req) => {
+      if (req.url === '/hang') return { kind: 'hang' };
+      if (req.url === '/stall') return { kind: 'stall-mid-body', sendBytes: 100 };
+      if (req.url === '/short') return { kind: 'short-body', declared: 1000, send: 100 };
+      return { kind: 'ok' };
     });
     gw = await startTestGateway({
       ...oneRegion([upstream.url]),
@@ -95,35 +86,35 @@ describe('upstream faults and hostile input', () => {
 
   // Conflicting content-length and transfer-encoding is refused by the parser and never forwarded.
   it('refuses request smuggling with 400', async () => {
-    const before = upstream.seen.length;
+    const before = upstream.requests.length;
     const answer = await rawRequest(
       port,
       'POST /smuggle HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: a\r\n\r\n',
     );
     expect(answer.text).toMatch(/^HTTP\/1\.1 400/);
-    expect(upstream.seen.length).toBe(before);
+    expect(upstream.requests.length).toBe(before);
   });
 
   // Headers beyond maxHeaderBytes get 431.
   it('refuses oversized headers with 431', async () => {
-    const before = upstream.seen.length;
+    const before = upstream.requests.length;
     const answer = await rawRequest(port, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
     expect(answer.text).toMatch(/^HTTP\/1\.1 431/);
-    expect(upstream.seen.length).toBe(before);
+    expect(upstream.requests.length).toBe(before);
   });
 
   // A declared body over maxBodyBytes is refused with 413 before any upstream connection.
   it('refuses a declared oversized body with 413', async () => {
-    const before = upstream.seen.length;
+    const before = upstream.requests.length;
     const answer = await rawRequest(port, 'POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n');
     expect(answer.text).toMatch(/^HTTP\/1\.1 413/);
     expect(answer.text).toContain('x-floodgate-region: us-east');
-    expect(upstream.seen.length).toBe(before);
+    expect(upstream.requests.length).toBe(before);
   });
 
   // A chunked body that grows past maxBodyBytes aborts the upstream request and gets 413.
   it('cuts off a chunked body over the limit with 413', async () => {
-    const before = upstream.seen.length;
+    const before = upstream.requests.length;
     const chunk = 'a'.repeat(600);
     const body = `258\r\n${chunk}\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`;
     const answer = await rawRequest(
@@ -131,8 +122,8 @@ describe('upstream faults and hostile input', () => {
       `POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
     );
     expect(answer.text).toMatch(/^HTTP\/1\.1 413/);
-    // The upstream never received a complete request.
-    expect(upstream.seen.length).toBe(before);
+    // The upstream never received a complete request: every body it started was cut off.
+    expect(upstream.requests.slice(before).every((r) => r.bodySha256 === '')).toBe(true);
     await until(() => gw.view.regions()['us-east']!.inflight === 0);
   });
 

@@ -1,48 +1,39 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, rawRequest, sha256 } from '../support/http-client.js';
-import { type RecordingUpstream, startRecordingUpstream } from '../support/recording-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const FIVE_MIB = 5 * 1024 * 1024;
 const download = randomBytes(FIVE_MIB);
 
 describe('forwarding', () => {
-  let east: RecordingUpstream;
-  let west: RecordingUpstream;
+  let east: FaultUpstream;
+  let west: FaultUpstream;
   let gw: TestGateway;
 
   beforeAll(async () => {
-    east = await startRecordingUpstream((req, res, body) => {
+    east = await startFaultUpstream((req) => {
       if (req.url === '/download') {
-        res.writeHead(200, { 'content-length': download.length, 'content-type': 'application/octet-stream' });
-        res.end(download);
-        return;
+        return { kind: 'ok', body: download, headers: { 'content-type': 'application/octet-stream' } };
       }
       if (req.url === '/hop') {
-        res.writeHead(200, {
+        const headers = {
           connection: 'keep-alive, x-private',
           'x-private': 'secret',
-          'keep-alive': 'timeout=5',
+          'keep-alive': 'timeout=99',
           'x-floodgate-cache': 'forged',
           'x-kept': 'yes',
-        });
-        res.end('hop');
-        return;
+        };
+        return { kind: 'ok', body: 'hop', headers };
       }
       if (req.url === '/redirect') {
-        res.writeHead(302, { location: 'http://elsewhere.example/' });
-        res.end();
-        return;
+        return { kind: 'ok', status: 302, body: '', headers: { location: 'http://elsewhere.example/' } };
       }
-      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'east' });
-      res.end(JSON.stringify({ upstream: 'east', path: req.url, bytes: body.length }));
+      return { kind: 'ok', headers: { 'x-upstream': 'east' } };
     });
-    west = await startRecordingUpstream((_req, res) => {
-      res.writeHead(200, { 'x-upstream': 'west' });
-      res.end('west');
-    });
+    west = await startFaultUpstream({ kind: 'ok', body: 'west', headers: { 'x-upstream': 'west' } });
     gw = await startTestGateway({
       regions: {
         'us-east': { upstreams: [east.url], capacity: { rps: 10_000 } },
@@ -72,7 +63,7 @@ describe('forwarding', () => {
 
   // Method, path, query and end-to-end headers arrive unchanged; hop-by-hop and forged headers do not.
   it('forwards the request faithfully and sets x-forwarded-*', async () => {
-    const before = east.seen.length;
+    const before = east.requests.length;
     const port = Number(new URL(gw.publicUrl).port);
     const answer = await rawRequest(
       port,
@@ -81,7 +72,7 @@ describe('forwarding', () => {
         'X-Forwarded-Host: forged.example\r\nContent-Length: 5\r\n\r\nhello',
     );
     expect(answer.text).toMatch(/^HTTP\/1\.1 200/);
-    const seen = east.seen[before]!;
+    const seen = east.requests[before]!;
     expect(seen.method).toBe('PATCH');
     expect(seen.url).toBe('/api/items?q=1&r=%2F');
     expect(seen.headers['x-api-key']).toBe('k1');
@@ -107,10 +98,10 @@ describe('forwarding', () => {
   // 5 MiB stream both ways with matching hashes.
   it('streams large bodies both ways intact', async () => {
     const upload = randomBytes(FIVE_MIB);
-    const before = east.seen.length;
+    const before = east.requests.length;
     const up = await fetchText(`${gw.publicUrl}/upload`, { method: 'POST', body: upload });
     expect(up.status).toBe(200);
-    expect(east.seen[before]!.bodySha256).toBe(sha256(upload));
+    expect(east.requests[before]!.bodySha256).toBe(sha256(upload));
     const res = await request(`${gw.publicUrl}/download`);
     const body = Buffer.from(await res.body.arrayBuffer());
     expect(body.length).toBe(FIVE_MIB);
@@ -119,7 +110,7 @@ describe('forwarding', () => {
 
   // A client that asks for 100-continue gets it from the gateway, and its body still arrives.
   it('handles expect: 100-continue uploads', async () => {
-    const before = east.seen.length;
+    const before = east.requests.length;
     const port = Number(new URL(gw.publicUrl).port);
     const { connect } = await import('node:net');
     const socket = connect(port, '127.0.0.1');
@@ -134,8 +125,8 @@ describe('forwarding', () => {
     await new Promise((resolve) => socket.on('close', resolve));
     expect(text).toMatch(/^HTTP\/1\.1 100 Continue/);
     expect(text).toContain('HTTP/1.1 200 OK');
-    expect(east.seen[before]!.bodyBytes).toBe(5);
-    expect(east.seen[before]!.headers.expect).toBeUndefined();
+    expect(east.requests[before]!.bodyBytes).toBe(5);
+    expect(east.requests[before]!.headers.expect).toBeUndefined();
   });
 
   // Redirects are passed through, never followed.
@@ -147,14 +138,14 @@ describe('forwarding', () => {
 
   // An absolute-form target cannot redirect the request to another origin.
   it('keeps the configured origin for absolute-form targets', async () => {
-    const before = east.seen.length;
+    const before = east.requests.length;
     const port = Number(new URL(gw.publicUrl).port);
     const answer = await rawRequest(
       port,
       'GET http://evil.example/steal?x=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
     );
     expect(answer.text).toMatch(/^HTTP\/1\.1 200/);
-    expect(east.seen[before]!.url).toBe('/steal?x=1');
+    expect(east.requests[before]!.url).toBe('/steal?x=1');
   });
 
   // Every forwarded request is logged once with the contract's access fields.

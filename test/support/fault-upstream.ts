@@ -42,6 +42,8 @@ export interface FaultUpstream {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Requests whose connection closed before their answer was complete. */
+  readonly abandoned: number;
   setMode(mode: FaultModeChoice): void;
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export function trickleChunk(index: number): string {
 export async function startFaultUpstream(initial: FaultModeChoice = { kind: 'ok' }): Promise<FaultUpstream> {
   let choice = initial;
   const requests: RecordedRequest[] = [];
+  let abandoned = 0;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -74,6 +77,9 @@ export async function startFaultUpstream(initial: FaultModeChoice = { kind: 'ok'
       bodySha256: '',
     };
     requests.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned++;
+    });
     const mode = typeof choice === 'function' ? choice(req) : choice;
     if (mode.kind === 'reset') {
       req.socket.resetAndDestroy();
@@ -100,6 +106,9 @@ export async function startFaultUpstream(initial: FaultModeChoice = { kind: 'ok'
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    get abandoned() {
+      return abandoned;
+    },
     setMode(mode) {
       choice = mode;
     },
