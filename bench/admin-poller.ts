@@ -22,7 +22,8 @@ export function pollRegions(floodgate: RunningFloodgate | undefined, periodMs = 
     floodgate
       .regions()
       .then((regions) => {
-        if (regions) samples.push({ atMs: Math.round(performance.now() - start), regions });
+        if (regions)
+          samples.push({ atMs: Math.round(performance.now() - start), regions: contractFields(regions) });
       })
       .finally(() => {
         busy = false;
@@ -34,4 +35,25 @@ export function pollRegions(floodgate: RunningFloodgate | undefined, periodMs = 
       return samples;
     },
   };
+}
+
+/** Keeps the fields the contract fixes (the admin port may report more), rounded, so results stay small. */
+function contractFields(regions: Record<string, RegionSnapshot>): Record<string, RegionSnapshot> {
+  const kept: Record<string, RegionSnapshot> = {};
+  for (const [name, region] of Object.entries(regions)) {
+    kept[name] = {
+      breaker: region.breaker,
+      inflight: region.inflight,
+      tokens: round(region.tokens),
+      admittedRps: round(region.admittedRps),
+      shedRps: round(region.shedRps),
+      baselineRps: round(region.baselineRps),
+      surging: region.surging,
+    };
+  }
+  return kept;
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
 }

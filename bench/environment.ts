@@ -1,4 +1,4 @@
-import { availableParallelism, cpus } from 'node:os';
+import { cpus } from 'node:os';
 import { floodgateBuilt } from './floodgate.js';
 import { nginxAvailable } from './peers/nginx.js';
 import { pinningAvailable } from './processes.js';
@@ -9,7 +9,7 @@ export function describeEnvironment(): Record<string, unknown> {
   return {
     node: process.version,
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: availableParallelism(),
+    cores: cpus().length,
     pinned: pinningAvailable(),
     floodgate: floodgateBuilt(),
     nginx: nginxAvailable(),

@@ -22,6 +22,7 @@ export interface RunningFloodgate {
   readonly name: string;
   readonly url: string;
   readonly adminUrl: string;
+  readonly pid?: number;
   regions(): Promise<Record<string, RegionSnapshot> | undefined>;
   metrics(): Promise<string | undefined>;
   close(): Promise<void>;
@@ -73,6 +74,7 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
     name,
     url,
     adminUrl,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     regions: async () =>
       (await getJson<{ regions: Record<string, RegionSnapshot> }>(`${adminUrl}/admin/regions`))?.regions,
     metrics: () => getText(`${adminUrl}/metrics`),

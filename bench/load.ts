@@ -7,8 +7,12 @@ export interface ClosedLoopOptions {
   headers?: Record<string, string>;
   /** Keep-alive connections, each with one request in flight. */
   connections: number;
+  /** How long to run; with `amount`, the longest the run may take. */
   durationSec: number;
-  /** Stops after this many responses, if reached before the duration. */
+  /**
+   * Runs until this many responses instead: a short run measured by count still measures
+   * something when the machine stalls for a while, where a short run measured by time may not.
+   */
   amount?: number;
   timeoutSec?: number;
   /** Called once a second with the responses received in that second. */
@@ -23,6 +27,22 @@ export interface ClosedLoopResult {
   statuses: Record<string, number>;
   errors: number;
   timeouts: number;
+}
+
+/**
+ * How long a throughput run lasts: seconds in a full run; in a quick run, a count of answers with
+ * a generous time cap, so that a machine that stalls for a moment still yields a measurement.
+ */
+export function closedLoopBudget(
+  quick: boolean,
+  stage: 'warm-up' | 'measure',
+): Pick<ClosedLoopOptions, 'durationSec' | 'amount'> {
+  if (stage === 'warm-up') return quick ? { durationSec: 5, amount: 100 } : { durationSec: 1 };
+  return quick ? { durationSec: 15, amount: 500 } : { durationSec: 8 };
+}
+
+export function describeBudget(budget: Pick<ClosedLoopOptions, 'durationSec' | 'amount'>): string {
+  return budget.amount === undefined ? `${budget.durationSec} s` : `${budget.amount} answers`;
 }
 
 /**
@@ -43,9 +63,12 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
         timeout: options.timeoutSec ?? 10,
         headers: options.headers ?? {},
         excludeErrorStats: false,
+        // autocannon notices the end of the run only at a sample tick; short runs need short ticks.
+        sampleInt: 100,
       },
       (error, result) => {
         clearInterval(ticker);
+        clearTimeout(deadline);
         if (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
           return;
@@ -75,6 +98,11 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
     instance.on('response', () => {
       thisSecond++;
     });
+    // autocannon ignores the duration once an amount is set, so the cap is enforced here.
+    const deadline =
+      options.amount === undefined
+        ? undefined
+        : setTimeout(() => instance.stop(), options.durationSec * 1000);
     const ticker = setInterval(() => {
       options.onSecond?.(thisSecond);
       thisSecond = 0;

@@ -25,6 +25,8 @@ export interface OpenLoopOptions {
   phases: LoadPhase[];
   /** A client gives up on a request after this long. */
   timeoutMs: number;
+  /** Width of the timeline's slices; 1000 unless finer timing is wanted. */
+  bucketMs?: number;
   onSecond?: (second: SecondReport) => void;
 }
 
@@ -43,13 +45,30 @@ export interface StreamPhaseResult extends OutcomeCounts {
   servedBy: Record<string, number>;
 }
 
+export interface TimelineSlice {
+  startMs: number;
+  phase: string;
+  streams: Record<string, OutcomeCounts>;
+}
+
 export interface OpenLoopResult {
   phases: Array<{ name: string; durationMs: number; streams: Record<string, StreamPhaseResult> }>;
-  /** Per second of the run (by send time): outcome counts per stream. */
-  timeline: Array<{ second: number; phase: string; streams: Record<string, OutcomeCounts> }>;
+  /**
+   * Per phase, the longest gap between two sending ticks: above ~100 ms the generator itself was
+   * held up and offered less than planned.
+   */
+  longestStallsMs: number[];
+  /** Per slice of `bucketMs` (by send time): outcome counts per stream. */
+  timeline: TimelineSlice[];
+  bucketMs: number;
 }
 
 const TICK_MS = 5;
+/**
+ * After a stall (a busy machine, a long GC) the requests due meanwhile are not sent in one burst,
+ * which no real crowd of users produces; the stall is recorded instead.
+ */
+const MAX_CATCH_UP_MS = 100;
 
 /**
  * Sends each stream's requests at its offered rate whatever the answers do (an open loop), the way
@@ -64,10 +83,12 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
 class OpenLoopRun {
   private readonly pool: Pool;
   private readonly totalMs: number;
+  private readonly bucketMs: number;
   private readonly phaseResults: OpenLoopResult['phases'];
   private readonly okLatencies: number[][][];
   private readonly timeline: OpenLoopResult['timeline'] = [];
   private readonly sequence: number[];
+  private readonly longestStalls: number[];
   private readonly credit: number[];
   private inFlight = 0;
   private drained: (() => void) | undefined;
@@ -78,6 +99,7 @@ class OpenLoopRun {
   constructor(private readonly options: OpenLoopOptions) {
     this.pool = new Pool(options.url, { connections: 8192, pipelining: 1, keepAliveTimeout: 30_000 });
     this.totalMs = options.phases.reduce((sum, phase) => sum + phase.durationMs, 0);
+    this.bucketMs = options.bucketMs ?? 1000;
     this.phaseResults = options.phases.map((phase) => ({
       name: phase.name,
       durationMs: phase.durationMs,
@@ -90,6 +112,7 @@ class OpenLoopRun {
     }));
     this.okLatencies = options.phases.map(() => options.streams.map(() => []));
     this.sequence = options.streams.map(() => 0);
+    this.longestStalls = options.phases.map(() => 0);
     this.credit = options.streams.map(() => 0);
   }
 
@@ -99,12 +122,13 @@ class OpenLoopRun {
     await new Promise<void>((resolve) => {
       const ticker = setInterval(() => {
         const elapsed = performance.now() - start;
+        this.noteStall(last, elapsed);
         if (elapsed >= this.totalMs) {
           clearInterval(ticker);
           resolve();
           return;
         }
-        this.sendDue(start, elapsed, elapsed - last);
+        this.sendDue(start, elapsed, Math.min(elapsed - last, MAX_CATCH_UP_MS));
         this.reportSecond(elapsed);
         last = elapsed;
       }, TICK_MS);
@@ -117,13 +141,29 @@ class OpenLoopRun {
         phase.streams[stream.name]!.latencyMs = summarizeLatency(this.okLatencies[p]![s]!);
       }
     }
-    return { phases: this.phaseResults, timeline: this.timeline };
+    return {
+      phases: this.phaseResults,
+      timeline: this.timeline,
+      bucketMs: this.bucketMs,
+      longestStallsMs: this.longestStalls,
+    };
+  }
+
+  /** A gap between ticks counts against every phase it overlaps. */
+  private noteStall(fromMs: number, toMs: number): void {
+    const gap = Math.round(toMs - fromMs);
+    let start = 0;
+    for (const [index, phase] of this.options.phases.entries()) {
+      const end = start + phase.durationMs;
+      if (fromMs < end && toMs > start && gap > this.longestStalls[index]!) this.longestStalls[index] = gap;
+      start = end;
+    }
   }
 
   private sendDue(start: number, elapsed: number, stepMs: number): void {
     const phaseIndex = this.phaseAt(elapsed);
     const phase = this.options.phases[phaseIndex]!;
-    const second = Math.floor(elapsed / 1000);
+    const slice = Math.floor(elapsed / this.bucketMs);
     for (const [index, stream] of this.options.streams.entries()) {
       const rate = phase.rates[stream.name] ?? 0;
       this.credit[index]! += (rate * stepMs) / 1000;
@@ -131,17 +171,17 @@ class OpenLoopRun {
         this.credit[index]! -= 1;
         // Due times are spread over the tick, so latency counts from when the user would have asked.
         const due = start + elapsed - (this.credit[index]! * 1000) / Math.max(rate, 1);
-        this.send(index, stream, phaseIndex, second, due);
+        this.send(index, stream, phaseIndex, slice, due);
       }
     }
   }
 
-  private send(index: number, stream: LoadStream, phaseIndex: number, second: number, due: number): void {
+  private send(index: number, stream: LoadStream, phaseIndex: number, slice: number, due: number): void {
     const path = pathFor(stream.kind, this.sequence[index]!++);
     const phaseCounts = this.phaseResults[phaseIndex]!.streams[stream.name]!;
-    const secondCounts = this.secondCounts(second, phaseIndex, stream.name);
+    const sliceCounts = this.sliceCounts(slice, phaseIndex, stream.name);
     phaseCounts.sent++;
-    secondCounts.sent++;
+    sliceCounts.sent++;
     this.secondSent++;
     this.inFlight++;
     this.pool
@@ -159,33 +199,33 @@ class OpenLoopRun {
           phaseCounts.servedBy[servedBy] = (phaseCounts.servedBy[servedBy] ?? 0) + 1;
         if (response.headers['x-floodgate-failover-from'] !== undefined) {
           phaseCounts.failover++;
-          secondCounts.failover++;
+          sliceCounts.failover++;
         }
         if (outcome === 'ok') this.okLatencies[phaseIndex]![index]!.push(performance.now() - due);
-        this.record(phaseCounts, secondCounts, outcome);
+        this.record(phaseCounts, sliceCounts, outcome);
       })
       .catch((error: unknown) =>
-        this.record(phaseCounts, secondCounts, isTimeout(error) ? 'timeout' : 'error'),
+        this.record(phaseCounts, sliceCounts, isTimeout(error) ? 'timeout' : 'error'),
       );
   }
 
-  private record(phaseCounts: OutcomeCounts, secondCounts: OutcomeCounts, outcome: Outcome): void {
+  private record(phaseCounts: OutcomeCounts, sliceCounts: OutcomeCounts, outcome: Outcome): void {
     countOutcome(phaseCounts, outcome);
-    countOutcome(secondCounts, outcome);
+    countOutcome(sliceCounts, outcome);
     if (outcome === 'ok' || outcome === 'stale') this.secondGood++;
     this.inFlight--;
     if (this.inFlight === 0) this.drained?.();
   }
 
-  private secondCounts(second: number, phaseIndex: number, streamName: string): OutcomeCounts {
-    while (this.timeline.length <= second) {
+  private sliceCounts(slice: number, phaseIndex: number, streamName: string): OutcomeCounts {
+    while (this.timeline.length <= slice) {
       this.timeline.push({
-        second: this.timeline.length,
+        startMs: this.timeline.length * this.bucketMs,
         phase: this.options.phases[phaseIndex]!.name,
         streams: Object.fromEntries(this.options.streams.map((stream) => [stream.name, emptyCounts()])),
       });
     }
-    return this.timeline[second]!.streams[streamName]!;
+    return this.timeline[slice]!.streams[streamName]!;
   }
 
   private phaseAt(elapsed: number): number {

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** The load generator and the simulated backends share one core; the proxy under test gets the other. */
@@ -25,8 +25,12 @@ export function onPath(command: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Counts the machine's cores, not this process's: once the load generator has pinned itself to
+ * one core, the cores it may use no longer say whether the proxy can have another.
+ */
 export function pinningAvailable(): boolean {
-  return process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && onPath('taskset') !== undefined;
+  return process.env.BENCH_PIN !== '0' && cpus().length >= 2 && onPath('taskset') !== undefined;
 }
 
 /** Pins every thread of a running process to one core; false when pinning is not possible here. */

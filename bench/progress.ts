@@ -56,9 +56,3 @@ export class Progress {
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(0)}s`;
 }
-
-/** A silent progress for callers that do not want output. */
-export function quietProgress(): Progress {
-  const sink = { write: () => true, isTTY: false, columns: 80 } as unknown as NodeJS.WriteStream;
-  return new Progress(sink, false);
-}

@@ -26,10 +26,8 @@ export async function writeReport(dir: string, record: RunRecord): Promise<Writt
   const stem = `${record.startedAt.replace(/[:.]/g, '-')}-${record.scenario}`;
   const jsonPath = join(dir, `${stem}.json`);
   const { charts, ...rest } = record;
-  await writeFile(
-    jsonPath,
-    `${JSON.stringify({ ...rest, charts: charts.map((chart) => `${stem}-${chart.name}.svg`) }, null, 2)}\n`,
-  );
+  const json = readableJson({ ...rest, charts: charts.map((chart) => `${stem}-${chart.name}.svg`) });
+  await writeFile(jsonPath, `${json}\n`);
   const chartPaths: string[] = [];
   for (const chart of charts) {
     const path = join(dir, `${stem}-${chart.name}.svg`);
@@ -53,4 +51,23 @@ export function summaryMarkdown(record: RunRecord, stem: string): string {
     ...record.notes.map((note) => `- ${note}`),
   ];
   return `${sections.join('\n\n')}\n\n`;
+}
+
+/**
+ * JSON with one line per object or array that holds only plain values: as easy to read as fully
+ * indented JSON, a fraction of the lines for the per-second timelines.
+ */
+export function readableJson(value: unknown, indent = ''): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries: Array<[string | undefined, unknown]> = Array.isArray(value)
+    ? value.map((item): [undefined, unknown] => [undefined, item])
+    : Object.entries(value).filter(([, item]) => item !== undefined);
+  if (entries.every(([, item]) => item === null || typeof item !== 'object')) return JSON.stringify(value);
+  const inner = `${indent}  `;
+  const lines = entries.map(
+    ([key, item]) =>
+      `${inner}${key === undefined ? '' : `${JSON.stringify(key)}: `}${readableJson(item, inner)}`,
+  );
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  return `${open}\n${lines.join(',\n')}\n${indent}${close}`;
 }

@@ -2,13 +2,15 @@
  * `npm run bench -- [NAME ...] [--quick] [--out DIR]`: runs the named scenarios (all by default),
  * writes their results and prints the summary tables.
  */
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describeEnvironment } from './environment.js';
 import { LOAD_CORE, pinProcess } from './processes.js';
 import { Progress } from './progress.js';
 import { writeReport } from './report.js';
 import type { Scenario } from './scenario.js';
-import { SCENARIOS } from './scenarios/index.js';
+import { clusterScenario } from './scenarios/cluster.js';
+import { SCENARIOS as LISTED_SCENARIOS } from './scenarios/index.js';
 import { markdownTable } from './table.js';
 
 interface RunArguments {
@@ -17,9 +19,10 @@ interface RunArguments {
   out: string;
 }
 
+const SCENARIOS: readonly Scenario[] = [...LISTED_SCENARIOS, clusterScenario];
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
-export function parseArguments(argv: string[], env: NodeJS.ProcessEnv): RunArguments {
+function parseArguments(argv: string[], env: NodeJS.ProcessEnv): RunArguments {
   const parsed: RunArguments = {
     names: [],
     quick: env.BENCH_QUICK === '1',
@@ -64,6 +67,7 @@ async function main(): Promise<number> {
 
 async function runScenario(scenario: Scenario, args: RunArguments, progress: Progress): Promise<boolean> {
   const startedAt = new Date();
+  const loadBefore = loadavg()[0]!;
   progress.startScenario(scenario.name);
   try {
     const output = await scenario.run({ quick: args.quick, progress });
@@ -73,7 +77,10 @@ async function runScenario(scenario: Scenario, args: RunArguments, progress: Pro
       quick: args.quick,
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
-      environment: describeEnvironment(),
+      environment: {
+        ...describeEnvironment(),
+        loadAverage: `${loadBefore.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}`,
+      },
       ...output,
     });
     progress.note(`${scenario.name}: done in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s`);

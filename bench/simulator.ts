@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CountsStore } from './sim/counts-store.js';
 import { lognormalSampler, seededRandom, seedFromText } from './sim/random.js';
 import { trueLikes, trueViews } from './sim/video-catalog.js';
@@ -34,6 +35,9 @@ export interface SimulatorStats {
   maxQueue: number;
   inService: number;
   countsQueueLength: number;
+  /** How late this process ran its timers: a starved backend serves slower than its model says. */
+  loopLagP99Ms: number;
+  loopLagMaxMs: number;
 }
 
 export interface Simulator {
@@ -97,6 +101,7 @@ class SimulatedBackend implements Simulator {
   private zerosServed = 0;
   private failed = 0;
   private abandoned = 0;
+  private readonly loopLag = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(options: SimulatorOptions) {
     this.name = options.name;
@@ -114,6 +119,7 @@ class SimulatedBackend implements Simulator {
     );
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
+    this.loopLag.enable();
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -148,6 +154,8 @@ class SimulatedBackend implements Simulator {
       maxQueue: this.workers.maxLength,
       inService: this.workers.inService,
       countsQueueLength: this.counts.queueLength,
+      loopLagP99Ms: Math.round(this.loopLag.percentile(99) / 1e6),
+      loopLagMaxMs: Math.round(this.loopLag.max / 1e6),
     };
   }
 
@@ -173,9 +181,11 @@ class SimulatedBackend implements Simulator {
     this.zerosServed = 0;
     this.failed = 0;
     this.abandoned = 0;
+    this.loopLag.reset();
   }
 
   async close(): Promise<void> {
+    this.loopLag.disable();
     this.destroySockets();
     if (this.mode === 'down') return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

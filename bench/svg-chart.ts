@@ -67,9 +67,9 @@ export function lineChart(spec: LineChartSpec): string {
     `<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 14}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
     `<text transform="translate(18 ${MARGIN.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}</text>`,
     ...(spec.markers ?? []).map(
-      (marker) =>
+      (marker, index) =>
         `<line x1="${px(marker.x)}" x2="${px(marker.x)}" y1="${MARGIN.top}" y2="${MARGIN.top + plotHeight}" stroke="#999" stroke-dasharray="4 4"/>` +
-        `<text x="${px(marker.x) + 4}" y="${MARGIN.top + 12}" fill="#666" font-size="11">${escapeXml(marker.label)}</text>`,
+        `<text x="${px(marker.x) + 4}" y="${MARGIN.top + 12 + (index % 2) * 14}" fill="#666" font-size="11">${escapeXml(marker.label)}</text>`,
     ),
     ...spec.series.map((series, index) => seriesPath(series, COLORS[index % COLORS.length]!, px, py)),
     ...spec.series.map((series, index) =>

@@ -8,6 +8,8 @@ import type { RegionUpstreams } from './peers/region-router.js';
 export interface Target {
   readonly name: string;
   readonly url: string;
+  /** The process serving it, when it is a process of its own. */
+  readonly pid?: number;
   /** Present when the target is Floodgate, for reading its admin port. */
   readonly floodgate?: RunningFloodgate;
   close(): Promise<void>;
@@ -54,7 +56,13 @@ export function floodgatePlan(configFor: (upstreams: RegionUpstreams) => Floodga
     name: 'floodgate',
     start: async (upstreams) => {
       const floodgate = await startFloodgate(configFor(upstreams));
-      return { name: 'floodgate', url: floodgate.url, floodgate, close: () => floodgate.close() };
+      return {
+        name: 'floodgate',
+        url: floodgate.url,
+        floodgate,
+        ...(floodgate.pid === undefined ? {} : { pid: floodgate.pid }),
+        close: () => floodgate.close(),
+      };
     },
     ...(floodgateBuilt() ? {} : { unavailable: 'floodgate is not built (npm run build)' }),
   };

@@ -6,12 +6,13 @@ import type { HostReply, HostRequest, SimulatorSpec } from './upstream-host.js';
 
 type HostCall = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never;
 
-/** Simulated backends running in their own process; each spec becomes one backend with its own URL. */
+/** Simulated backends, one process each; each spec becomes one backend with its own URL. */
 export interface UpstreamHost {
   readonly urls: string[];
+  /** Backend name -> process id, for CPU accounting. */
+  readonly pids: Record<string, number | undefined>;
   urlOf(name: string): string;
   stats(): Promise<SimulatorStats[]>;
-  statsOf(name: string): Promise<SimulatorStats>;
   setMode(name: string, mode: SimulatorMode): Promise<void>;
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -20,37 +21,65 @@ export interface UpstreamHost {
 const HOST_SCRIPT = fileURLToPath(new URL('./upstream-host.js', import.meta.url));
 
 export async function startUpstreams(specs: SimulatorSpec[]): Promise<UpstreamHost> {
-  const child = spawnOnCore(LOAD_CORE, process.execPath, [HOST_SCRIPT, JSON.stringify(specs)], {
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
-  const tail = new OutputTail();
-  child.stderr?.on('data', (chunk: Buffer) => tail.append(chunk));
-  const urls = (await waitForReady(child, tail)) as string[];
-  return new RemoteUpstreams(child, specs, urls);
+  const started = await Promise.allSettled(specs.map((spec) => BackendProcess.start(spec)));
+  const backends = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failure = started.find((result) => result.status === 'rejected');
+  if (failure) {
+    await Promise.all(backends.map((backend) => backend.close()));
+    throw failure.reason;
+  }
+  return new BackendGroup(backends);
 }
 
-function waitForReady(child: ChildProcess, tail: OutputTail): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`upstream host exited (${code}): ${tail}`));
-    child.once('exit', onExit);
-    child.once('message', (message: HostReply) => {
-      child.off('exit', onExit);
-      resolve(message.result);
-    });
-  });
+class BackendGroup implements UpstreamHost {
+  readonly urls: string[];
+  readonly pids: Record<string, number | undefined>;
+
+  constructor(private readonly backends: BackendProcess[]) {
+    this.urls = backends.map((backend) => backend.url);
+    this.pids = Object.fromEntries(backends.map((backend) => [backend.name, backend.pid]));
+  }
+
+  urlOf(name: string): string {
+    return this.named(name).url;
+  }
+
+  stats(): Promise<SimulatorStats[]> {
+    return Promise.all(
+      this.backends.map((backend) => backend.call({ method: 'stats' }) as Promise<SimulatorStats>),
+    );
+  }
+
+  async setMode(name: string, mode: SimulatorMode): Promise<void> {
+    await this.named(name).call({ method: 'setMode', mode });
+  }
+
+  async reset(): Promise<void> {
+    await Promise.all(this.backends.map((backend) => backend.call({ method: 'reset' })));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.backends.map((backend) => backend.close()));
+  }
+
+  private named(name: string): BackendProcess {
+    const backend = this.backends.find((candidate) => candidate.name === name);
+    if (!backend) throw new Error(`no simulated backend named ${name}`);
+    return backend;
+  }
 }
 
-class RemoteUpstreams implements UpstreamHost {
+class BackendProcess {
   private nextId = 1;
   private readonly pending = new Map<
     number,
     { resolve: (value: unknown) => void; reject: (e: Error) => void }
   >();
 
-  constructor(
+  private constructor(
+    readonly name: string,
+    readonly url: string,
     private readonly child: ChildProcess,
-    private readonly specs: SimulatorSpec[],
-    readonly urls: string[],
   ) {
     child.on('message', (message: HostReply) => {
       const waiter = this.pending.get(message.id);
@@ -60,46 +89,42 @@ class RemoteUpstreams implements UpstreamHost {
       else waiter.resolve(message.result);
     });
     child.once('exit', () => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error('upstream host exited'));
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`backend ${name} exited`));
       this.pending.clear();
     });
   }
 
-  urlOf(name: string): string {
-    return this.urls[this.indexOf(name)]!;
+  static async start(spec: SimulatorSpec): Promise<BackendProcess> {
+    const child = spawnOnCore(LOAD_CORE, process.execPath, [HOST_SCRIPT, JSON.stringify(spec)], {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const tail = new OutputTail();
+    child.stderr?.on('data', (chunk: Buffer) => tail.append(chunk));
+    const url = await new Promise<string>((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`backend ${spec.name} exited (${code}): ${tail}`));
+      child.once('exit', onExit);
+      child.once('message', (message: HostReply) => {
+        child.off('exit', onExit);
+        resolve(message.result as string);
+      });
+    });
+    return new BackendProcess(spec.name, url, child);
   }
 
-  async stats(): Promise<SimulatorStats[]> {
-    return (await this.call({ method: 'stats' })) as SimulatorStats[];
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
-  async statsOf(name: string): Promise<SimulatorStats> {
-    return (await this.stats())[this.indexOf(name)]!;
-  }
-
-  async setMode(name: string, mode: SimulatorMode): Promise<void> {
-    await this.call({ method: 'setMode', index: this.indexOf(name), mode });
-  }
-
-  async reset(): Promise<void> {
-    await this.call({ method: 'reset' });
-  }
-
-  close(): Promise<void> {
-    return stopChild(this.child, 2000);
-  }
-
-  private indexOf(name: string): number {
-    const index = this.specs.findIndex((spec) => spec.name === name);
-    if (index === -1) throw new Error(`no simulated backend named ${name}`);
-    return index;
-  }
-
-  private call(request: HostCall): Promise<unknown> {
+  call(request: HostCall): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.child.send({ ...request, id } as HostRequest);
     });
+  }
+
+  close(): Promise<void> {
+    return stopChild(this.child, 2000);
   }
 }

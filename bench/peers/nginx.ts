@@ -10,6 +10,8 @@ export interface NginxProtections {
   limits: Record<string, { rps: number; burst: number }>;
   /** Path prefix whose GET answers are cached and served stale when the upstream fails. */
   staleCachePrefix: string;
+  /** Upstream answer deadline, after which a kept copy is served instead. */
+  timeoutMs: number;
 }
 
 export function nginxAvailable(): boolean {
@@ -28,7 +30,7 @@ export async function startNginx(
   const child = spawnOnCore(
     PROXY_CORE,
     'nginx',
-    ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', 'nginx.conf'],
+    ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', join(prefix, 'nginx.conf')],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -45,7 +47,8 @@ export async function startNginx(
     if (child.exitCode !== null) break;
     try {
       if ((await fetch(`${url}/__ready`)).ok) {
-        return { name: protections ? 'nginx limit_req + stale cache' : 'nginx', url, close };
+        const name = protections ? 'nginx limit_req + stale cache' : 'nginx';
+        return { name, url, ...(child.pid === undefined ? {} : { pid: child.pid }), close };
       }
     } catch {
       // not listening yet
@@ -87,7 +90,7 @@ export function nginxConfig(
     ]),
     ...(protections ? protectionZones(regions, prefix, protections) : []),
     '  server {',
-    `    listen 127.0.0.1:${port} reuseport;`,
+    `    listen 127.0.0.1:${port};`,
     '    keepalive_requests 1000000;',
     '    keepalive_timeout 60s;',
     '    location = /__ready { return 200 "ok"; }',
@@ -143,9 +146,13 @@ function proxyDirectives(regions: string[], protections?: NginxProtections): str
     '      proxy_pass http://$bench_region;',
     '      proxy_http_version 1.1;',
     '      proxy_set_header Connection "";',
-    '      proxy_connect_timeout 1s;',
-    '      proxy_read_timeout 2s;',
-    ...(protections ? ['      limit_req_status 503;'] : []),
+    ...(protections
+      ? [
+          `      proxy_connect_timeout ${protections.timeoutMs}ms;`,
+          `      proxy_read_timeout ${protections.timeoutMs}ms;`,
+          '      limit_req_status 503;',
+        ]
+      : []),
     ...limits,
   ];
 }

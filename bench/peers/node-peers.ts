@@ -6,6 +6,8 @@ import type { RegionUpstreams } from './region-router.js';
 export interface RunningPeer {
   readonly name: string;
   readonly url: string;
+  /** The process serving it, for CPU accounting. */
+  readonly pid?: number;
   close(): Promise<void>;
 }
 
@@ -41,5 +43,10 @@ async function startNodePeer(
       resolve(message.url);
     });
   });
-  return { name, url, close: () => stopChild(child, 2000) };
+  return {
+    name,
+    url,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
+    close: () => stopChild(child, 2000),
+  };
 }

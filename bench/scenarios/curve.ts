@@ -1,3 +1,4 @@
+import { benchProcesses, cpuByPhase, sampleCpu } from '../cpu-sampler.js';
 import { videoSiteConfig } from '../floodgate-config.js';
 import { type OpenLoopResult, runOpenLoop } from '../open-loop.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
@@ -14,6 +15,7 @@ import { lineChart } from '../svg-chart.js';
 import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { startUpstreams } from '../upstreams.js';
+import { backendLagWarnings, offeredShortfallWarnings, saturationWarnings } from '../validity.js';
 import {
   BACKEND_CEILING_RPS,
   backendSpecs,
@@ -47,6 +49,8 @@ interface CurvePoint {
   shed: number;
   videoP99Ms: number;
   videoGoodRps: number;
+  /** CPU of the proxy while measuring, in % of one core. */
+  proxyCpu: number;
 }
 
 /** Goodput and latency as offered load climbs from half the region's capacity to ten times it. */
@@ -54,9 +58,9 @@ export const curveScenario: Scenario = {
   name: 'curve',
   title: 'Goodput against offered load',
   async run(context: ScenarioContext): Promise<ScenarioOutput> {
-    const multiples = context.quick ? [0.5, 2, 8] : [0.5, 1, 2, 4, 7, 10];
-    const warmupMs = context.quick ? 300 : 1000;
-    const durationMs = context.quick ? 1000 : 3500;
+    const multiples = context.quick ? [0.5, 8] : [0.5, 1, 2, 4, 10];
+    const warmupMs = context.quick ? 200 : 1000;
+    const durationMs = context.quick ? 800 : 3000;
     const plans: TargetPlan[] = [noProtectionPlan(), floodgatePlan(curveConfig)];
     const notes: string[] = [];
     const points: CurvePoint[] = [];
@@ -67,18 +71,26 @@ export const curveScenario: Scenario = {
           context.progress.startPhase(`${plan.name} at ${multiple}x`);
           const rates = siteRates({ [REGION]: multiple * REGION_RPS });
           const point = await measureTarget(plan, { [REGION]: host.urls }, notes, async (target) => {
+            const cpu = sampleCpu(benchProcesses(host.pids, target.pid), 500);
+            const phases = [
+              { name: 'warm-up', durationMs: warmupMs, rates },
+              { name: `${multiple}x`, durationMs, rates },
+            ];
             const load = await runOpenLoop({
               url: target.url,
               streams: siteStreams([REGION]),
-              phases: [
-                { name: 'warm-up', durationMs: warmupMs, rates },
-                { name: `${multiple}x`, durationMs, rates },
-              ],
+              phases,
               timeoutMs: CLIENT_TIMEOUT_MS,
               onSecond: (s) =>
                 context.progress.update(s.elapsedMs, s.totalMs, `sent ${s.sent}/s, good ${s.good}/s`),
             });
-            return curvePoint(plan.name, multiple, load);
+            const usage = cpuByPhase(cpu.stop(), load.phases).at(-1);
+            notes.push(
+              ...offeredShortfallWarnings(plan.name, phases, load),
+              ...backendLagWarnings(`${plan.name} at ${multiple}x`, await host.stats()),
+            );
+            if (usage) notes.push(...saturationWarnings(`${plan.name} at ${multiple}x`, [usage]));
+            return curvePoint(plan.name, multiple, load, usage?.proxy ?? 0);
           });
           if (point) points.push(point);
         } finally {
@@ -100,7 +112,7 @@ export const curveScenario: Scenario = {
   },
 };
 
-function curvePoint(target: string, multiple: number, load: OpenLoopResult): CurvePoint {
+function curvePoint(target: string, multiple: number, load: OpenLoopResult, proxyCpu: number): CurvePoint {
   const phase = load.phases[load.phases.length - 1]!;
   const seconds = phase.durationMs / 1000;
   const total = regionTotals(phase.streams, REGION);
@@ -116,6 +128,7 @@ function curvePoint(target: string, multiple: number, load: OpenLoopResult): Cur
     shed: total.shed,
     videoP99Ms: video.latencyMs.p99,
     videoGoodRps: video.ok / seconds,
+    proxyCpu,
   };
 }
 
@@ -133,6 +146,7 @@ function curveTable(points: CurvePoint[]): Table {
       'zeros',
       'shed',
       'timeouts',
+      'proxy CPU %',
     ],
     rows: points.map((point) => [
       point.target,
@@ -145,6 +159,7 @@ function curveTable(points: CurvePoint[]): Table {
       point.zeros,
       point.shed,
       point.timeouts,
+      point.proxyCpu,
     ]),
   };
 }

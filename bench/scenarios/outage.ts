@@ -1,6 +1,6 @@
 import { pollRegions, type RegionSample } from '../admin-poller.js';
 import { regionConfig, videoSiteConfig } from '../floodgate-config.js';
-import { type LoadPhase, type OpenLoopResult, runOpenLoop } from '../open-loop.js';
+import { type LoadPhase, type OpenLoopResult, runOpenLoop, type TimelineSlice } from '../open-loop.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
 import {
   type Chart,
@@ -15,6 +15,7 @@ import { lineChart } from '../svg-chart.js';
 import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { startUpstreams, type UpstreamHost } from '../upstreams.js';
+import { backendLagWarnings, offeredShortfallWarnings } from '../validity.js';
 import {
   backendSpecs,
   CLIENT_TIMEOUT_MS,
@@ -24,6 +25,7 @@ import {
   regionTotals,
   siteRates,
   siteStreams,
+  sliceMiddleSeconds,
   UPSTREAM_TIMEOUT_MS,
 } from './video-site.js';
 
@@ -31,9 +33,11 @@ const REGIONS = ['us-east', 'us-west'] as const;
 const FAILING = 'us-east';
 const FAILING_BACKENDS = ['east-1', 'east-2'];
 const LOAD = 0.4;
+/** Timeline resolution: fine enough to time a failover, coarse enough to hold a few requests. */
+const SLICE_MS = 500;
 
 function outagePhases(quick: boolean): LoadPhase[] {
-  const seconds = quick ? [1, 2, 2.5] : [3, 6, 6];
+  const seconds = quick ? [0.7, 1.5, 2] : [3, 6, 6];
   const rates = siteRates({ 'us-east': LOAD * REGION_RPS, 'us-west': LOAD * REGION_RPS });
   return ['healthy', 'us-east down', 'recovered'].map((name, index) => ({
     name,
@@ -91,6 +95,7 @@ export const outageScenario: Scenario = {
             streams: siteStreams(REGIONS),
             phases,
             timeoutMs: CLIENT_TIMEOUT_MS,
+            bucketMs: SLICE_MS,
             onSecond: (s) =>
               context.progress.update(
                 s.elapsedMs,
@@ -99,6 +104,10 @@ export const outageScenario: Scenario = {
               ),
           });
           await faults;
+          notes.push(
+            ...offeredShortfallWarnings(plan.name, phases, load),
+            ...backendLagWarnings(plan.name, await host.stats()),
+          );
           const breaker = poller.stop();
           return {
             target: plan.name,
@@ -118,7 +127,7 @@ export const outageScenario: Scenario = {
       charts: outageCharts(runs, phases),
       notes: [
         `Each region gets ${LOAD * REGION_RPS} req/s of the usual mix. us-east's two backends refuse connections from ${outageStartMs / 1000} s to ${recoveryMs / 1000} s; us-east fails over to us-west.`,
-        'Milestones are read from samples of /admin/regions every 250 ms and from answers per second.',
+        `Breaker milestones come from samples of /admin/regions every 250 ms; answer milestones from ${SLICE_MS} ms slices of requests, by send time (requests in flight when the backends went down fail too).`,
         ...notes,
       ],
     };
@@ -141,21 +150,21 @@ function milestones(
   const breakerAt = (state: string, afterMs: number) =>
     samples.find((sample) => sample.atMs >= afterMs && sample.regions[FAILING]?.breaker === state)?.atMs ??
     null;
-  const firstSecond = (afterMs: number, test: (entry: OpenLoopResult['timeline'][number]) => boolean) => {
-    const entry = load.timeline.find((e) => e.second * 1000 >= afterMs && test(e));
-    return entry ? entry.second * 1000 - afterMs : null;
+  const firstSlice = (afterMs: number, test: (slice: TimelineSlice) => boolean) => {
+    const found = load.timeline.find((slice) => slice.startMs >= afterMs && test(slice));
+    return found ? found.startMs - afterMs : null;
   };
   const opened = breakerAt('open', outageStartMs);
   const closed = breakerAt('closed', recoveryMs);
   return {
     breakerOpenAfterMs: opened === null ? null : opened - outageStartMs,
     breakerClosedAfterRecoveryMs: closed === null ? null : closed - recoveryMs,
-    firstFailoverSecondAfterOutageMs: firstSecond(
+    firstFailoverAfterOutageMs: firstSlice(
       outageStartMs,
-      (e) => regionTotals(e.streams, FAILING).failover > 0,
+      (slice) => regionTotals(slice.streams, FAILING).failover > 0,
     ),
-    healthyAgainSecondAfterRecoveryMs: firstSecond(recoveryMs, (e) => {
-      const total = regionTotals(e.streams, FAILING);
+    healthyAgainAfterRecoveryMs: firstSlice(recoveryMs, (slice) => {
+      const total = regionTotals(slice.streams, FAILING);
       return total.failover === 0 && total.sent > 0 && total.ok >= 0.9 * total.sent;
     }),
   };
@@ -205,16 +214,16 @@ function milestoneTable(runs: OutageRun[]): Table {
     columns: [
       'target',
       'breaker open after',
-      'first failover second',
+      'first failover answer',
       'breaker closed after recovery',
-      'healthy again second',
+      'us-east healthy again',
     ],
     rows: runs.map((run) => [
       run.target,
       show(run.milestones.breakerOpenAfterMs),
-      show(run.milestones.firstFailoverSecondAfterOutageMs),
+      show(run.milestones.firstFailoverAfterOutageMs),
       show(run.milestones.breakerClosedAfterRecoveryMs),
-      show(run.milestones.healthyAgainSecondAfterRecoveryMs),
+      show(run.milestones.healthyAgainAfterRecoveryMs),
     ]),
   };
 }
@@ -225,7 +234,7 @@ function outageCharts(runs: OutageRun[], phases: LoadPhase[]): Chart[] {
       name: `good: ${run.target}`,
       points: run.load.timeline.map((e): [number, number] => {
         const total = regionTotals(e.streams, FAILING);
-        return [e.second, ratio(goodAnswers(total), total.sent)];
+        return [sliceMiddleSeconds(e, run.load.bucketMs), ratio(goodAnswers(total), total.sent)];
       }),
     },
     {
@@ -233,7 +242,7 @@ function outageCharts(runs: OutageRun[], phases: LoadPhase[]): Chart[] {
       dashed: true,
       points: run.load.timeline.map((e): [number, number] => {
         const total = regionTotals(e.streams, FAILING);
-        return [e.second, ratio(total.failover, total.sent)];
+        return [sliceMiddleSeconds(e, run.load.bucketMs), ratio(total.failover, total.sent)];
       }),
     },
   ]);
@@ -242,7 +251,7 @@ function outageCharts(runs: OutageRun[], phases: LoadPhase[]): Chart[] {
       name: 'timeline',
       title: `${FAILING} answers during the outage`,
       svg: lineChart({
-        title: `${FAILING} answers per second during the outage`,
+        title: `${FAILING} answers during the outage (${SLICE_MS} ms slices)`,
         xLabel: 'seconds',
         yLabel: 'share of requests',
         yMax: 1,

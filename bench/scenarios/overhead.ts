@@ -1,5 +1,5 @@
 import type { FloodgateConfig } from '../floodgate-config.js';
-import { type ClosedLoopResult, runClosedLoop } from '../load.js';
+import { type ClosedLoopResult, closedLoopBudget, describeBudget, runClosedLoop } from '../load.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
 import {
   formatNumber,
@@ -60,8 +60,8 @@ export const overheadScenario: Scenario = {
   name: 'overhead',
   title: 'Per-request overhead with idle protections',
   async run(context: ScenarioContext): Promise<ScenarioOutput> {
-    const durationSec = context.quick ? 1 : 8;
-    const warmupSec = context.quick ? 0.3 : 1;
+    const budget = closedLoopBudget(context.quick, 'measure');
+    const warmup = closedLoopBudget(context.quick, 'warm-up');
     const plans: TargetPlan[] = [
       directPlan(),
       floodgatePlan(idleProtectionsConfig),
@@ -77,21 +77,16 @@ export const overheadScenario: Scenario = {
       for (const plan of plans) {
         context.progress.startPhase(plan.name);
         const row = await measureTarget(plan, upstreams, notes, async (target) => {
-          await runClosedLoop({
-            url: target.url,
-            path: '/small',
-            connections: CONNECTIONS,
-            durationSec: warmupSec,
-          });
+          await runClosedLoop({ url: target.url, path: '/small', connections: CONNECTIONS, ...warmup });
           let elapsed = 0;
           const load = await runClosedLoop({
             url: target.url,
             path: '/small',
             connections: CONNECTIONS,
-            durationSec,
+            ...budget,
             onSecond: (responses) => {
               elapsed += 1000;
-              context.progress.update(elapsed, durationSec * 1000, `${formatNumber(responses)} req/s`);
+              context.progress.update(elapsed, budget.durationSec * 1000, `${formatNumber(responses)} req/s`);
             },
           });
           const wrk =
@@ -106,11 +101,11 @@ export const overheadScenario: Scenario = {
       await host.close();
     }
     return {
-      data: { connections: CONNECTIONS, durationSec, rows },
+      data: { connections: CONNECTIONS, budget, rows },
       tables: overheadTables(rows),
       charts: [],
       notes: [
-        `${CONNECTIONS} keep-alive connections, GET /small (a tiny JSON answer with no queueing), ${durationSec} s per target after ${warmupSec} s of warm-up.`,
+        `${CONNECTIONS} keep-alive connections, GET /small (a tiny JSON answer with no queueing), ${describeBudget(budget)} per target after a warm-up of ${describeBudget(warmup)}.`,
         ...notes,
       ],
     };

@@ -1,5 +1,5 @@
 import type { FloodgateConfig } from '../floodgate-config.js';
-import { type ClosedLoopResult, runClosedLoop } from '../load.js';
+import { type ClosedLoopResult, closedLoopBudget, describeBudget, runClosedLoop } from '../load.js';
 import { startBare429 } from '../peers/node-peers.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
 import {
@@ -42,8 +42,8 @@ export const shedScenario: Scenario = {
   name: 'shed',
   title: 'Cost of a shed answer',
   async run(context: ScenarioContext): Promise<ScenarioOutput> {
-    const durationSec = context.quick ? 1 : 8;
-    const warmupSec = context.quick ? 0.3 : 1;
+    const budget = closedLoopBudget(context.quick, 'measure');
+    const warmup = closedLoopBudget(context.quick, 'warm-up');
     const notes: string[] = [];
     const rows: ShedRow[] = [];
     const host = await startUpstreams([{ name: 'origin' }]);
@@ -61,7 +61,7 @@ export const shedScenario: Scenario = {
         path: '/small',
         headers,
         connections: CONNECTIONS,
-        durationSec: warmupSec,
+        ...warmup,
       });
       let elapsed = 0;
       const load = await runClosedLoop({
@@ -69,10 +69,10 @@ export const shedScenario: Scenario = {
         path: '/small',
         headers,
         connections: CONNECTIONS,
-        durationSec,
+        ...budget,
         onSecond: (responses) => {
           elapsed += 1000;
-          context.progress.update(elapsed, durationSec * 1000, `${formatNumber(responses)} answers/s`);
+          context.progress.update(elapsed, budget.durationSec * 1000, `${formatNumber(responses)} answers/s`);
         },
       });
       rows.push({ target: name, load, expectedStatus });
@@ -92,7 +92,7 @@ export const shedScenario: Scenario = {
     const forwarded = find('floodgate forwarding');
     const floor = find('bare');
     return {
-      data: { connections: CONNECTIONS, durationSec, rows },
+      data: { connections: CONNECTIONS, budget, rows },
       tables: [
         {
           title: 'Answers per second by kind of answer',
@@ -122,7 +122,7 @@ export const shedScenario: Scenario = {
       ],
       charts: [],
       notes: [
-        `${CONNECTIONS} keep-alive connections, GET /small, ${durationSec} s each. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
+        `${CONNECTIONS} keep-alive connections, GET /small, ${describeBudget(budget)} each. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
         ...notes,
       ],
     };

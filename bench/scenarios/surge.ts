@@ -1,4 +1,5 @@
 import { pollRegions, type RegionSample } from '../admin-poller.js';
+import { benchProcesses, cpuByPhase, type PhaseCpu, sampleCpu } from '../cpu-sampler.js';
 import { type LoadPhase, type OpenLoopResult, runOpenLoop } from '../open-loop.js';
 import {
   type Chart,
@@ -15,6 +16,7 @@ import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, nginxPlan, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { KINDS } from '../traffic-mix.js';
 import { startUpstreams } from '../upstreams.js';
+import { backendLagWarnings, offeredShortfallWarnings, saturationWarnings } from '../validity.js';
 import {
   BACKEND_CEILING_RPS,
   backendSpecs,
@@ -25,6 +27,7 @@ import {
   REGION_RPS,
   regionKinds,
   regionTotals,
+  SUCCESS_LEGEND,
   siteFloodgateConfig,
   siteNginxProtections,
   siteRates,
@@ -37,7 +40,7 @@ const SURGING = 'us-east';
 const NORMAL_LOAD = 0.8;
 
 function surgePhases(quick: boolean): LoadPhase[] {
-  const seconds = quick ? [1, 1.5, 1.5, 1] : [4, 6, 6, 4];
+  const seconds = quick ? [0.7, 0.9, 0.9, 0.6] : [4, 6, 6, 4];
   const usEast = [NORMAL_LOAD, 4, 12, NORMAL_LOAD];
   const names = ['normal', 'us-east 4x', 'us-east 12x', 'after'];
   return names.map((name, index) => ({
@@ -56,6 +59,7 @@ interface SurgeRun {
   load: OpenLoopResult;
   backends: SimulatorStats[];
   floodgate: RegionSample[];
+  cpu: PhaseCpu[];
 }
 
 /**
@@ -82,6 +86,7 @@ export const surgeScenario: Scenario = {
         context.progress.startPhase(plan.name);
         const run = await measureTarget(plan, upstreams, notes, async (target) => {
           const poller = pollRegions(target.floodgate);
+          const cpu = sampleCpu(benchProcesses(host.pids, target.pid));
           const load = await runOpenLoop({
             url: target.url,
             streams: siteStreams(REGIONS),
@@ -94,7 +99,20 @@ export const surgeScenario: Scenario = {
                 `${s.phase}: sent ${s.sent}/s, good ${s.good}/s`,
               ),
           });
-          return { target: plan.name, load, backends: await host.stats(), floodgate: poller.stop() };
+          const usage = cpuByPhase(cpu.stop(), phases);
+          const backends = await host.stats();
+          notes.push(
+            ...saturationWarnings(plan.name, usage),
+            ...offeredShortfallWarnings(plan.name, phases, load),
+            ...backendLagWarnings(plan.name, backends),
+          );
+          return {
+            target: plan.name,
+            load,
+            backends,
+            floodgate: poller.stop(),
+            cpu: usage,
+          };
         });
         if (run) runs.push(run);
       } finally {
@@ -103,7 +121,7 @@ export const surgeScenario: Scenario = {
     }
     return {
       data: { regions: REGIONS, regionRps: REGION_RPS, clientTimeoutMs: CLIENT_TIMEOUT_MS, phases, runs },
-      tables: [surgingRegionTable(runs), otherRegionsTable(runs)],
+      tables: [surgingRegionTable(runs), otherRegionsTable(runs), cpuTable(runs)],
       charts: surgeCharts(runs, phases),
       notes: [
         `Each region is provisioned for ${REGION_RPS} req/s; its backend serves about ${BACKEND_CEILING_RPS} req/s at most. Normal load is ${NORMAL_LOAD * REGION_RPS} req/s per region; the mix is 50% video (critical), 30% likes (normal, cacheable), 20% notifications (low), scaled together.`,
@@ -188,13 +206,23 @@ function surgeCharts(runs: SurgeRun[], phases: LoadPhase[]): Chart[] {
     svg: lineChart({
       title: `${SURGING} success by kind over time: ${run.target}`,
       xLabel: 'seconds',
-      yLabel: 'share of requests answered correctly',
+      yLabel: 'success',
       yMax: 1,
       markers,
       series: KINDS.map((kind) => ({
-        name: kind,
-        points: successOverTime(run.load.timeline, SURGING, kind),
+        name: SUCCESS_LEGEND[kind],
+        points: successOverTime(run.load, SURGING, kind),
       })),
     }),
   }));
+}
+
+function cpuTable(runs: SurgeRun[]): Table {
+  return {
+    title: 'CPU use by phase (% of one core)',
+    columns: ['target', 'phase', 'proxy', 'load generator', 'backends'],
+    rows: runs.flatMap((run) =>
+      run.cpu.map((phase) => [run.target, phase.phase, phase.proxy, phase.loadGenerator, phase.backends]),
+    ),
+  };
 }
