@@ -59,12 +59,21 @@ async function start(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (!values.config) return usage('--config FILE is required');
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    const { parseWorkerCount } = await import('./cluster/worker-count.js');
+    try {
+      workers = parseWorkerCount(values.workers);
+    } catch (err) {
+      return usage((err as Error).message);
+    }
+  }
   const { runGateway } = await import('./run.js');
   try {
     return await runGateway({
       configPath: values.config,
       watch: values.watch ?? false,
-      workers: values.workers,
+      workers,
     });
   } catch (err) {
     return reportConfigError(err);

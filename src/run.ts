@@ -1,18 +1,27 @@
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { startClusteredGateway } from './cluster/clustered-gateway.js';
+import { startWorkerGroup } from './cluster/workers.js';
+import { loadConfigFile } from './config/load.js';
 import { startGateway } from './start-gateway.js';
 
 export interface RunOptions {
   configPath: string;
   watch: boolean;
-  workers: string | undefined;
+  /** node:cluster workers sharing the public port; undefined runs one process. */
+  workers: number | undefined;
+}
+
+interface Running {
+  reload(): Promise<unknown>;
+  shutdown(): Promise<void>;
 }
 
 const WATCH_DEBOUNCE_MS = 300;
 
 /** Runs the gateway until SIGTERM or SIGINT; SIGHUP (and, with --watch, a change to the file) reloads. */
 export async function runGateway(options: RunOptions): Promise<number> {
-  const running = await startGateway({ configPath: options.configPath });
+  const running = await start(options);
   const reload = () => void running.reload();
   process.on('SIGHUP', reload);
   const watcher = options.watch ? watchFile(options.configPath, reload) : undefined;
@@ -29,6 +38,19 @@ export async function runGateway(options: RunOptions): Promise<number> {
   process.off('SIGHUP', reload);
   await running.shutdown();
   return 0;
+}
+
+/**
+ * One process unless workers are asked for. A config with a `cluster` section needs the shared or
+ * divided limits even in one process, which the clustered lifecycle provides.
+ */
+async function start(options: RunOptions): Promise<Running> {
+  const { configPath } = options;
+  if (options.workers !== undefined) return startWorkerGroup({ configPath, workers: options.workers });
+  const config = await loadConfigFile(configPath);
+  if (config.cluster !== undefined)
+    return startClusteredGateway({ configPath, workers: 1, serveAdmin: true });
+  return startGateway({ configPath });
 }
 
 function watchFile(path: string, onChange: () => void): { close(): void } {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.js';
 import type { AdminView, ConfigInfo, RegionView, ReloadResult } from './admin/admin-view.js';
 import { type Clock, monotonicClock } from './admission/clock.js';
+import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { createPublicServer } from './http/public-server.js';
@@ -12,18 +13,37 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { type Retired, Runtime } from './runtime.js';
 import { WebSocketTunnels } from './upstream/websocket.js';
 
+/** What a limits policy may be built from (see src/cluster/). */
+export interface LimitsDeps {
+  clock: Clock;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
 export interface StartOptions {
   configPath: string;
   /** Defaults to JSON lines on stdout at the config's level. */
   logger?: Logger;
   clock?: Clock;
+  /** Reads the config: the file by default; a cluster worker parses the text its primary validated. */
+  load?: () => Promise<GatewayConfig>;
+  /** false in a cluster worker: the primary answers the admin port for the whole group. */
+  serveAdmin?: boolean;
+  /**
+   * Decides where each region's tokens come from when this process shares the limits with others
+   * (a share of them, or leases from Redis). Applied to every runtime before it serves.
+   */
+  limits?: (config: GatewayConfig, deps: LimitsDeps) => LimitsPolicy;
 }
 
 export interface RunningGateway {
   readonly publicUrl: string;
-  readonly adminUrl: string;
+  /** undefined when the admin port is not served (a cluster worker). */
+  readonly adminUrl: string | undefined;
   readonly gateway: Gateway;
   readonly view: AdminView;
+  readonly metrics: GatewayMetrics;
+  readonly limits: LimitsPolicy | undefined;
   reload(): Promise<ReloadResult>;
   /** Drains: readiness turns 503, no new connections, requests in flight finish (up to the grace period). */
   shutdown(): Promise<void>;
@@ -34,20 +54,25 @@ const IDLE_SWEEP_MS = 100;
 
 /** Loads the config and starts the public and admin listeners. Throws ConfigError when the file is invalid. */
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
-  const config = await loadConfigFile(options.configPath);
+  const load = options.load ?? (() => loadConfigFile(options.configPath));
+  const config = await load();
   const clock = options.clock ?? monotonicClock;
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = new GatewayMetrics();
   const deps = { clock, metrics, logger };
+  const limits = options.limits?.(config, deps);
+  const initial = Runtime.build(config, 1, undefined, deps).runtime;
+  limits?.apply(initial);
+  await limits?.start();
   const tunnels = new WebSocketTunnels(logger);
-  const gateway = new Gateway(Runtime.build(config, 1, undefined, deps).runtime, clock, logger, tunnels);
+  const gateway = new Gateway(initial, clock, logger, tunnels);
   const configInfo: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
   let draining = false;
 
   const reload = async (): Promise<ReloadResult> => {
     let next: GatewayConfig;
     try {
-      next = await loadConfigFile(options.configPath);
+      next = await load();
     } catch (err) {
       const errors = err instanceof ConfigError ? err.problems : [String(err)];
       configInfo.lastError = errors.join('\n');
@@ -65,6 +90,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     }
     applyLiveSettings(next);
     const { runtime, retired } = Runtime.build(next, current.version + 1, current, deps);
+    limits?.apply(runtime);
     gateway.runtime = runtime;
     for (const region of retired.regions) metrics.forgetRegion(region.name);
     void closeRetired(retired);
@@ -89,12 +115,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const server = createPublicServer(config.listen, gateway.handleRequest);
   server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
-  const admin = await startAdminServer(config.admin, view, metrics, logger);
+  const admin =
+    options.serveAdmin === false ? undefined : await startAdminServer(config.admin, view, metrics, logger);
   const applyLiveSettings = (next: GatewayConfig): void => {
     server.headersTimeout = next.listen.headersTimeoutMs;
     server.requestTimeout = next.listen.requestTimeoutMs;
     server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
-    admin.setToken(next.admin.token);
+    admin?.setToken(next.admin.token);
     logger.level = next.log.level;
   };
   const ticker = setInterval(() => {
@@ -107,7 +134,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const publicPort = (server.address() as AddressInfo).port;
   logEvent(logger, 'started', {
     listen: `${config.listen.host}:${publicPort}`,
-    admin: `${config.admin.host}:${admin.port}`,
+    ...(admin ? { admin: `${config.admin.host}:${admin.port}` } : {}),
   });
 
   const shutdown = async (): Promise<void> => {
@@ -117,7 +144,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     logEvent(logger, 'shutdown-began', { graceMs: grace });
     await drain(server, grace, () => tunnels.closeAll());
     clearInterval(ticker);
-    await admin.close();
+    await admin?.close();
+    await limits?.close();
     await Promise.all([...gateway.runtime.regions.values()].map((r) => r.close()));
     logEvent(logger, 'shutdown-complete', {});
     await flushLogger(logger);
@@ -125,9 +153,11 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
 
   return {
     publicUrl: `http://${urlHost(config.listen.host)}:${publicPort}`,
-    adminUrl: `http://${urlHost(config.admin.host)}:${admin.port}`,
+    adminUrl: admin ? `http://${urlHost(config.admin.host)}:${admin.port}` : undefined,
     gateway,
     view,
+    metrics,
+    limits,
     reload,
     shutdown,
   };
@@ -185,7 +215,10 @@ function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[]
   if (bound.admin.host !== next.admin.host || bound.admin.port !== next.admin.port)
     changed.push('admin address');
   if (bound.listen.maxHeaderBytes !== next.listen.maxHeaderBytes) changed.push('listen.maxHeaderBytes');
-  if (JSON.stringify(bound.cluster) !== JSON.stringify(next.cluster)) changed.push('cluster');
+  // Of the cluster section only the lease size applies live: the Redis connection and the shares are set up once.
+  const { leaseSize: _bound, ...boundCluster } = bound.cluster ?? {};
+  const { leaseSize: _next, ...nextCluster } = next.cluster ?? {};
+  if (JSON.stringify(boundCluster) !== JSON.stringify(nextCluster)) changed.push('cluster');
   return changed;
 }
 

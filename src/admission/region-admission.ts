@@ -189,13 +189,13 @@ export class RegionAdmission {
   }
 
   /**
-   * Switches where the bucket's tokens come from; it lasts across `reconfigure`. The tokens held are
-   * kept, clamped to the new size. The token floors follow the new size, so priorities keep their
-   * order whatever the supply.
+   * Switches where the bucket's tokens come from; it lasts across `reconfigure`. The token floors
+   * follow the new size, and the fill keeps its fraction of the size, so the same priorities are
+   * admitted right after the switch as right before it.
    */
   setTokenSupply(supply: TokenSupply): void {
     this.supply = supply;
-    this.bucket.reconfigure(bucketRate(this.limits, supply), bucketSize(this.limits, supply), this.clock());
+    this.bucket.rescale(bucketRate(this.limits, supply), bucketSize(this.limits, supply), this.clock());
     this.applyLimits(this.limits);
   }
 

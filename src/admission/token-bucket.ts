@@ -73,6 +73,19 @@ export class TokenBucket {
     this.fill = Math.min(this.fill, 0);
   }
 
+  /**
+   * Applies new limits keeping the fill as the same fraction of the burst (a bucket a quarter full
+   * stays a quarter full), for a bucket whose tokens now come from elsewhere: the priority floors,
+   * fractions of the burst too, then admit the same priorities as before.
+   */
+  rescale(rate: number, burst: number, now: number): void {
+    this.refill(now);
+    const fraction = this.fill / this.capacity;
+    this.ratePerMs = rate / 1000;
+    this.capacity = usableCapacity(burst);
+    this.fill = fraction * this.capacity;
+  }
+
   /** Applies new limits from now on: the fill earned so far is kept, clamped to the new burst. */
   reconfigure(rate: number, burst: number, now: number): void {
     this.refill(now);

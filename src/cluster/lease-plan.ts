@@ -25,11 +25,20 @@ import type { RegionAdmission } from '../admission/region-admission.js';
 export const LEASES_HELD = 4;
 /** Leases sized for 1/50 s of the whole region's rate keep Redis at about 50 leases a second per busy region. */
 const LEASES_PER_SECOND = 50;
+/** By default one process holds at most 1/4 of the shared burst. */
+const LOCAL_SHARE_OF_BURST = 4;
 
-/** Tokens per lease: the configured size, else 1/50 of the rate; never more than the burst can ever hold. */
+/**
+ * Tokens per lease: the configured size (at most the burst), else 1/50 of the rate, held to a size
+ * whose local capacity is at most a quarter of the burst. Without that cap a few processes would
+ * hold the whole shared burst between them, and the others would shed while it sits unused.
+ */
 export function leaseSize(rps: number, burst: number, configured: number | undefined): number {
-  const wanted = configured ?? Math.ceil(rps / LEASES_PER_SECOND);
-  return Math.max(1, Math.min(wanted, Math.floor(burst)));
+  const wanted =
+    configured === undefined
+      ? Math.min(Math.ceil(rps / LEASES_PER_SECOND), Math.floor(burst / (LOCAL_SHARE_OF_BURST * LEASES_HELD)))
+      : Math.min(configured, Math.floor(burst));
+  return Math.max(1, wanted);
 }
 
 /** The largest number of leased tokens one process holds for a region. */

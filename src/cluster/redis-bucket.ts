@@ -22,7 +22,11 @@ export interface LeaseReply {
 
 /** Where shared buckets live: Redis in production, memory in the unit tests. */
 export interface BucketStore {
+  /** Resolves once the store answers; rejects when it cannot be reached at start. */
+  connect(): Promise<void>;
   lease(request: LeaseRequest): Promise<LeaseReply>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,7 @@ return { granted, string.format('%.17g', tokens), wait }
 const KEY_TTL_MARGIN_MS = 1000;
 const RECONNECT_MAX_DELAY_MS = 1000;
 const RECONNECT_STEP_MS = 100;
+const MIN_CONNECT_TIMEOUT_MS = 1000;
 
 interface LeaseCommand {
   floodgateLease(key: string, ...args: Array<string | number>): Promise<[number, string, number]>;
@@ -83,18 +88,33 @@ export interface RedisBucketStoreOptions {
  */
 export class RedisBucketStore implements BucketStore {
   private readonly redis: Redis;
+  private readonly connectTimeoutMs: number;
 
   constructor(options: RedisBucketStoreOptions) {
+    this.connectTimeoutMs = Math.max(options.timeoutMs, MIN_CONNECT_TIMEOUT_MS);
     this.redis = new Redis(options.url, {
+      lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.timeoutMs,
-      connectTimeout: Math.max(options.timeoutMs, 1000),
+      connectTimeout: this.connectTimeoutMs,
       retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_DELAY_MS),
     });
     // Failures reach the caller through the failed lease; an unhandled 'error' event would only print.
     this.redis.on('error', () => {});
     this.redis.defineCommand('floodgateLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+  }
+
+  async connect(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out connecting to Redis')), this.connectTimeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.connect(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async lease(request: LeaseRequest): Promise<LeaseReply> {
@@ -108,6 +128,10 @@ export class RedisBucketStore implements BucketStore {
       Math.min(ttlMs, 2 ** 31),
     );
     return { granted: Number(granted), remaining: Number(remaining), waitMs: Number(waitMs) };
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
   }
 
   async close(): Promise<void> {

@@ -94,7 +94,7 @@ async function tripBreaker(running: RunningGateway, region: string): Promise<voi
   for (let attempt = 0; attempt < 200; attempt++) {
     const res = await fetch(`${running.publicUrl}/orders`, { headers: { 'x-region': region } });
     await res.arrayBuffer();
-    if ((await regionBreaker(running.adminUrl, region)) === 'open') return;
+    if ((await regionBreaker(running.adminUrl!, region)) === 'open') return;
   }
   throw new Error(`the ${region} breaker did not open`);
 }

@@ -10,6 +10,8 @@ import { until } from '../support/wait.js';
 
 // The CLI is tested as users run it: the built file under plain node (npm test builds first).
 const CLI = join(process.cwd(), 'dist/src/cli.js');
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the config file's own ${ENV} syntax, not a JS template.
+const TOKEN_FROM_ENV = '${FLOODGATE_ADMIN_TOKEN}';
 
 function run(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], {
@@ -81,7 +83,7 @@ describe('floodgate CLI', () => {
     let startedIn: number;
     const config = (rps: number) => ({
       listen: { port: 0 },
-      admin: { port: 0, token: '${FLOODGATE_ADMIN_TOKEN}' },
+      admin: { port: 0, token: TOKEN_FROM_ENV },
       regions: { 'us-east': { upstreams: [upstream.url], capacity: { rps }, timeoutMs: 5000 } },
       routing: { default: 'us-east' },
       shutdownGraceMs: 5000,
@@ -138,7 +140,7 @@ describe('floodgate CLI', () => {
         stringify({
           ...config(1000),
           listen: { port: Number(new URL(publicUrl).port) },
-          admin: { token: '${FLOODGATE_ADMIN_TOKEN}', port: Number(new URL(adminUrl).port) },
+          admin: { token: TOKEN_FROM_ENV, port: Number(new URL(adminUrl).port) },
         }),
       );
       const ok = await fetchText(`${adminUrl}/admin/reload`, { method: 'POST', headers: auth });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import { type FaultMode, type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, rawRequest, sha256 } from '../support/http-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
@@ -14,7 +14,7 @@ describe('forwarding', () => {
   let gw: TestGateway;
 
   beforeAll(async () => {
-    east = await startFaultUpstream((req) => {
+    east = await startFaultUpstream((req): FaultMode => {
       if (req.url === '/download') {
         return { kind: 'ok', body: download, headers: { 'content-type': 'application/octet-stream' } };
       }

@@ -69,7 +69,10 @@ describe('websocket upgrades', () => {
   let upstream: WsUpstream;
   let gw: TestGateway;
 
-  async function start(capacity: Record<string, unknown> = { rps: 1000 }, extra: Record<string, unknown> = {}) {
+  async function start(
+    capacity: Record<string, unknown> = { rps: 1000 },
+    extra: Record<string, unknown> = {},
+  ) {
     upstream = await startWsUpstream();
     gw = await startTestGateway({
       ...extra,

@@ -6,7 +6,9 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { type RunningGateway, startGateway } from '../../src/start-gateway.js';
 
-export interface TestGateway extends RunningGateway {
+export interface TestGateway extends Omit<RunningGateway, 'adminUrl'> {
+  /** Test gateways always serve the admin port. */
+  adminUrl: string;
   configPath: string;
   /** Every JSON log line written so far. */
   logs: Record<string, unknown>[];
@@ -39,7 +41,7 @@ export async function startTestGateway(config: Record<string, unknown>): Promise
     configPath,
     logs,
     publicUrl: running.publicUrl,
-    adminUrl: running.adminUrl,
+    adminUrl: running.adminUrl!,
     gateway: running.gateway,
     view: running.view,
     reload: running.reload,

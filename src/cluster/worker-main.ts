@@ -1,0 +1,114 @@
+// One worker of `floodgate --workers N`, started by node:cluster. It waits for the primary's config
+// text, serves the shared public port with its share of the limits, pushes its region views to the
+// primary a few times a second, and answers the primary's reload, metrics and drain requests.
+
+import cluster from 'node:cluster';
+import pino from 'pino';
+import { parseConfigText } from '../config/load.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { type ClusteredGateway, startClusteredGateway } from './clustered-gateway.js';
+import {
+  isPrimaryMessage,
+  type MetricJson,
+  type PrimaryMessage,
+  type WorkerMessage,
+} from './worker-messages.js';
+
+const STATE_PUSH_MS = 250;
+const STDOUT_FD = 1;
+// Every worker writes to the same stdout. Writes of at most PIPE_BUF bytes are atomic on a pipe, and
+// pino's destination batches whole lines up to maxWrite, so lines from different workers never mix.
+const PIPE_BUF = 4096;
+const BATCH_BYTES = 2048;
+
+class Worker {
+  private running: ClusteredGateway | undefined;
+  private text = '';
+  private stopping: Promise<void> | undefined;
+  private pushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly configPath: string) {}
+
+  async handle(message: PrimaryMessage): Promise<void> {
+    switch (message.type) {
+      case 'start':
+        return this.start(message.text, message.workers);
+      case 'reload': {
+        this.text = message.text;
+        const result = this.running
+          ? await this.running.reload()
+          : { ok: false as const, errors: ['not started'] };
+        return send({ type: 'reloaded', id: message.id, result });
+      }
+      case 'metrics': {
+        const metrics = this.running ? await this.running.metrics.registry.getMetricsAsJSON() : [];
+        return send({ type: 'metrics', id: message.id, metrics: metrics as unknown as MetricJson[] });
+      }
+      case 'drain':
+        return this.stop();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.pushTimer);
+      await this.running?.shutdown();
+      process.exit(0);
+    })();
+    return this.stopping;
+  }
+
+  private async start(text: string, workers: number): Promise<void> {
+    this.text = text;
+    try {
+      const config = parseConfigText(text, this.configPath);
+      this.running = await startClusteredGateway({
+        configPath: this.configPath,
+        workers,
+        serveAdmin: false,
+        load: async () => parseConfigText(this.text, this.configPath),
+        logger: workerLogger(config.log.level),
+      });
+    } catch (err) {
+      send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    }
+    send({ type: 'ready', publicUrl: this.running.publicUrl });
+    this.pushState();
+    this.pushTimer = setInterval(() => this.pushState(), STATE_PUSH_MS);
+    this.pushTimer.unref();
+  }
+
+  private pushState(): void {
+    if (this.running) send({ type: 'state', regions: this.running.view.regions() });
+  }
+}
+
+function workerLogger(level: string): Logger {
+  const destination = pino.destination({
+    dest: STDOUT_FD,
+    sync: false,
+    minLength: BATCH_BYTES,
+    maxWrite: PIPE_BUF,
+  });
+  return createLogger(level, destination).child({ worker: cluster.worker?.id });
+}
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
+}
+
+if (cluster.isWorker) {
+  const worker = new Worker(process.env.FLOODGATE_CONFIG ?? '');
+  process.on('message', (message: unknown) => {
+    if (isPrimaryMessage(message)) void worker.handle(message);
+  });
+  send({ type: 'hello' });
+  // The primary reloads the group; a SIGHUP sent to every process must not end this one.
+  process.on('SIGHUP', () => {});
+  // Ctrl-C and `systemctl stop` may signal every process of the group, not only the primary.
+  process.on('SIGTERM', () => void worker.stop());
+  process.on('SIGINT', () => void worker.stop());
+  // The primary is gone: nobody can reach the admin port or stop this worker any more.
+  process.on('disconnect', () => void worker.stop());
+}
