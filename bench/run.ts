@@ -9,8 +9,7 @@ import { LOAD_CORE, pinProcess } from './processes.js';
 import { Progress } from './progress.js';
 import { writeReport } from './report.js';
 import type { Scenario } from './scenario.js';
-import { clusterScenario } from './scenarios/cluster.js';
-import { SCENARIOS as LISTED_SCENARIOS } from './scenarios/index.js';
+import { SCENARIOS } from './scenarios/index.js';
 import { markdownTable } from './table.js';
 
 interface RunArguments {
@@ -19,7 +18,6 @@ interface RunArguments {
   out: string;
 }
 
-const SCENARIOS: readonly Scenario[] = [...LISTED_SCENARIOS, clusterScenario];
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function parseArguments(argv: string[], env: NodeJS.ProcessEnv): RunArguments {

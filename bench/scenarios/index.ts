@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { clusterScenario } from './cluster.js';
 import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
@@ -12,4 +13,5 @@ export const SCENARIOS: readonly Scenario[] = [
   surgeScenario,
   outageScenario,
   curveScenario,
+  clusterScenario,
 ];

@@ -49,7 +49,12 @@ export class RateMeter {
   }
 
   rate(now: number): number {
-    const windowStart = Math.max(now - this.span, this.startedAt);
+    return this.rateOver(now, this.span);
+  }
+
+  /** The rate over the last `spanMs` only (at most the window). */
+  rateOver(now: number, spanMs: number): number {
+    const windowStart = Math.max(now - Math.min(spanMs, this.span), this.startedAt);
     let total = 0;
     for (let slot = 0; slot < SLOT_COUNT; slot++) {
       const count = this.counts[slot]!;

@@ -24,8 +24,9 @@ import { RateMeter } from './rate-meter.js';
  *
  * Decision. The current rate is a sliding window of at most five seconds (see rate-meter.ts). A
  * region starts surging when current > factor * max(baseline, minRps); `minRps` keeps a quiet
- * region's first few requests from reading as a surge. It stops only once current has stayed
- * below 0.8 of that threshold for three seconds. The gap between the two thresholds and the hold
+ * region's first few requests from reading as a surge. It stops only once the rate of the last
+ * second has stayed below 0.8 of that threshold for three seconds (the whole window would keep a
+ * dropped surge's seconds for its full length). The gap between the two thresholds and the hold
  * time are the hysteresis: traffic hovering around the threshold starts one surge and keeps it,
  * instead of flapping in and out with each tick and flooding the log with transitions.
  *
@@ -93,7 +94,9 @@ export class SurgeDetector {
       this.calmSince = Number.NaN;
       return 'began';
     }
-    if (current >= EXIT_RATIO * threshold) {
+    // Calm is judged on the last second alone: the whole window would still hold the surge's
+    // seconds for its full length after the traffic has dropped, and shed for that long.
+    if (this.meter.rateOver(now, SECOND_MS) >= EXIT_RATIO * threshold) {
       this.calmSince = Number.NaN;
       return null;
     }
