@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 // RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family and the keep-alive of old clients.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -22,7 +22,7 @@ function isHopByHop(lowerName: string): boolean {
 
 /** The extra header names a `connection` header declares hop-by-hop (`connection: close, x-foo`). */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const token of joined.split(',')) {
@@ -70,15 +70,34 @@ export function upstreamRequestHeaders(
 }
 
 /**
- * Strips hop-by-hop headers from an upstream response, in place (the object is ours: undici builds a
- * fresh one per response). Also drops any `x-floodgate-*` an upstream sent, so the gateway's own
- * headers cannot be forged from behind it.
+ * An upstream response's headers as the flat `[name, value, ...]` list sent to the client:
+ * hop-by-hop headers (and those named in `connection`) are left out, and so is any
+ * `x-floodgate-*` an upstream sent, so the gateway's own headers cannot be forged from behind it.
+ * A fresh list, rather than deleting from undici's object, keeps that object fast and lets Node
+ * write the list as it is.
  */
-export function stripResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
-  const named = connectionTokens(headers.connection as string | string[] | undefined);
-  for (const name of Object.keys(headers)) {
-    if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) delete headers[name];
+export function clientResponseHeaders(headers: IncomingHttpHeaders): string[] {
+  const named = connectionTokens(headers.connection);
+  const out: string[] = [];
+  for (const name in headers) {
+    if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) continue;
+    const value = headers[name];
+    if (typeof value === 'string') out.push(name, value);
+    else if (value !== undefined) for (const item of value) out.push(name, item);
   }
+  return out;
+}
+
+/** A flat header list as an object; a repeated name (set-cookie) becomes an array. */
+export function headerListToObject(list: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const value = list[i + 1]!;
+    const seen = out[name];
+    out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Outcome } from '../admin/admin-view.js';
 import type { Priority } from '../admission/priority.js';
 import { type BodyCapture, StaleCache } from '../cache/stale-cache.js';
 import { refusalForUpstreamError, sendRefusal } from '../http/errors.js';
-import { stripResponseHeaders } from '../http/hop-by-hop.js';
+import { clientResponseHeaders, headerListToObject } from '../http/hop-by-hop.js';
 import type { Region } from '../region.js';
 import type { Route } from '../routing/route-table.js';
 import type { BreakerCall } from './breaker.js';
@@ -42,10 +42,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private capture: BodyCapture | undefined;
   private options: Dispatcher.DispatchOptions | undefined;
   private retried = false;
+  /** The declared response length while no body byte has been sent; -1 once streaming. */
+  private wholeBodyBytes = -1;
   private bodyLimit = Number.POSITIVE_INFINITY;
   private bodyBytes = 0;
   private bodyTooLarge = false;
-  private capturedHeaders: IncomingHttpHeaders | undefined;
+  private capturedHeaders: string[] | undefined;
 
   constructor(
     private readonly env: ExchangeEnvironment,
@@ -142,29 +144,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.status = statusCode;
-    stripResponseHeaders(headers);
-    headers['x-floodgate-region'] = this.region.name;
-    if (this.failoverFrom !== undefined) headers['x-floodgate-failover-from'] = this.failoverFrom;
+    const list = clientResponseHeaders(headers);
     if (
       this.route.staleTtlMs !== undefined &&
       this.req.method === 'GET' &&
       StaleCache.cacheable(statusCode, headers)
     ) {
       this.capture = this.env.staleCache.capture();
-      this.capturedHeaders = { ...headers };
+      this.capturedHeaders = list.slice();
     }
-    this.res.writeHead(statusCode, statusMessage || undefined, headers);
+    list.push('x-floodgate-region', this.region.name);
+    if (this.failoverFrom !== undefined) list.push('x-floodgate-failover-from', this.failoverFrom);
+    const declared = headers['content-length'];
+    this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
+    this.res.writeHead(statusCode, statusMessage || undefined, list);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.done) return;
     if (this.capture !== undefined && !this.capture.push(chunk)) this.capture = undefined;
+    if (chunk.length === this.wholeBodyBytes) {
+      // The whole declared body in one chunk (most small answers): headers and body leave in one
+      // write instead of a write and an end.
+      this.res.end(chunk);
+      return;
+    }
+    this.wholeBodyBytes = -1;
     if (!this.res.write(chunk)) controller.pause();
   }
 
   onResponseEnd(): void {
     if (this.done) return;
-    this.res.end();
+    if (!this.res.writableEnded) this.res.end();
     if (this.capture !== undefined) this.keepStaleCopy(this.capture);
     this.finish(this.failoverFrom === undefined ? 'forwarded' : 'failover', this.status);
   }
@@ -237,14 +248,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private keepStaleCopy(capture: BodyCapture): void {
     const body = capture.finish();
     if (body === undefined || this.capturedHeaders === undefined) return;
-    const headers = this.capturedHeaders;
-    delete headers['x-floodgate-region'];
-    delete headers['x-floodgate-failover-from'];
     this.env.staleCache.set(
       this.staleKey(),
       {
         status: this.status,
-        headers: headers as Record<string, string | string[]>,
+        headers: headerListToObject(this.capturedHeaders),
         body,
         storedAt: this.env.clock(),
       },

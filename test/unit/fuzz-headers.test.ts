@@ -1,7 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stripResponseHeaders, upstreamRequestHeaders } from '../../src/http/hop-by-hop.js';
+import {
+  clientResponseHeaders,
+  headerListToObject,
+  upstreamRequestHeaders,
+} from '../../src/http/hop-by-hop.js';
 import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
 const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
@@ -177,8 +181,7 @@ describe('hop-by-hop stripping under arbitrary headers', () => {
             return !dropped && !name.startsWith('x-floodgate-');
           }),
         );
-        stripResponseHeaders(headers);
-        expect(headers).toEqual(expected);
+        expect(headerListToObject(clientResponseHeaders(headers))).toEqual(expected);
       }),
       { numRuns: 3000 },
     );
