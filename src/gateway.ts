@@ -133,20 +133,9 @@ export class Gateway implements ExchangeEnvironment {
     refusal: Refusal,
     startedAt: number,
   ): void {
-    if (refusal !== 'surge' && IDEMPOTENT.has(req.method!)) {
-      for (const name of region.config.failover) {
-        const target = rt.regions.get(name);
-        if (target === undefined || target.breaker.state !== 'closed' || !target.admission.admitSpillover())
-          continue;
-        const call = target.breaker.begin();
-        if (call === null) {
-          target.admission.release();
-          continue;
-        }
-        region.metrics.shed(refusal, priority, false);
-        this.forward(req, res, rt, target, route, priority, path, call, region.name, startedAt);
-        return;
-      }
+    if (refusal !== 'surge' && region.config.failover.length > 0 && IDEMPOTENT.has(req.method!)) {
+      const handOver = () => region.metrics.shed(refusal, priority, false);
+      if (this.failOver(req, res, region, route, priority, path, startedAt, handOver)) return;
     }
     if (route.staleTtlMs !== undefined && req.method === 'GET') {
       const entry = rt.staleCache.get(`${region.name} ${path}`);
@@ -162,6 +151,34 @@ export class Gateway implements ExchangeEnvironment {
         ? region.admission.retryAfterSeconds(priority)
         : this.minimumRetryAfter(rt, region, refusal);
     this.refuse(req, res, region, refusal, priority, startedAt, retryAfter);
+  }
+
+  /** Forwards to the first failover region whose breaker is closed and that has tokens to spare. */
+  failOver(
+    req: IncomingMessage,
+    res: ServerResponse,
+    home: Region,
+    route: Route,
+    priority: Priority,
+    path: string,
+    startedAt: number,
+    handOver: () => void,
+  ): boolean {
+    const rt = this.runtime;
+    for (const name of home.config.failover) {
+      const target = rt.regions.get(name);
+      if (target === undefined || target.breaker.state !== 'closed' || !target.admission.admitSpillover())
+        continue;
+      const call = target.breaker.begin();
+      if (call === null) {
+        target.admission.release();
+        continue;
+      }
+      handOver();
+      this.forward(req, res, rt, target, route, priority, path, call, home.name, startedAt);
+      return true;
+    }
+    return false;
   }
 
   private forward(

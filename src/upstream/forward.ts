@@ -18,6 +18,8 @@ type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+/** Failures before any connection existed: the upstream cannot have seen the request. */
+const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
 const CLIENT_CLOSED = 499;
@@ -211,9 +213,35 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish('error', this.status);
       return;
     }
+    if (this.failOverUnreached(err)) return;
     if (this.serveStaleIfKept()) return;
     sendRefusal(this.res, refusal, this.region.refusals, 0);
     this.finish('error', this.res.statusCode);
+  }
+
+  /**
+   * A connection that could not be made means no byte reached this region: an idempotent,
+   * bodiless request may go to a failover region right away instead of failing while the breaker
+   * is still counting. Once handed over, this exchange gives its resources back and records nothing.
+   */
+  private failOverUnreached(err: Error): boolean {
+    if (this.failoverFrom !== undefined || this.options?.body !== null) return false;
+    if (
+      !RETRYABLE_METHODS.has(this.req.method!) ||
+      !UNREACHED_CODES.has((err as { code?: string }).code ?? '')
+    ) {
+      return false;
+    }
+    return this.env.failOver(
+      this.req,
+      this.res,
+      this.region,
+      this.route,
+      this.priority,
+      this.path,
+      this.startedAt,
+      () => this.release(),
+    );
   }
 
   countBody(bytes: number): void {
@@ -283,13 +311,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private finish(outcome: Outcome, status: number): void {
+    this.release();
+    this.env.record(this.region, outcome, status, this.priority, this.req, this.startedAt);
+  }
+
+  /** Gives back the slot, the host's count and the breaker call, exactly once. */
+  private release(): void {
     this.done = true;
     this.settleBreakerNeutral();
     if (this.host !== undefined) this.host.inflight--;
     this.region.admission.release();
     this.res.removeListener('close', onClientClose);
     this.res.removeListener('drain', onClientDrain);
-    this.env.record(this.region, outcome, status, this.priority, this.req, this.startedAt);
   }
 }
 

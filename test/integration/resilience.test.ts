@@ -103,6 +103,25 @@ describe('resilience', () => {
     expect(own.headers['x-floodgate-failover-from']).toBeUndefined();
   });
 
+  // A region that cannot even be connected to sends GETs to its failover region at once, before
+  // its breaker has counted enough failures to open; a POST is never sent elsewhere.
+  it('fails over GETs when the home region refuses connections', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    await east.close();
+    const get = await fetchText(`${gw.publicUrl}/api/video/1`);
+    expect(get.status).toBe(200);
+    expect(get.headers['x-floodgate-region']).toBe('us-west');
+    expect(get.headers['x-floodgate-failover-from']).toBe('us-east');
+    const post = await fetchText(`${gw.publicUrl}/api/video/1`, { method: 'POST', body: 'once' });
+    expect(post.status).toBe(502);
+    expect(west.requests.map((r) => r.method)).toEqual(['GET']);
+    await until(
+      () => gw.view.regions()['us-east']!.inflight === 0 && gw.view.regions()['us-west']!.inflight === 0,
+    );
+    expect(gw.view.regions()['us-east']!.outcomes.failover).toBe(0);
+    expect(gw.view.regions()['us-west']!.outcomes.failover).toBe(1);
+  });
+
   // A request with a body that fails upstream is answered 502 and was sent exactly once.
   it('never replays a request body', async () => {
     await start({ rps: 1000 }, { rps: 1000 });
