@@ -46,6 +46,8 @@ export interface Simulator {
   readonly port: number;
   stats(): SimulatorStats;
   setMode(mode: SimulatorMode): Promise<void>;
+  /** From now on requests hold a worker for about `ms` (a slowed or sped-up backend); queued ones included. */
+  setServiceMs(ms: number): void;
   /** Drops every queued and open request and zeroes the counters, like a restart. */
   reset(): void;
   close(): Promise<void>;
@@ -95,7 +97,8 @@ class SimulatedBackend implements Simulator {
   private readonly sockets = new Set<Socket>();
   private readonly workers: WorkerQueue;
   private readonly counts: CountsStore;
-  private readonly serviceTime: () => number;
+  private readonly random: () => number;
+  private serviceTime: () => number;
   private mode: SimulatorMode = 'healthy';
   private served = 0;
   private zerosServed = 0;
@@ -106,6 +109,7 @@ class SimulatedBackend implements Simulator {
   constructor(options: SimulatorOptions) {
     this.name = options.name;
     const random = seededRandom(options.seed);
+    this.random = random;
     this.workers = new WorkerQueue(options.workers);
     this.serviceTime = lognormalSampler(random, options.serviceMs);
     this.counts = new CountsStore(
@@ -171,6 +175,10 @@ class SimulatedBackend implements Simulator {
     } else if (wasDown) {
       await this.listen(this.port);
     }
+  }
+
+  setServiceMs(ms: number): void {
+    this.serviceTime = lognormalSampler(this.random, ms);
   }
 
   reset(): void {

@@ -8,6 +8,7 @@ import { type SimulatorMode, type SimulatorOptions, startSimulator } from './sim
 export type HostRequest =
   | { id: number; method: 'stats' }
   | { id: number; method: 'setMode'; mode: SimulatorMode }
+  | { id: number; method: 'setServiceMs'; ms: number }
   | { id: number; method: 'reset' };
 
 export type HostReply = { id: number; result?: unknown; error?: string };
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
         return simulator.stats();
       case 'setMode':
         await simulator.setMode(message.mode);
+        return null;
+      case 'setServiceMs':
+        simulator.setServiceMs(message.ms);
         return null;
       case 'reset':
         simulator.reset();

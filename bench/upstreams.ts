@@ -14,6 +14,8 @@ export interface UpstreamHost {
   urlOf(name: string): string;
   stats(): Promise<SimulatorStats[]>;
   setMode(name: string, mode: SimulatorMode): Promise<void>;
+  /** Changes every backend's mean service time, e.g. to slow a region down mid-run. */
+  setServiceMs(ms: number): Promise<void>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,6 +54,10 @@ class BackendGroup implements UpstreamHost {
 
   async setMode(name: string, mode: SimulatorMode): Promise<void> {
     await this.named(name).call({ method: 'setMode', mode });
+  }
+
+  async setServiceMs(ms: number): Promise<void> {
+    await Promise.all(this.backends.map((backend) => backend.call({ method: 'setServiceMs', ms })));
   }
 
   async reset(): Promise<void> {

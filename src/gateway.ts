@@ -83,7 +83,10 @@ export class Gateway implements ExchangeEnvironment {
     const region = rt.regionFor(req.headers[rt.regionHeader]);
     socket.on('error', destroySocket);
     const path = upstreamPath(req.url ?? '');
-    if (path === undefined) return this.refuse(req, socket, region, 'bad-request', 'normal', startedAt);
+    // Only WebSocket handshakes are tunnelled (http-proxy drops anything else without an answer).
+    if (path === undefined || req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      return this.refuse(req, socket, region, 'bad-request', 'normal', startedAt);
+    }
     const priority = lowerOnly(rt.routes.match(path, req.method!).priority, req.headers['x-priority']);
     const clientWait = this.overClientLimit(req, rt, region, priority);
     if (clientWait > 0)

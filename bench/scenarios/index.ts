@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { adaptiveScenario } from './adaptive.js';
 import { clusterScenario } from './cluster.js';
 import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
@@ -14,4 +15,5 @@ export const SCENARIOS: readonly Scenario[] = [
   outageScenario,
   curveScenario,
   clusterScenario,
+  adaptiveScenario,
 ];

@@ -73,6 +73,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (bodyLimit !== undefined) {
       this.bodyLimit = bodyLimit;
       (this.req as TaggedRequest)[kExchange] = this;
+      // Paused first: a data listener would otherwise start the flow before undici is listening,
+      // and the chunks that came with the headers would reach only the counter. undici resumes it.
+      this.req.pause();
       this.req.on('data', onRequestChunk);
     }
     // Held for the whole exchange: a reload may swap the region's upstream set meanwhile.
@@ -114,6 +117,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
    */
   private retryAfterReset(err: Error): boolean {
     if (this.retried || this.options?.body !== null || !RETRYABLE_METHODS.has(this.req.method!)) return false;
+    // A reload may be closing the pool this exchange started on; a retry there could only fail.
+    if (this.host!.pool.closed) return false;
     if (!RESET_CODES.has((err as { code?: string }).code ?? '')) return false;
     this.retried = true;
     this.controller = null;
@@ -172,7 +177,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.wholeBodyBytes = -1;
-    if (!this.res.write(chunk)) controller.pause();
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      // undici's body timeout sleeps while paused: a client that stops reading must not hold the
+      // slot and the upstream connection forever. With no listener, Node destroys the socket.
+      this.res.setTimeout(this.region.config.timeoutMs);
+    }
   }
 
   onResponseEnd(): void {
@@ -185,8 +195,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.done) return;
     if (this.clientGone) {
+      // The upstream's answer was under way: the client leaving is not the gateway's error.
       this.settleBreakerNeutral();
-      this.finish('error', CLIENT_CLOSED);
+      const answered = this.failoverFrom === undefined ? 'forwarded' : 'failover';
+      this.finish(this.res.headersSent ? answered : 'error', CLIENT_CLOSED);
       return;
     }
     if (this.bodyTooLarge && !this.res.headersSent) {
@@ -206,7 +218,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish('error', this.res.headersSent ? this.status : 400);
       return;
     }
-    this.settleUpstream(false);
+    // A body cut off for its size is the client's doing, not the upstream's.
+    if (this.bodyTooLarge) this.settleBreakerNeutral();
+    else this.settleUpstream(false);
     if (this.res.headersSent) {
       // The body was cut short: ending the response would tell the client it is complete.
       this.res.destroy(err);
@@ -260,6 +274,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   resumeUpstream(): void {
+    this.res.setTimeout(0);
     if (this.controller?.paused) this.controller.resume();
   }
 

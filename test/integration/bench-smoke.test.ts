@@ -165,4 +165,26 @@ describe('bench smoke', () => {
       expect(point.success, point.target).toBeGreaterThan(0.9);
     expect(result.charts).toHaveLength(2);
   }, 60_000);
+
+  it('adaptive slows the backend under a static and an adaptive limit', async () => {
+    // Verifies both runs carried load in every phase and the unloaded reference measured a latency.
+    const result = await runScenario<{
+      data: {
+        unloadedP99Ms: { normal: number; slowed: number };
+        rows: Array<{ run: string; phase: string; sent: number; offeredRps: number; p99Ms: number }>;
+      };
+    }>('adaptive');
+    const { rows, unloadedP99Ms } = result.data;
+    expect(unloadedP99Ms.normal).toBeGreaterThan(0);
+    expect(unloadedP99Ms.slowed).toBeGreaterThan(0);
+    for (const run of ['static', 'adaptive']) {
+      const phases = rows.filter((row) => row.run === run);
+      expect(
+        phases.map((row) => row.phase),
+        run,
+      ).toEqual(['normal', 'slowed, settling', 'slowed']);
+      for (const row of phases) expect(row.sent, `${run} ${row.phase}`).toBeGreaterThan(0);
+      expect(phases[0]!.p99Ms, run).toBeGreaterThan(0);
+    }
+  }, 60_000);
 });

@@ -108,6 +108,19 @@ describe('forwarding', () => {
     expect(sha256(body)).toBe(sha256(download));
   });
 
+  // A chunked body whose bytes arrive together with the headers reaches the upstream whole.
+  it('forwards a chunked body sent in the same packet as the headers', async () => {
+    const before = east.requests.length;
+    const port = Number(new URL(gw.publicUrl).port);
+    const answer = await rawRequest(
+      port,
+      'POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200/);
+    expect(east.requests[before]!.bodyBytes).toBe(5);
+    expect(east.requests[before]!.bodySha256).toBe(sha256('hello'));
+  });
+
   // A client that asks for 100-continue gets it from the gateway, and its body still arrives.
   it('handles expect: 100-continue uploads', async () => {
     const before = east.requests.length;

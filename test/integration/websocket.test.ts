@@ -146,6 +146,24 @@ describe('websocket upgrades', () => {
     first.socket.destroy();
   });
 
+  // Only WebSocket upgrades are tunnelled; anything else is refused before admission.
+  it('refuses non-WebSocket upgrades with 400', async () => {
+    const port = await start();
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.write(
+      'GET /h2 HTTP/1.1\r\nHost: gw\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+    );
+    await new Promise((resolve) => socket.on('close', resolve));
+    expect(text).toMatch(/^HTTP\/1\.1 400/);
+    expect(text).toContain('x-floodgate-region: us-east');
+    expect(upstream.upgrades.length).toBe(0);
+    expect(gw.view.regions()['us-east']!.inflight).toBe(0);
+  });
+
   // An upgrade to a region with an open breaker gets 503 circuit-open.
   it('refuses upgrades while the breaker is open', async () => {
     const port = await start();
