@@ -2,6 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
+import { writeRefusalToSocket } from '../http/errors.js';
 import type { Region } from '../region.js';
 import type { BreakerCall } from './breaker.js';
 
@@ -28,13 +29,20 @@ export class WebSocketTunnels {
 
   constructor(private readonly logger: Logger) {
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
-      proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Duplex) => {
-        settle(req as TaggedRequest, 'ok');
-        bindLifetimes((req as TaggedRequest)[kTunnel]!.client, upstream);
-      });
-      proxyReq.once('response', (res: IncomingMessage) =>
-        settle(req as TaggedRequest, res.statusCode! < 500 ? 'ok' : 'failed'),
+      const state = (req as TaggedRequest)[kTunnel]!;
+      // http-proxy sets no timeout of its own: a hung upstream must fail the handshake in time.
+      proxyReq.setTimeout(state.region.config.timeoutMs, () =>
+        proxyReq.destroy(Object.assign(new Error('no handshake answer in time'), { code: 'ETIMEDOUT' })),
       );
+      proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
+        res.headers['x-floodgate-region'] = state.region.name;
+        settle(req as TaggedRequest, 'ok');
+        bindLifetimes(state.client, upstream);
+      });
+      proxyReq.once('response', (res: IncomingMessage) => {
+        res.headers['x-floodgate-region'] = state.region.name;
+        settle(req as TaggedRequest, res.statusCode! < 500 ? 'ok' : 'failed');
+      });
     });
   }
 
@@ -49,10 +57,19 @@ export class WebSocketTunnels {
       settle(tagged, 'cancelled');
     });
     const target = region.upstreams.hosts[region.upstreams.pick()]!.url;
-    this.proxy.ws(req, socket, head, { target }, (err: Error) => {
+    this.proxy.ws(req, socket, head, { target }, (err: NodeJS.ErrnoException) => {
       this.logger.warn({ event: 'websocket-error', region: region.name, err: err.message });
+      const answered = tagged[kTunnel]!.settled;
       settle(tagged, 'failed');
-      socket.destroy();
+      // Before the handshake was answered the client still gets an HTTP answer, like any request.
+      if (answered || !socket.writable) socket.destroy();
+      else
+        writeRefusalToSocket(
+          socket,
+          err.code === 'ETIMEDOUT' ? 'upstream-timeout' : 'upstream-unreachable',
+          region.refusals,
+          0,
+        );
     });
   }
 

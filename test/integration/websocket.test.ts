@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetchText } from '../support/http-client.js';
@@ -99,6 +99,7 @@ describe('websocket upgrades', () => {
     const client = handshake(port, 'X-Floodgate-Region: forged\r\n');
     await until(() => client.received().includes('\r\n\r\n'));
     expect(client.received()).toMatch(/^HTTP\/1\.1 101/);
+    expect(client.received().toLowerCase()).toContain('x-floodgate-region: us-east');
     client.socket.write('ping-bytes');
     await until(() => client.received().endsWith('ping-bytes'));
     const seen = upstream.upgrades[0]!;
@@ -144,6 +145,35 @@ describe('websocket upgrades', () => {
     expect(second.received()).toMatch(/^HTTP\/1\.1 429/);
     expect(second.received()).toContain('x-floodgate-shed: client-rate');
     first.socket.destroy();
+  });
+
+  // A handshake the upstream refuses gets an HTTP answer, 502, like any request.
+  it('answers a refused handshake with 502', async () => {
+    const port = await start();
+    await upstream.close();
+    const refused = handshake(port);
+    await refused.closed;
+    expect(refused.received()).toMatch(/^HTTP\/1\.1 502/);
+    expect(refused.received()).toContain('x-floodgate-region: us-east');
+  });
+
+  // A handshake the upstream never answers gets 504 within timeoutMs and frees its slot.
+  it('answers a hung handshake with 504', async () => {
+    upstream = await startWsUpstream();
+    const accepted: Socket[] = [];
+    const silent = createTcpServer((s) => accepted.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [silentUrl], capacity: { rps: 1000 }, timeoutMs: 300 } },
+      routing: { default: 'us-east' },
+    });
+    const hung = handshake(Number(new URL(gw.publicUrl).port));
+    await hung.closed;
+    expect(hung.received()).toMatch(/^HTTP\/1\.1 504/);
+    await until(() => gw.view.regions()['us-east']!.inflight === 0);
+    for (const s of accepted) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
   });
 
   // Only WebSocket upgrades are tunnelled; anything else is refused before admission.
