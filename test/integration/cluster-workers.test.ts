@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -9,6 +9,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/recording-upstream.js';
+import { spawnCapturing } from '../support/spawn-capturing.js';
 
 // node:cluster forks a JavaScript file, so these tests run the built command line (`npm test`
 // builds it first); a build older than the sources is rebuilt here.
@@ -59,27 +60,23 @@ interface Group {
 }
 
 async function startGroup(configPath: string, port: number, adminPort: number): Promise<Group> {
-  const child = spawn(process.execPath, [CLI, '--config', configPath, '--workers', '2'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, output, exited } = spawnCapturing(process.execPath, [
+    CLI,
+    '--config',
+    configPath,
+    '--workers',
+    '2',
+  ]);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`floodgate exited (${child.exitCode}): ${output}`);
-    if (Date.now() > deadline) throw new Error(`floodgate did not get ready: ${output}`);
+    if (child.exitCode !== null) throw new Error(`floodgate exited (${child.exitCode}): ${output()}`);
+    if (Date.now() > deadline) throw new Error(`floodgate did not get ready: ${output()}`);
     const ready = await getText(`${adminUrl}/readyz`).catch(() => undefined);
     if (ready?.status === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { child, publicUrl: `http://127.0.0.1:${port}`, adminUrl, output: () => output, exited };
+  return { child, publicUrl: `http://127.0.0.1:${port}`, adminUrl, output, exited };
 }
 
 async function getText(url: string, init: { method?: 'GET' | 'POST'; dispatcher?: Agent } = {}) {

@@ -1,7 +1,8 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CapturedProcess, spawnCapturing } from '../support/spawn-capturing.js';
 import { until } from '../support/wait.js';
 
 // Builds the project the way `npm run demo` does, then runs the demo as a user would, in a shortened
@@ -10,26 +11,8 @@ import { until } from '../support/wait.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEMO = join(ROOT, 'dist/bench/demo.js');
 
-interface DemoRun {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDemo(seconds: number): DemoRun {
-  const child = spawn(process.execPath, [DEMO, '--seconds', String(seconds)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
+function startDemo(seconds: number): CapturedProcess {
+  return spawnCapturing(process.execPath, [DEMO, '--seconds', String(seconds)], { cwd: ROOT });
 }
 
 /** The named column of the final table's row for one region and kind, as a fraction. */
@@ -52,7 +35,7 @@ function cells(line: string): string[] {
 }
 
 describe('npm run demo', () => {
-  let running: DemoRun | undefined;
+  let running: CapturedProcess | undefined;
 
   beforeAll(async () => {
     // Type errors in files being edited elsewhere still emit JavaScript; only a missing demo fails here.
