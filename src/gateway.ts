@@ -13,6 +13,7 @@ import {
   prepareUpgradeHeaders,
   upstreamRequestHeaders,
 } from './http/hop-by-hop.js';
+import { isIdempotent } from './http/methods.js';
 import type { Region } from './region.js';
 import type { Route } from './routing/route-table.js';
 import { upstreamPath } from './routing/route-table.js';
@@ -20,10 +21,8 @@ import type { Runtime } from './runtime.js';
 import type { BreakerCall } from './upstream/breaker.js';
 import type { ExchangeEnvironment } from './upstream/exchange-environment.js';
 import { Exchange } from './upstream/forward.js';
-import { serveStale } from './upstream/serve-stale.js';
+import { serveKeptCopy } from './upstream/serve-stale.js';
 import type { WebSocketTunnels } from './upstream/websocket.js';
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * One request's path through Floodgate, top to bottom:
@@ -136,16 +135,15 @@ export class Gateway implements ExchangeEnvironment {
     refusal: Refusal,
     startedAt: number,
   ): void {
-    if (refusal !== 'surge' && region.config.failover.length > 0 && IDEMPOTENT.has(req.method!)) {
+    if (refusal !== 'surge' && region.config.failover.length > 0 && isIdempotent(req.method)) {
       const handOver = () => region.metrics.shed(refusal, priority, false);
       if (this.failOver(req, res, region, route, priority, path, startedAt, handOver)) return;
     }
     if (route.staleTtlMs !== undefined && req.method === 'GET') {
-      const entry = rt.staleCache.get(`${region.name} ${path}`);
-      if (entry !== undefined) {
+      const status = serveKeptCopy(res, rt.staleCache, region.name, region.name, path, this.clock());
+      if (status !== undefined) {
         region.metrics.shed(refusal, priority, false);
-        serveStale(res, entry, region.name, this.clock());
-        this.record(region, 'stale', entry.status, priority, req, startedAt);
+        this.record(region, 'stale', status, priority, req, startedAt);
         return;
       }
     }

@@ -7,6 +7,7 @@ import { type Clock, monotonicClock } from './admission/clock.js';
 import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
+import { httpUrl, listen } from './http/listen.js';
 import { createPublicServer } from './http/public-server.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -152,8 +153,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 
   return {
-    publicUrl: `http://${urlHost(config.listen.host)}:${publicPort}`,
-    adminUrl: admin ? `http://${urlHost(config.admin.host)}:${admin.port}` : undefined,
+    publicUrl: httpUrl(config.listen.host, publicPort),
+    adminUrl: admin ? httpUrl(config.admin.host, admin.port) : undefined,
     gateway,
     view,
     metrics,
@@ -167,16 +168,6 @@ function regionViews(runtime: Runtime): Record<string, RegionView> {
   const out: Record<string, RegionView> = {};
   for (const [name, region] of runtime.regions) out[name] = region.view();
   return out;
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /**
@@ -220,8 +211,4 @@ function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[]
   const { leaseSize: _next, ...nextCluster } = next.cluster ?? {};
   if (JSON.stringify(boundCluster) !== JSON.stringify(nextCluster)) changed.push('cluster');
   return changed;
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

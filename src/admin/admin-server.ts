@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { listen } from '../http/listen.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { AdminView, RegionView } from './admin-view.js';
 import { loadDashboardAssets, type StaticAsset } from './dashboard/dashboard-assets.js';
@@ -54,7 +55,7 @@ export async function startAdminServer(
   const guard: Guard = { isAuthorized: bearerCheck(opts.token) };
   const routes = buildRoutes(guard, view, metrics, events, assets);
   const server = createServer((req, res) => dispatch(routes, req, res, logger));
-  await listen(server, opts);
+  await listen(server, opts.host, opts.port);
   return {
     port: (server.address() as AddressInfo).port,
     setToken: (token) => {
@@ -260,16 +261,6 @@ class RegionEvents {
     const body = { at: Date.now(), ...regionsBody(this.view) };
     return `event: regions\ndata: ${JSON.stringify(body)}\n\n`;
   }
-}
-
-function listen(server: Server, opts: AdminServerOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function closeServer(server: Server, events: RegionEvents): Promise<void> {

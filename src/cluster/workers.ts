@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { startAdminServer } from '../admin/admin-server.js';
 import type { AdminView, ReloadResult } from '../admin/admin-view.js';
+import { httpUrl } from '../http/listen.js';
 import { createLogger, flushLogger, logEvent } from '../observability/logger.js';
 import { WorkerGroupMetrics } from './cluster-metrics.js';
 import { readConfig, WorkerGroup, type WorkerHandle } from './worker-group.js';
@@ -66,7 +67,7 @@ export async function startWorkerGroup(options: WorkerGroupStartOptions): Promis
     ready: () => group.ready(),
   };
   const admin = await startAdminServer(config.admin, view, metrics, logger);
-  const adminUrl = `http://${urlHost(config.admin.host)}:${admin.port}`;
+  const adminUrl = httpUrl(config.admin.host, admin.port);
   logEvent(logger, 'started', {
     listen: new URL(publicUrl).host,
     admin: new URL(adminUrl).host,
@@ -112,8 +113,4 @@ function forkWorker(configPath: string): WorkerHandle {
       worker.process.kill(signal);
     },
   };
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -5,18 +5,18 @@ import type { Priority } from '../admission/priority.js';
 import { type BodyCapture, StaleCache } from '../cache/stale-cache.js';
 import { refusalForUpstreamError, sendRefusal } from '../http/errors.js';
 import { clientResponseHeaders, headerListToObject } from '../http/hop-by-hop.js';
+import { isIdempotent } from '../http/methods.js';
 import type { Region } from '../region.js';
 import type { Route } from '../routing/route-table.js';
 import type { BreakerCall } from './breaker.js';
 import type { ExchangeEnvironment } from './exchange-environment.js';
 import type { UpstreamHost, UpstreamSet } from './pools.js';
-import { serveStale } from './serve-stale.js';
+import { serveKeptCopy, staleKey } from './serve-stale.js';
 
 const kExchange = Symbol('floodgate.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Failures before any connection existed: the upstream cannot have seen the request. */
 const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -116,7 +116,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * connection; with one it never is, because some of it may have been applied.
    */
   private retryAfterReset(err: Error): boolean {
-    if (this.retried || this.options?.body !== null || !RETRYABLE_METHODS.has(this.req.method!)) return false;
+    if (this.retried || this.options?.body !== null || !isIdempotent(this.req.method)) return false;
     // A reload may be closing the pool this exchange started on; a retry there could only fail.
     if (this.host!.pool.closed) return false;
     if (!RESET_CODES.has((err as { code?: string }).code ?? '')) return false;
@@ -189,7 +189,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     if (!this.res.writableEnded) this.res.end();
     if (this.capture !== undefined) this.keepStaleCopy(this.capture);
-    this.finish(this.failoverFrom === undefined ? 'forwarded' : 'failover', this.status);
+    this.finish(this.answeredOutcome(), this.status);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
@@ -197,8 +197,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.clientGone) {
       // The upstream's answer was under way: the client leaving is not the gateway's error.
       this.settleBreakerNeutral();
-      const answered = this.failoverFrom === undefined ? 'forwarded' : 'failover';
-      this.finish(this.res.headersSent ? answered : 'error', CLIENT_CLOSED);
+      this.finish(this.res.headersSent ? this.answeredOutcome() : 'error', CLIENT_CLOSED);
       return;
     }
     if (this.bodyTooLarge && !this.res.headersSent) {
@@ -240,10 +239,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
    */
   private failOverUnreached(err: Error): boolean {
     if (this.failoverFrom !== undefined || this.options?.body !== null) return false;
-    if (
-      !RETRYABLE_METHODS.has(this.req.method!) ||
-      !UNREACHED_CODES.has((err as { code?: string }).code ?? '')
-    ) {
+    if (!isIdempotent(this.req.method) || !UNREACHED_CODES.has((err as { code?: string }).code ?? '')) {
       return false;
     }
     return this.env.failOver(
@@ -281,10 +277,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private serveStaleIfKept(): boolean {
     if (this.route.staleTtlMs === undefined || this.req.method !== 'GET' || this.res.headersSent)
       return false;
-    const entry = this.env.staleCache.get(this.staleKey());
-    if (entry === undefined) return false;
-    serveStale(this.res, entry, this.region.name, this.env.clock());
-    this.finish('stale', entry.status);
+    const home = this.failoverFrom ?? this.region.name;
+    const status = serveKeptCopy(
+      this.res,
+      this.env.staleCache,
+      home,
+      this.region.name,
+      this.path,
+      this.env.clock(),
+    );
+    if (status === undefined) return false;
+    this.finish('stale', status);
     return true;
   }
 
@@ -292,7 +295,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const body = capture.finish();
     if (body === undefined || this.capturedHeaders === undefined) return;
     this.env.staleCache.set(
-      this.staleKey(),
+      staleKey(this.failoverFrom ?? this.region.name, this.path),
       {
         status: this.status,
         headers: headerListToObject(this.capturedHeaders),
@@ -303,8 +306,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  private staleKey(): string {
-    return `${this.failoverFrom ?? this.region.name} ${this.path}`;
+  private answeredOutcome(): Outcome {
+    return this.failoverFrom === undefined ? 'forwarded' : 'failover';
   }
 
   private settleUpstream(ok: boolean): void {
