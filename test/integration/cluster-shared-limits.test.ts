@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { type ClusteredGateway, startClusteredGateway } from '../../src/cluster/clustered-gateway.js';
 import { leaseSize, localCapacity } from '../../src/cluster/lease-plan.js';
 import type { SharedLimits } from '../../src/cluster/shared-limits.js';
-import { type RecordingUpstream, startRecordingUpstream } from '../support/recording-upstream.js';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { type RedisServer, redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 
 const RPS = 200;
@@ -129,12 +129,12 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 
 describe.runIf(redisServerAvailable())('region limits shared through a real Redis', () => {
   let redis: RedisServer;
-  let upstream: RecordingUpstream;
+  let upstream: FaultUpstream;
   let instances: Instance[] = [];
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    upstream = await startRecordingUpstream();
+    upstream = await startFaultUpstream();
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { type RecordingUpstream, startRecordingUpstream } from '../support/recording-upstream.js';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { spawnCapturing } from '../support/spawn-capturing.js';
 
 // node:cluster forks a JavaScript file, so these tests run the built command line (`npm test`
@@ -112,7 +112,7 @@ async function eventually<T>(
 describe('floodgate --workers 2', () => {
   let dir: string;
   let configPath: string;
-  let upstream: RecordingUpstream;
+  let upstream: FaultUpstream;
   let group: Group;
   let admitted = 0;
   const config = (rps: number) => ({
@@ -128,7 +128,7 @@ describe('floodgate --workers 2', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    upstream = await startRecordingUpstream();
+    upstream = await startFaultUpstream();
     dir = await mkdtemp(join(tmpdir(), 'floodgate-workers-'));
     configPath = join(dir, 'gateway.yaml');
     const [port, adminPort] = [await freePort(), await freePort()];
