@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PRIORITIES, type Priority } from '../../../src/admission/priority.js';
-import {
-  type AdmissionLimits,
-  RegionAdmission,
-  type ShedReason,
-} from '../../../src/admission/region-admission.js';
+import { type AdmissionLimits, RegionAdmission } from '../../../src/admission/region-admission.js';
+import { fakeClock, simulate } from '../../support/admission-sim.js';
 
 const LIMITS: AdmissionLimits = {
   rps: 100,
@@ -12,76 +9,8 @@ const LIMITS: AdmissionLimits = {
   maxConcurrent: 100,
   reserves: { high: 0.1, normal: 0.25, low: 0.5 },
   retryAfterSeconds: 1,
-  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 },
+  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000, baselineRps: 20 },
 };
-
-/** A small seeded generator so simulations are random but repeatable. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Tally {
-  admitted: Record<Priority, number>;
-  shed: Record<Priority, number>;
-  reasons: Record<ShedReason, number>;
-}
-
-interface Simulation {
-  admission: RegionAdmission;
-  /** Requests per second offered for each priority. */
-  offered: Partial<Record<Priority, number>>;
-  seconds: number;
-  holdMs: (random: () => number) => number;
-  seed?: number;
-  /** Called after every millisecond with the total admitted so far. */
-  onStep?: (now: number, admitted: number) => void;
-}
-
-/**
- * Drives an admission with Poisson-like arrivals in 1 ms steps on the fake clock that `setNow`
- * moves, holding each admitted request for `holdMs` before releasing it, and ticking once a second.
- */
-function simulate(sim: Simulation, setNow: (now: number) => void, startAt = 0): Tally {
-  const random = seeded(sim.seed ?? 1);
-  const tally: Tally = {
-    admitted: { critical: 0, high: 0, normal: 0, low: 0 },
-    shed: { critical: 0, high: 0, normal: 0, low: 0 },
-    reasons: { rate: 0, concurrency: 0, surge: 0 },
-  };
-  let pending: number[] = [];
-  let admittedTotal = 0;
-  for (let now = startAt; now < startAt + sim.seconds * 1000; now++) {
-    setNow(now);
-    const due = pending.filter((at) => at <= now);
-    for (let i = 0; i < due.length; i++) sim.admission.release();
-    pending = pending.filter((at) => at > now);
-    for (const priority of PRIORITIES) {
-      const rps = sim.offered[priority] ?? 0;
-      const arrivals = Math.floor(rps / 1000) + (random() < (rps % 1000) / 1000 ? 1 : 0);
-      for (let i = 0; i < arrivals; i++) {
-        const reason = sim.admission.admit(priority, true);
-        if (reason === null) {
-          tally.admitted[priority] += 1;
-          admittedTotal += 1;
-          pending.push(now + sim.holdMs(random));
-        } else {
-          tally.shed[priority] += 1;
-          tally.reasons[reason] += 1;
-        }
-      }
-    }
-    if (now % 1000 === 0) sim.admission.tick();
-    sim.onStep?.(now, admittedTotal);
-  }
-  return tally;
-}
 
 /** Offers 20 req/s for a minute and then 1000 req/s until the region surges; returns the time reached. */
 function provokeSurge(admission: RegionAdmission, setNow: (t: number) => void): number {
@@ -93,11 +22,6 @@ function provokeSurge(admission: RegionAdmission, setNow: (t: number) => void): 
     if (now % 1000 === 0) admission.tick();
   }
   return now;
-}
-
-function fakeClock(): { clock: () => number; setNow: (t: number) => void } {
-  let now = 0;
-  return { clock: () => now, setNow: (t) => (now = t) };
 }
 
 describe('RegionAdmission', () => {
