@@ -180,4 +180,37 @@ describe('SurgeDetector', () => {
     const transitions = drive(detector, () => 350, now + 10_000, now + 20_000);
     expect(transitions.map((t) => t.change)).toEqual(['ended']);
   });
+
+  it('keeps its baseline, prior and minRps in the units of the share of traffic it sees', () => {
+    // One of four processes: a prior of 100 becomes 25, and a quarter of a 4x flood is still a surge.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    detector.setShare(0.25);
+    expect(detector.baselineRps(0)).toBe(25);
+    expect(drive(detector, () => 25, 0, 10_000)).toEqual([]);
+    expect(drive(detector, () => 100, 10_000, 20_000).map((t) => t.change)).toEqual(['began']);
+  });
+
+  it('decides on a fresh shared reading and falls back to its own baseline when it goes stale', () => {
+    // The group's whole-region numbers, scaled to this process's half, replace the local ones for 3 s.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    detector.setShare(0.5);
+    drive(detector, () => 50, 0, 5000);
+    detector.adoptShared({ baselineRps: 100, currentRps: 400, lastSecondRps: 400 }, 5000);
+    expect(detector.baselineRps(5000)).toBe(50);
+    expect(detector.currentRps(5000)).toBe(200);
+    expect(detector.tick(5000)).toBe('began');
+    // Stale after 3 s: the local numbers (50 req/s against a baseline of 50) are back, and the surge ends.
+    expect(drive(detector, () => 50, 5010, 20_000).map((t) => t.change)).toEqual(['ended']);
+    expect(detector.currentRps(20_000)).toBeCloseTo(50, 0);
+  });
+
+  it('hands over what it counted since the last round exactly once', () => {
+    // The shared baseline adds each process's offered requests; none may be counted twice.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    for (let i = 0; i < 7; i++) detector.record(10);
+    const first = detector.contribution();
+    expect(first).toMatchObject({ offered: 7, priorRps: 100, surging: false, windowSeconds: 5 });
+    expect(first.alpha).toBeCloseTo(1 - 2 ** (-1 / 60), 12);
+    expect(detector.contribution().offered).toBe(0);
+  });
 });
