@@ -29,9 +29,10 @@ import { RateMeter } from './rate-meter.js';
  * - Share. A process that sees only a share of the region's traffic (one of several workers or
  *   instances) keeps its baseline, prior and `minRps` in its own units: all scaled by that share.
  * - Shared. With a reading of the whole group's baseline and rates (shared through Redis, see
- *   src/cluster/shared-baseline.ts), decisions use that reading, scaled to this process's share, as
- *   long as it is fresh; the local baseline keeps learning meanwhile and takes over when the
- *   reading goes stale, so an unreachable store falls back to what this process learned itself.
+ *   src/cluster/shared-baseline.ts), decisions use the group's baseline, scaled to this process's
+ *   share, as long as the reading is fresh, and the higher of the group's and this process's own
+ *   current rate; the local baseline keeps learning meanwhile and takes over when the reading goes
+ *   stale, so an unreachable store falls back to what this process learned itself.
  *
  * Decision. The current rate is a sliding window of at most five seconds (see rate-meter.ts). A
  * region starts surging when current > factor * max(baseline, minRps); `minRps` keeps a quiet
@@ -79,6 +80,7 @@ export interface SurgeContribution {
   surgingAlpha: number;
   surging: boolean;
   windowSeconds: number;
+  halfLifeMs: number;
 }
 
 const SECOND_MS = 1000;
@@ -190,6 +192,7 @@ export class SurgeDetector {
       surgingAlpha: this.surgeAlpha,
       surging: this.isSurging,
       windowSeconds: Math.max(1, Math.round(this.meter.windowMs / SECOND_MS)),
+      halfLifeMs: this.opts.halfLifeMs,
     };
   }
 
@@ -200,18 +203,18 @@ export class SurgeDetector {
   }
 
   private view(now: number): View {
+    const current = this.meter.rate(now);
+    const lastSecond = this.meter.rateOver(now, SECOND_MS);
     const shared = this.shared;
-    if (shared !== undefined && now - this.sharedAt <= SHARED_FRESH_MS) {
-      return {
-        baseline: shared.baselineRps * this.share,
-        current: shared.currentRps * this.share,
-        lastSecond: shared.lastSecondRps * this.share,
-      };
+    if (shared === undefined || now - this.sharedAt > SHARED_FRESH_MS) {
+      return { baseline: this.baseline, current, lastSecond };
     }
+    // The group's rates lag by a second or two (they cover completed seconds) and a process may see
+    // more than its share: whichever reads higher counts, so the shared view never hides a surge.
     return {
-      baseline: this.baseline,
-      current: this.meter.rate(now),
-      lastSecond: this.meter.rateOver(now, SECOND_MS),
+      baseline: shared.baselineRps * this.share,
+      current: Math.max(shared.currentRps * this.share, current),
+      lastSecond: Math.max(shared.lastSecondRps * this.share, lastSecond),
     };
   }
 

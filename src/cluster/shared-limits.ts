@@ -81,6 +81,8 @@ export class SharedLimits implements LimitsPolicy {
     for (const region of this.regions.values()) {
       const known = this.leases.has(region.admission);
       this.applySupply(region);
+      // Each process sees about its fallback share of the traffic, with Redis up or down.
+      region.admission.setTrafficShare(this.options.fallbackShare);
       // A region a reload added starts with a full bucket of its own; while leasing, it may spend
       // only what it leased. The next round leases for it at once.
       if (!known && this.state === 'up') {
