@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SharedSurgeReading, SurgeContribution } from '../admission/surge-detector.js';
-import { sharedStateClient } from './redis-client.js';
+import { type SharedStore, sharedStateClient } from './redis-client.js';
 
 /** One process's round with a region's shared baseline: what it counted, and what it learns back. */
 export interface BaselineExchange extends SurgeContribution {
@@ -10,13 +10,10 @@ export interface BaselineExchange extends SurgeContribution {
   second: number;
 }
 
-/** Where the group's baselines live: Redis in production, anything answering the same in tests. */
-export interface BaselineStore {
-  /** Resolves once the store answers; rejects when it cannot be reached at start. */
-  connect(): Promise<void>;
+/** Where the group's baselines live. */
+export interface BaselineStore extends SharedStore {
   /** Adds the caller's count to its second, folds every completed second, and returns the reading. */
   exchange(request: BaselineExchange): Promise<SharedSurgeReading>;
-  close(): Promise<void>;
 }
 
 // Two keys per region, one hash slot (the braces): KEYS[1] is {baseline, folded, since}, the

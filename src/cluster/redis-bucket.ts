@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { sharedStateClient } from './redis-client.js';
+import { type SharedStore, sharedStateClient } from './redis-client.js';
 
 /** One lease asked of a region's shared bucket. */
 export interface LeaseRequest {
@@ -22,13 +22,10 @@ export interface LeaseReply {
 }
 
 /** Where shared buckets live: Redis in production, memory in the unit tests. */
-export interface BucketStore {
-  /** Resolves once the store answers; rejects when it cannot be reached at start. */
-  connect(): Promise<void>;
+export interface BucketStore extends SharedStore {
   lease(request: LeaseRequest): Promise<LeaseReply>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 // The bucket is a hash {tokens, at}. Redis's own TIME is the clock, so gateways whose clocks

@@ -1,5 +1,12 @@
 import { Redis } from 'ioredis';
 
+/** A store of state shared between gateways (Redis in production, memory in unit tests). */
+export interface SharedStore {
+  /** Resolves once the store answers; rejects when it cannot be reached at start. */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
 const RECONNECT_MAX_DELAY_MS = 1000;
 const RECONNECT_STEP_MS = 100;
 const MIN_CONNECT_TIMEOUT_MS = 1000;
@@ -36,4 +43,28 @@ export function sharedStateClient(
     }
   };
   return { redis, connect };
+}
+
+/**
+ * Connects a store and runs the first round before the gateway serves, then one round every
+ * `everyMs` (0: the caller drives the rounds). A store that cannot be reached is reported through
+ * `onDown` and the rounds go on: they are what notices it coming back.
+ */
+export async function startRounds(options: {
+  store: SharedStore;
+  onDown: (err: unknown) => void;
+  round: () => Promise<void>;
+  everyMs: number;
+  closed: () => boolean;
+}): Promise<NodeJS.Timeout | undefined> {
+  try {
+    await options.store.connect();
+  } catch (err) {
+    options.onDown(err);
+  }
+  await options.round();
+  if (options.everyMs <= 0 || options.closed()) return undefined;
+  const timer = setInterval(() => void options.round(), options.everyMs);
+  timer.unref();
+  return timer;
 }

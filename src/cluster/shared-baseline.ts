@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../admission/clock.js';
 import type { LimitedRegion, LimitedRuntime, LimitsPolicy } from './limits-policy.js';
 import type { BaselineStore } from './redis-baseline.js';
+import { startRounds } from './redis-client.js';
 
 export interface SharedBaselineOptions {
   store: BaselineStore;
@@ -61,16 +62,13 @@ export class SharedBaseline implements LimitsPolicy {
 
   /** Connects and takes the first reading, so the gateway serves knowing what the group has learned. */
   async start(): Promise<void> {
-    try {
-      await this.options.store.connect();
-    } catch (err) {
-      this.becomeDown(err);
-    }
-    await this.tick();
-    if (this.tickMs > 0 && !this.closed) {
-      this.timer = setInterval(() => void this.tick(), this.tickMs);
-      this.timer.unref();
-    }
+    this.timer = await startRounds({
+      store: this.options.store,
+      onDown: (err) => this.becomeDown(err),
+      round: () => this.tick(),
+      everyMs: this.tickMs,
+      closed: () => this.closed,
+    });
   }
 
   /** One round for every region; a round still running is not overtaken. */

@@ -4,6 +4,7 @@ import type { RegionAdmission, TokenSupply } from '../admission/region-admission
 import { leaseFloor, leaseSize, localCapacity, tokensWanted } from './lease-plan.js';
 import { type LimitedRegion, type LimitedRuntime, type LimitsPolicy, sameSupply } from './limits-policy.js';
 import type { BucketStore, LeaseReply } from './redis-bucket.js';
+import { startRounds } from './redis-client.js';
 import type { SharedLimitsMetrics } from './shared-limits-metrics.js';
 
 export interface SharedLimitsOptions {
@@ -98,16 +99,13 @@ export class SharedLimits implements LimitsPolicy {
   async start(): Promise<void> {
     const now = this.options.clock();
     for (const region of this.regions.values()) region.admission.bucket.empty(now);
-    try {
-      await this.options.store.connect();
-    } catch (err) {
-      this.becomeDown(err);
-    }
-    await this.tick();
-    if (this.tickMs > 0 && !this.closed) {
-      this.timer = setInterval(() => void this.tick(), this.tickMs);
-      this.timer.unref();
-    }
+    this.timer = await startRounds({
+      store: this.options.store,
+      onDown: (err) => this.becomeDown(err),
+      round: () => this.tick(),
+      everyMs: this.tickMs,
+      closed: () => this.closed,
+    });
   }
 
   /** One round: leases for every region with room, or a probe while the store is unreachable. */

@@ -1,17 +1,6 @@
+import { seededRandom as seeded } from '../../bench/sim/random.js';
 import { PRIORITIES, type Priority } from '../../src/admission/priority.js';
 import type { RegionAdmission, ShedReason } from '../../src/admission/region-admission.js';
-
-/** A small seeded generator so simulations are random but repeatable. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function fakeClock(): { clock: () => number; setNow: (t: number) => void } {
   let now = 0;
