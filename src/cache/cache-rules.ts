@@ -23,15 +23,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import CachePolicy from 'http-cache-semantics';
 
+/** What the cache reads of a request; a per-request context with these fields can be passed as is. */
 export interface CacheRequest {
-  method: string;
+  readonly method: string;
   /** The request target as forwarded upstream: path and query. */
-  url: string;
+  readonly url: string;
   /** The client's request headers (`host`, or HTTP/2's `:authority`, among them). */
-  headers: IncomingHttpHeaders;
-  scheme: 'http' | 'https';
+  readonly headers: IncomingHttpHeaders;
+  /** The scheme the client used: `https` on a TLS listener. */
+  readonly scheme: 'http' | 'https';
   /** The home region: a copy made for one region is never served for another. */
-  region: string;
+  readonly region: string;
 }
 
 type Headers = CachePolicy.Headers;

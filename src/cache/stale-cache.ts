@@ -12,7 +12,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type CachePolicy from 'http-cache-semantics';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../admission/clock.js';
-import { clientResponseHeaders } from '../http/hop-by-hop.js';
 import { BodyCapture } from './body-capture.js';
 import {
   ageSeconds,
@@ -20,7 +19,6 @@ import {
   type CacheRequest,
   cacheKey,
   clockedPolicy,
-  type KeptPolicy,
   mayBeKept,
   refusedByContract,
   requestForPolicy,
@@ -29,9 +27,19 @@ import {
   variantOf,
   varyNames,
 } from './cache-rules.js';
+import {
+  type Capture,
+  COPY_OVERHEAD_BYTES,
+  type Copy,
+  type CopySink,
+  EMPTY,
+  headerBytes,
+  keptHeaders,
+  PendingCopy,
+} from './kept-copy.js';
 import { legacyCacheable } from './legacy-rules.js';
 
-export type { CacheRequest };
+export type { CacheRequest, Capture };
 export { BodyCapture };
 
 export interface StaleCacheOptions {
@@ -56,14 +64,6 @@ export interface StaleAnswer {
   body: Buffer;
 }
 
-/** A response body being copied while it streams to the client. */
-export interface Capture {
-  /** False once the body is over `maxEntryBytes`: the caller may drop the capture then. */
-  push(chunk: Buffer): boolean;
-  /** Keeps the copy once the whole body has arrived. Never call it for a body cut short. */
-  finish(): boolean;
-}
-
 /** @deprecated The entry of the request path before issue 12 (see `set` and `get`). */
 export interface StaleEntry {
   status: number;
@@ -73,16 +73,6 @@ export interface StaleEntry {
   storedAt: number;
 }
 
-interface Copy extends KeptPolicy {
-  /** Which variant of the target it is (see `variantOf`): a newer copy of it replaces this one. */
-  variant: string;
-  status: number;
-  headers: string[];
-  body: Buffer;
-  expiresAt: number;
-  size: number;
-}
-
 type Held =
   | { kind: 'copies'; copies: readonly Copy[]; size: number }
   | { kind: 'legacy'; entry: StaleEntry; expiresAt: number; size: number };
@@ -90,14 +80,7 @@ type Held =
 /** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
 export const MAX_VARIANTS = 8;
 
-/**
- * Bookkeeping per copy beyond its strings and body: the wrapper objects, the library's policy
- * with its parsed directives and header objects, the body's own ArrayBuffer. Measured at about
- * 1.4 KB of heap per small copy (1.7 KB with Vary) all told, strings included.
- */
-const COPY_OVERHEAD_BYTES = 1280;
-
-export class StaleCache {
+export class StaleCache implements CopySink {
   private readonly entries: LRUCache<string, Held>;
   private readonly maxBytes: number;
   private readonly maxEntryBytes: number;
@@ -114,6 +97,14 @@ export class StaleCache {
     const epochAtZero = opts.epochAtZeroMs ?? Date.now() - clock();
     this.Policy = clockedPolicy(() => epochAtZero + clock());
     this.entries = new LRUCache<string, Held>({ maxSize: opts.maxBytes, sizeCalculation: sizeOfHeld });
+  }
+
+  /**
+   * The check `captureFor` starts with, for a caller that would otherwise build a CacheRequest for
+   * every response: false means the response can never be kept.
+   */
+  static mayKeep(method: string, status: number, ttlMs: number | undefined): boolean {
+    return mayBeKept(method, status, ttlMs);
   }
 
   /** Targets held (each with one or more variants). */
@@ -186,7 +177,6 @@ export class StaleCache {
 
   /** Called by a finished capture. Returns false, keeping the earlier copies, when it is too large. */
   keep(key: string, copy: Copy): boolean {
-    copy.size = key.length + copy.body.length + COPY_OVERHEAD_BYTES + copyHeaderBytes(copy);
     if (copy.size > this.maxEntryBytes) return false;
     const held = this.entries.peek(key);
     const now = this.clock();
@@ -264,64 +254,6 @@ export class StaleCache {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
-
-/** A capture under way: the copy waits for its body, bounded like the cache's entries. */
-class PendingCopy implements Capture {
-  private readonly body: BodyCapture;
-
-  constructor(
-    private readonly cache: StaleCache,
-    maxBytes: number,
-    private readonly pending: { key: string; declaredBytes: number | undefined; copy: Copy },
-  ) {
-    this.body = new BodyCapture(maxBytes);
-  }
-
-  push(chunk: Buffer): boolean {
-    return this.body.push(chunk);
-  }
-
-  finish(): boolean {
-    const body = this.body.finish();
-    const { key, declaredBytes, copy } = this.pending;
-    // A body shorter than declared was cut off; a caller that missed it must not keep half an answer.
-    if (body === undefined || (declaredBytes !== undefined && body.length !== declaredBytes)) return false;
-    copy.body = body;
-    return this.cache.keep(key, copy);
-  }
-}
-
-/** The headers served with a copy: as the client got them, less the two that are set anew. */
-function keptHeaders(headers: IncomingHttpHeaders): string[] {
-  const list = clientResponseHeaders(headers);
-  const kept: string[] = [];
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!;
-    if (name !== 'age' && name !== 'content-length') kept.push(name, list[i + 1]!);
-  }
-  return kept;
-}
-
 function sizeOfHeld(held: Held): number {
   return held.size;
-}
-
-/** The served list, plus the library's own header objects for the response and the request. */
-function copyHeaderBytes(copy: Copy): number {
-  let bytes = 0;
-  for (const item of copy.headers) bytes += item.length + 2;
-  const stored = copy.policy.toObject();
-  return bytes + headerBytes(stored.resh) + (stored.reqh === null ? 0 : headerBytes(stored.reqh));
-}
-
-function headerBytes(headers: Record<string, string | string[] | undefined>): number {
-  let bytes = 0;
-  for (const name in headers) {
-    const value = headers[name];
-    bytes += name.length + 4;
-    if (typeof value === 'string') bytes += value.length;
-    else if (value !== undefined) for (const item of value) bytes += name.length + 4 + item.length;
-  }
-  return bytes;
 }
