@@ -193,7 +193,7 @@ describe('Vary (RFC 9111 §4.1)', () => {
       expect(servedBody(cache, request({ 'accept-encoding': encoding }))).toBe(`in ${encoding}`);
   });
 
-  it('§4.3.4 (in spirit): a newer copy of the same variant replaces the older; at most MAX_VARIANTS are kept', () => {
+  it('§4: of matching copies the most recent is used (a newer copy of a variant replaces it); at most MAX_VARIANTS kept', () => {
     const cache = newCache();
     offer(cache, request({ 'accept-encoding': 'gzip' }), { ...varied('gzip'), body: 'old' });
     offer(cache, request({ 'accept-encoding': 'gzip' }), { ...varied('gzip'), body: 'new' });

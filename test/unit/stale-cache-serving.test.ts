@@ -36,7 +36,7 @@ describe('serving a copy that is no longer fresh (RFC 9111 §4.2.4)', () => {
     },
   );
 
-  it('§5.4: a response carrying only pragma: no-cache is treated as no-cache', () => {
+  it('pragma: no-cache on a response without cache-control is taken as no-cache (the library; §5.4 defines it for requests)', () => {
     expect(offer(newCache(), request(), { headers: { pragma: 'no-cache' } })).toBe(false);
   });
 
