@@ -154,23 +154,34 @@ export class StaleCache implements CopySink {
     });
   }
 
-  /** A kept copy that may answer `request` now (see `answers` in cache-rules.ts), or undefined. */
+  /**
+   * A kept copy that may answer `request` now (see `answers` in cache-rules.ts), ready to write;
+   * or undefined. Counts it in `servedTotal` and makes its target recently used.
+   */
   lookup(request: CacheRequest): StaleAnswer | undefined {
-    if (request.method !== 'GET') return undefined;
     const key = cacheKey(request);
+    const copy = this.find(key, request);
+    if (copy === undefined) return undefined;
+    this.entries.get(key);
+    this.servedTotal++;
+    const headers = copy.headers.slice();
+    headers.push('content-length', String(copy.body.length), 'age', String(ageSeconds(copy.policy)));
+    headers.push('x-floodgate-cache', 'stale');
+    return { status: copy.status, headers, body: copy.body };
+  }
+
+  /** Whether `lookup` would answer `request` now; nothing is counted or refreshed. */
+  has(request: CacheRequest): boolean {
+    return this.find(cacheKey(request), request) !== undefined;
+  }
+
+  private find(key: string, request: CacheRequest): Copy | undefined {
+    if (request.method !== 'GET') return undefined;
     // A peek: only a copy actually served makes its target recently used.
     const held = this.entries.peek(key);
     if (held?.kind !== 'copies') return undefined;
     const now = this.clock();
-    for (const copy of held.copies) {
-      if (now >= copy.expiresAt || !answers(copy, request)) continue;
-      this.entries.get(key);
-      this.servedTotal++;
-      const headers = copy.headers.slice();
-      headers.push('content-length', String(copy.body.length), 'age', String(ageSeconds(copy.policy)));
-      headers.push('x-floodgate-cache', 'stale');
-      return { status: copy.status, headers, body: copy.body };
-    }
+    for (const copy of held.copies) if (now < copy.expiresAt && answers(copy, request)) return copy;
     this.dropExpired(key, held.copies, now);
     return undefined;
   }

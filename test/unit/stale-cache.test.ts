@@ -72,7 +72,7 @@ describe('StaleCache', () => {
   });
 
   it('serves the original status, headers and body, with content-length, age and x-floodgate-cache', () => {
-    // Verifies: the answer is ready for writeHead, without hop-by-hop, x-floodgate-* or the upstream's length and age.
+    // Verifies: the answer is ready for writeHead, without hop-by-hop, x-floodgate-*, the upstream's request id, length and age.
     const cache = newCache();
     const headers = {
       'content-type': 'application/json',
@@ -82,6 +82,7 @@ describe('StaleCache', () => {
       'x-hop': 'hop',
       'keep-alive': 'timeout=5',
       'x-floodgate-cache': 'forged',
+      'x-request-id': 'made-up-upstream',
       age: '4',
     };
     offer(cache, request(), { body: '{"likes":1}', headers });
@@ -115,6 +116,10 @@ describe('StaleCache', () => {
     cache.lookup(request({}, { url: '/missing' }));
     cache.lookup(request());
     cache.lookup(request());
+    expect(cache.servedTotal).toBe(2);
+    // has() answers the same question without serving.
+    expect(cache.has(request())).toBe(true);
+    expect(cache.has(request({ 'cache-control': 'no-cache' }))).toBe(false);
     expect(cache.servedTotal).toBe(2);
     cache.clear();
     expect(cache.bytesHeld).toBe(0);
