@@ -5,6 +5,10 @@ import { PRIORITIES, type Priority, priorityRank, type Reserves } from './priori
 import { RateMeter } from './rate-meter.js';
 import { Shortage } from './shortage.js';
 import { type SurgeChange, SurgeDetector, type SurgeOptions } from './surge-detector.js';
+import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-supply.js';
+
+export type { TokenSupply } from './token-supply.js';
+
 import { TokenBucket } from './token-bucket.js';
 
 /**
@@ -90,18 +94,6 @@ export interface AdmissionLimits {
   surge: SurgeOptions & { shedBelow?: Priority };
 }
 
-/**
- * Where the bucket's tokens come from. `local`: the clock refills it at `share` of the configured
- * rate, up to `share` of the burst, so that several processes each enforcing a share enforce the
- * whole together. `leased`: the clock adds nothing; tokens leased from a store shared with other
- * gateways are deposited into it, up to `capacity`.
- */
-export type TokenSupply =
-  | { readonly kind: 'local'; readonly share: number }
-  | { readonly kind: 'leased'; readonly capacity: number };
-
-const WHOLE_LIMITS: TokenSupply = { kind: 'local', share: 1 };
-
 export interface AdmissionSnapshot {
   tokens: number;
   inflight: number;
@@ -139,6 +131,7 @@ export class RegionAdmission {
   /** When each priority was last offered by the region's own users. */
   private readonly lastOffered = new Float64Array(PRIORITIES.length).fill(Number.NEGATIVE_INFINITY);
   private surgeShedBelowRank: number = NO_SURGE_SHEDDING;
+  private trafficShare = 1;
 
   constructor(limits: AdmissionLimits, clock: Clock) {
     const now = clock();
@@ -271,6 +264,8 @@ export class RegionAdmission {
    * baseline is kept in this process's own units (see surge-detector.ts).
    */
   setTrafficShare(share: number): void {
+    if (!(share > 0)) return;
+    this.trafficShare = share;
     this.surge.setShare(share);
   }
 
@@ -305,9 +300,9 @@ export class RegionAdmission {
   }
 
   private shortOfTokens(now: number): boolean {
-    // Leased tokens come with no local refill to compare with: the configured floors always apply.
-    if (this.supply.kind === 'leased') return true;
-    return this.demand.rateOver(now, DEMAND_SPAN_MS) >= this.bucket.rate;
+    // Leased tokens come with no local refill: this process's share of the region's rate stands in.
+    const refill = this.supply.kind === 'local' ? this.bucket.rate : this.limits.rps * this.trafficShare;
+    return this.demand.rateOver(now, DEMAND_SPAN_MS) >= refill;
   }
 
   private applyLimits(limits: AdmissionLimits): void {
@@ -315,12 +310,4 @@ export class RegionAdmission {
     const shedBelow = limits.surge.shedBelow;
     this.surgeShedBelowRank = shedBelow === undefined ? NO_SURGE_SHEDDING : priorityRank(shedBelow);
   }
-}
-
-function bucketRate(limits: AdmissionLimits, supply: TokenSupply): number {
-  return supply.kind === 'local' ? limits.rps * supply.share : 0;
-}
-
-function bucketSize(limits: AdmissionLimits, supply: TokenSupply): number {
-  return supply.kind === 'local' ? limits.burst * supply.share : supply.capacity;
 }
