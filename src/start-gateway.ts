@@ -12,6 +12,7 @@ import { createPublicServer } from './http/public-server.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { type Retired, Runtime } from './runtime.js';
+import { screenBadRequests } from './screen-bad-requests.js';
 import { WebSocketTunnels } from './upstream/websocket.js';
 
 /** What a limits policy may be built from (see src/cluster/). */
@@ -113,8 +114,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.sampleRegionsWith(view.regions);
   metrics.setConfigVersion(configInfo.version);
 
-  const server = createPublicServer(config.listen, gateway.handleRequest);
-  server.on('upgrade', gateway.handleUpgrade);
+  const screened = screenBadRequests(gateway, metrics);
+  const server = createPublicServer(config.listen, screened.handleRequest, { metrics, logger });
+  server.on('upgrade', screened.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
   const admin =
     options.serveAdmin === false ? undefined : await startAdminServer(config.admin, view, metrics, logger);

@@ -1,4 +1,5 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { BadRequestReason } from '../observability/metrics.js';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -15,7 +16,15 @@ export type Refusal =
   | 'upstream-unreachable'
   | 'body-too-large'
   | 'bad-request'
+  | 'bad-method'
+  | 'bad-host'
+  | 'bad-framing'
+  | 'bad-version'
+  | 'version-not-supported'
   | 'not-implemented'
+  | 'headers-too-large'
+  | 'headers-timeout'
+  | 'request-timeout'
   | 'no-region';
 
 interface RefusalSpec {
@@ -24,6 +33,13 @@ interface RefusalSpec {
   /** The `x-floodgate-shed` value; absent for failures that are not load shedding. */
   shed?: string;
   retryAfter: boolean;
+  /** The `floodgate_bad_requests_total` reason: set on every refusal of malformed or oversized input. */
+  badRequest?: BadRequestReason;
+  /**
+   * The connection closes after the answer: the request's framing is in doubt (RFC 9112 §6.1
+   * "faulty framing") or its body is left unread, so the next bytes cannot be trusted as a request.
+   */
+  close?: true;
 }
 
 export const REFUSALS: Record<Refusal, RefusalSpec> = {
@@ -34,19 +50,72 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
   'client-rate': { status: 429, error: 'too many requests', shed: 'client-rate', retryAfter: true },
   'upstream-timeout': { status: 504, error: 'upstream timeout', retryAfter: false },
   'upstream-unreachable': { status: 502, error: 'bad gateway', retryAfter: false },
-  'body-too-large': { status: 413, error: 'request body too large', retryAfter: false },
-  'bad-request': { status: 400, error: 'bad request', retryAfter: false },
-  'not-implemented': { status: 501, error: 'transfer coding not implemented', retryAfter: false },
+  'body-too-large': {
+    status: 413,
+    error: 'request body too large',
+    retryAfter: false,
+    badRequest: 'body-too-large',
+    close: true,
+  },
+  'bad-request': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'malformed' },
+  'bad-method': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'method', close: true },
+  'bad-host': { status: 400, error: 'bad host', retryAfter: false, badRequest: 'bad-host' },
+  'bad-framing': {
+    status: 400,
+    error: 'bad request',
+    retryAfter: false,
+    badRequest: 'bad-framing',
+    close: true,
+  },
+  'bad-version': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'version', close: true },
+  'version-not-supported': {
+    status: 505,
+    error: 'http version not supported',
+    retryAfter: false,
+    badRequest: 'version',
+    close: true,
+  },
+  'not-implemented': {
+    status: 501,
+    error: 'transfer coding not implemented',
+    retryAfter: false,
+    badRequest: 'bad-framing',
+    close: true,
+  },
+  'headers-too-large': {
+    status: 431,
+    error: 'request header fields too large',
+    retryAfter: false,
+    badRequest: 'headers-too-large',
+    close: true,
+  },
+  'headers-timeout': {
+    status: 408,
+    error: 'request timeout',
+    retryAfter: false,
+    badRequest: 'headers-timeout',
+    close: true,
+  },
+  'request-timeout': {
+    status: 408,
+    error: 'request timeout',
+    retryAfter: false,
+    badRequest: 'request-timeout',
+    close: true,
+  },
   'no-region': { status: 503, error: 'no region', retryAfter: true },
 };
 
 const refusalNames = Object.keys(REFUSALS) as Refusal[];
 
-/** Pre-rendered bodies for one region, so a shed costs no JSON work. */
+/**
+ * Pre-rendered bodies for one region, so a shed costs no JSON work. Without a region (requests
+ * refused by the HTTP parser, before any routing) bodies and headers name none.
+ */
 export class RefusalBodies {
   private readonly bodies = new Map<Refusal, Buffer>();
 
-  constructor(readonly region: string) {
+  constructor(readonly region: string | undefined) {
     for (const name of refusalNames) {
       const spec = REFUSALS[name];
       const body = spec.shed
@@ -64,14 +133,8 @@ export class RefusalBodies {
 /** The refusal's headers as a flat `[name, value, ...]` list, shared by both ways of answering. */
 function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSeconds: number): string[] {
   const spec = REFUSALS[refusal];
-  const headers = [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(bodies.body(refusal).length),
-    'x-floodgate-region',
-    bodies.region,
-  ];
+  const headers = ['content-type', 'application/json', 'content-length', String(bodies.body(refusal).length)];
+  if (bodies.region !== undefined) headers.push('x-floodgate-region', bodies.region);
   if (spec.shed) headers.push('x-floodgate-shed', spec.shed);
   if (spec.retryAfter) headers.push('retry-after', String(retryAfterSeconds));
   return headers;
@@ -84,7 +147,9 @@ export function sendRefusal(
   bodies: RefusalBodies,
   retryAfterSeconds: number,
 ): void {
-  res.writeHead(REFUSALS[refusal].status, refusalHeaders(refusal, bodies, retryAfterSeconds));
+  const spec = REFUSALS[refusal];
+  if (spec.close) res.shouldKeepAlive = false;
+  res.writeHead(spec.status, refusalHeaders(refusal, bodies, retryAfterSeconds));
   res.end(bodies.body(refusal));
 }
 
@@ -103,6 +168,38 @@ export function refusalForUpstreamError(err: Error): Refusal {
       return 'bad-request';
     default:
       return 'upstream-unreachable';
+  }
+}
+
+/**
+ * What node:http's parser refused (its `clientError` codes), as a refusal of this table. Node
+ * reports a headers timeout and a whole-request timeout as one error; `headersReceived` (a request
+ * on the socket got as far as its handler) tells them apart.
+ */
+export function refusalForParserError(code: string | undefined, headersReceived: boolean): Refusal {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'headers-too-large';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return headersReceived ? 'request-timeout' : 'headers-timeout';
+    // llhttp knows a fixed table of methods (node:http's METHODS); anything else ends here.
+    case 'HPE_INVALID_METHOD':
+      return 'bad-method';
+    case 'HPE_INVALID_VERSION':
+      return 'bad-version';
+    // The HTTP/2 connection preface (`PRI * HTTP/2.0`) on a cleartext HTTP/1 port.
+    case 'HPE_PAUSED_H2_UPGRADE':
+      return 'version-not-supported';
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'bad-framing';
+    // Node answers this one 413 itself: chunk extensions are part of the body's bytes.
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 'body-too-large';
+    default:
+      return 'bad-request';
   }
 }
 

@@ -15,6 +15,23 @@ const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 const WOULD_SHED_PREFIX = 'would-shed:';
 
 export type ReloadResultLabel = 'applied' | 'rejected';
+
+/**
+ * Why a request was refused as malformed or over a `listen` limit, by the HTTP parser or by the
+ * gateway's own checks: the bounded label set of `floodgate_bad_requests_total`.
+ */
+export const BAD_REQUEST_REASONS = [
+  'malformed',
+  'bad-host',
+  'bad-framing',
+  'method',
+  'version',
+  'headers-timeout',
+  'request-timeout',
+  'headers-too-large',
+  'body-too-large',
+] as const;
+export type BadRequestReason = (typeof BAD_REQUEST_REASONS)[number];
 type ShedCounts = Map<string, Map<string, number>>;
 
 /** The hot-path recorder for one region: plain counters, histogram buckets and a latency window. */
@@ -124,6 +141,7 @@ export class GatewayMetrics {
   private scrapeSample: Record<string, RegionView> | null = null;
   private readonly reloads: Counter<'result'>;
   private readonly configVersion: Gauge;
+  private readonly badRequests = badRequestCounts();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -143,6 +161,7 @@ export class GatewayMetrics {
     });
     this.reloads.inc({ result: 'applied' }, 0);
     this.reloads.inc({ result: 'rejected' }, 0);
+    this.declareBadRequestCounter();
   }
 
   get contentType(): string {
@@ -173,6 +192,11 @@ export class GatewayMetrics {
 
   countReload(result: ReloadResultLabel): void {
     this.reloads.inc({ result });
+  }
+
+  /** One request refused as malformed or oversized (parser or gateway check); a plain increment. */
+  countBadRequest(reason: BadRequestReason): void {
+    this.badRequests[reason]++;
   }
 
   text(): Promise<string> {
@@ -270,6 +294,20 @@ export class GatewayMetrics {
     });
   }
 
+  private declareBadRequestCounter(): void {
+    const counts = this.badRequests;
+    new Counter({
+      name: 'floodgate_bad_requests_total',
+      help: 'Requests refused as malformed or over a listen limit, by the HTTP parser or the gateway, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const reason of BAD_REQUEST_REASONS) this.inc({ reason }, counts[reason]);
+      },
+    });
+  }
+
   private regionGauge(name: string, help: string, read: (view: RegionView) => number): void {
     const sample = () => this.sampleForScrape();
     new Gauge({
@@ -283,4 +321,10 @@ export class GatewayMetrics {
       },
     });
   }
+}
+
+function badRequestCounts(): Record<BadRequestReason, number> {
+  const counts = {} as Record<BadRequestReason, number>;
+  for (const reason of BAD_REQUEST_REASONS) counts[reason] = 0;
+  return counts;
 }
