@@ -33,13 +33,12 @@ interface RefusalSpec {
   /** The `x-floodgate-shed` value; absent for failures that are not load shedding. */
   shed?: string;
   retryAfter: boolean;
-  /** The `floodgate_bad_requests_total` reason: set on every refusal of malformed or oversized input. */
-  badRequest?: BadRequestReason;
   /**
-   * The connection closes after the answer: the request's framing is in doubt (RFC 9112 §6.1
-   * "faulty framing") or its body is left unread, so the next bytes cannot be trusted as a request.
+   * The `floodgate_bad_requests_total` reason, set on every refusal of malformed or oversized
+   * input. Each of those also closes the connection, as nginx does: the request's framing may be in
+   * doubt (RFC 9112 §6.1) or its body left unread, so the next bytes are not trusted as a request.
    */
-  close?: true;
+  badRequest?: BadRequestReason;
 }
 
 export const REFUSALS: Record<Refusal, RefusalSpec> = {
@@ -55,53 +54,46 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
     error: 'request body too large',
     retryAfter: false,
     badRequest: 'body-too-large',
-    close: true,
   },
   'bad-request': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'malformed' },
-  'bad-method': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'method', close: true },
+  'bad-method': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'method' },
   'bad-host': { status: 400, error: 'bad host', retryAfter: false, badRequest: 'bad-host' },
   'bad-framing': {
     status: 400,
     error: 'bad request',
     retryAfter: false,
     badRequest: 'bad-framing',
-    close: true,
   },
-  'bad-version': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'version', close: true },
+  'bad-version': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'version' },
   'version-not-supported': {
     status: 505,
     error: 'http version not supported',
     retryAfter: false,
     badRequest: 'version',
-    close: true,
   },
   'not-implemented': {
     status: 501,
     error: 'transfer coding not implemented',
     retryAfter: false,
     badRequest: 'bad-framing',
-    close: true,
   },
   'headers-too-large': {
     status: 431,
     error: 'request header fields too large',
     retryAfter: false,
     badRequest: 'headers-too-large',
-    close: true,
   },
   'headers-timeout': {
     status: 408,
     error: 'request timeout',
     retryAfter: false,
     badRequest: 'headers-timeout',
-    close: true,
   },
   'request-timeout': {
     status: 408,
     error: 'request timeout',
     retryAfter: false,
     badRequest: 'request-timeout',
-    close: true,
   },
   'no-region': { status: 503, error: 'no region', retryAfter: true },
 };
@@ -140,6 +132,20 @@ function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSecon
   return headers;
 }
 
+// Connections whose request was refused as bad input: what the parser says about their remaining
+// bytes is about the same request, already answered and counted.
+const refusedConnections = new WeakSet<object>();
+
+function closeAfterBadRequest(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  if (res.socket !== null) refusedConnections.add(res.socket);
+}
+
+/** True when this connection's request was already refused as bad input (see `sendRefusal`). */
+export function refusedAsBadRequest(socket: object): boolean {
+  return refusedConnections.has(socket);
+}
+
 /** Answers a refusal. `retryAfterSeconds` is used only by refusals that carry `retry-after`. */
 export function sendRefusal(
   res: ServerResponse,
@@ -148,7 +154,7 @@ export function sendRefusal(
   retryAfterSeconds: number,
 ): void {
   const spec = REFUSALS[refusal];
-  if (spec.close) res.shouldKeepAlive = false;
+  if (spec.badRequest !== undefined) closeAfterBadRequest(res);
   res.writeHead(spec.status, refusalHeaders(refusal, bodies, retryAfterSeconds));
   res.end(bodies.body(refusal));
 }

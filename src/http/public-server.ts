@@ -4,7 +4,13 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/load.js';
 import { logEvent } from '../observability/logger.js';
 import type { BadRequestReason } from '../observability/metrics.js';
-import { REFUSALS, RefusalBodies, refusalForParserError, writeRefusalToSocket } from './errors.js';
+import {
+  REFUSALS,
+  RefusalBodies,
+  refusalForParserError,
+  refusedAsBadRequest,
+  writeRefusalToSocket,
+} from './errors.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
 // slow-headers client hold its socket for half a minute past `headersTimeoutMs`.
@@ -57,7 +63,9 @@ function isRefusedInput(code: string | undefined): boolean {
 }
 
 function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sink: BadRequestSink): void {
-  if (!isRefusedInput(err.code)) {
+  // The parser can complain about a request after its handler refused it (an unknown transfer
+  // coding is refused at the headers, then fails again on the body): one request, one count.
+  if (!isRefusedInput(err.code) || refusedAsBadRequest(socket)) {
     socket.destroy();
     return;
   }

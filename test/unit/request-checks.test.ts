@@ -54,20 +54,18 @@ describe('request checks before admission', () => {
     expect(requestProblem(head(version, raw), MAX_BODY_BYTES)).toBe(expected);
   });
 
-  // A refusal that leaves the body's framing in doubt closes the connection; every one is counted with a reason.
-  it('gives each refusal a status, a bad-request reason and, for framing, a close', () => {
+  // Every refusal of bad input has its status and the reason it is counted under.
+  it('gives each refusal a status and a bad-request reason', () => {
     expect(REFUSALS['bad-host']).toMatchObject({ status: 400, badRequest: 'bad-host' });
-    expect(REFUSALS['bad-framing']).toMatchObject({ status: 400, badRequest: 'bad-framing', close: true });
+    expect(REFUSALS['bad-framing']).toMatchObject({ status: 400, badRequest: 'bad-framing' });
     expect(REFUSALS['version-not-supported']).toMatchObject({
       status: 505,
       badRequest: 'version',
-      close: true,
     });
-    expect(REFUSALS['bad-version']).toMatchObject({ status: 400, badRequest: 'version', close: true });
+    expect(REFUSALS['bad-version']).toMatchObject({ status: 400, badRequest: 'version' });
     expect(REFUSALS['body-too-large']).toMatchObject({
       status: 413,
       badRequest: 'body-too-large',
-      close: true,
     });
     expect(REFUSALS['bad-request'].badRequest).toBe('malformed');
     expect(REFUSALS.rate.badRequest).toBeUndefined();
