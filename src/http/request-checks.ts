@@ -63,14 +63,23 @@ export function countHosts(rawHeaders: readonly string[]): number {
   return hosts;
 }
 
+// The last Host value found valid. A gateway sees few distinct hosts, and comparing with the
+// previous one costs less than walking its characters again; only valid values are kept.
+let lastValidHost = '';
+
 function hostProblem(rawHeaders: readonly string[], required: boolean): boolean {
   let value: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (!equalsIgnoringCase(rawHeaders[i]!, 'host')) continue;
+    const name = rawHeaders[i]!;
+    if (name !== 'Host' && name !== 'host' && !equalsIgnoringCase(name, 'host')) continue;
     if (value !== undefined) return true;
     value = rawHeaders[i + 1]!;
   }
-  return value === undefined ? required : !isValidHost(value);
+  if (value === undefined) return required;
+  if (value === lastValidHost) return false;
+  if (!isValidHost(value)) return true;
+  lastValidHost = value;
+  return false;
 }
 
 // RFC 3986 reg-name characters: unreserved and sub-delims, but not `,`. A comma is a sub-delim, yet
