@@ -12,7 +12,6 @@ import { createPublicServer } from './http/public-server.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { type Retired, Runtime } from './runtime.js';
-import { screenBadRequests } from './screen-bad-requests.js';
 import { WebSocketTunnels } from './upstream/websocket.js';
 
 /** What a limits policy may be built from (see src/cluster/). */
@@ -67,7 +66,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   limits?.apply(initial);
   await limits?.start();
   const tunnels = new WebSocketTunnels(logger);
-  const gateway = new Gateway(initial, clock, logger, tunnels);
+  const gateway = new Gateway(initial, clock, logger, tunnels, metrics);
   const configInfo: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
   let draining = false;
 
@@ -114,9 +113,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.sampleRegionsWith(view.regions);
   metrics.setConfigVersion(configInfo.version);
 
-  const screened = screenBadRequests(gateway, metrics);
-  const server = createPublicServer(config.listen, screened.handleRequest, { metrics, logger });
-  server.on('upgrade', screened.handleUpgrade);
+  const server = createPublicServer(config.listen, gateway.handleRequest, { metrics, logger });
+  server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
   const admin =
     options.serveAdmin === false ? undefined : await startAdminServer(config.admin, view, metrics, logger);

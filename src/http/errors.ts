@@ -24,8 +24,7 @@ export type Refusal =
   | 'not-implemented'
   | 'headers-too-large'
   | 'headers-timeout'
-  | 'request-timeout'
-  | 'no-region';
+  | 'request-timeout';
 
 interface RefusalSpec {
   status: number;
@@ -95,7 +94,6 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
     retryAfter: false,
     badRequest: 'request-timeout',
   },
-  'no-region': { status: 503, error: 'no region', retryAfter: true },
 };
 
 const refusalNames = Object.keys(REFUSALS) as Refusal[];
@@ -123,13 +121,25 @@ export class RefusalBodies {
 }
 
 /** The refusal's headers as a flat `[name, value, ...]` list, shared by both ways of answering. */
-function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSeconds: number): string[] {
+function refusalHeaders(answer: RefusalAnswer): string[] {
+  const { refusal, bodies, retryAfterSeconds } = answer;
   const spec = REFUSALS[refusal];
   const headers = ['content-type', 'application/json', 'content-length', String(bodies.body(refusal).length)];
   if (bodies.region !== undefined) headers.push('x-floodgate-region', bodies.region);
+  if (answer.requestId !== undefined) headers.push('x-request-id', answer.requestId);
   if (spec.shed) headers.push('x-floodgate-shed', spec.shed);
   if (spec.retryAfter) headers.push('retry-after', String(retryAfterSeconds));
   return headers;
+}
+
+/** One refusal to answer: what, for which region's bodies, and the request's id. */
+export interface RefusalAnswer {
+  refusal: Refusal;
+  bodies: RefusalBodies;
+  /** Used only by refusals that carry `retry-after`. */
+  retryAfterSeconds: number;
+  /** undefined only for what the HTTP parser refused: no request was made of it. */
+  requestId: string | undefined;
 }
 
 // Connections whose request was refused as bad input: what the parser says about their remaining
@@ -146,17 +156,11 @@ export function refusedAsBadRequest(socket: object): boolean {
   return refusedConnections.has(socket);
 }
 
-/** Answers a refusal. `retryAfterSeconds` is used only by refusals that carry `retry-after`. */
-export function sendRefusal(
-  res: ServerResponse,
-  refusal: Refusal,
-  bodies: RefusalBodies,
-  retryAfterSeconds: number,
-): void {
-  const spec = REFUSALS[refusal];
+export function sendRefusal(res: ServerResponse, answer: RefusalAnswer): void {
+  const spec = REFUSALS[answer.refusal];
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);
-  res.writeHead(spec.status, refusalHeaders(refusal, bodies, retryAfterSeconds));
-  res.end(bodies.body(refusal));
+  res.writeHead(spec.status, refusalHeaders(answer));
+  res.end(answer.bodies.body(answer.refusal));
 }
 
 /**
@@ -210,14 +214,10 @@ export function refusalForParserError(code: string | undefined, headersReceived:
 }
 
 /** Answers a refusal on a raw socket (an upgrade request has no ServerResponse), then closes it. */
-export function writeRefusalToSocket(
-  socket: { end(data: Buffer): void },
-  refusal: Refusal,
-  bodies: RefusalBodies,
-  retryAfterSeconds: number,
-): void {
+export function writeRefusalToSocket(socket: { end(data: Buffer): void }, answer: RefusalAnswer): void {
+  const { refusal, bodies } = answer;
   const status = REFUSALS[refusal].status;
-  const headers = refusalHeaders(refusal, bodies, retryAfterSeconds);
+  const headers = refusalHeaders(answer);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), bodies.body(refusal)]));

@@ -1,6 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Refusal } from './errors.js';
-import { countHosts, transferCodingProblem } from './request-checks.js';
 
 // RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family and the keep-alive of old clients.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -53,7 +51,11 @@ export interface ForwardedValues {
   forwardedFor: string;
   proto: string;
   host: string | undefined;
+  /** The request's id (contract §3): replaces whatever `x-request-id` the client sent. */
+  requestId: string;
 }
+
+const REQUEST_ID = 'x-request-id';
 
 /**
  * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
@@ -75,6 +77,7 @@ export function upstreamRequestHeaders(
       isHopByHop(lower) ||
       isSetByProxy(lower) ||
       lower === ANSWERED_HERE ||
+      lower === REQUEST_ID ||
       lower.startsWith('x-floodgate-') ||
       hasUnderscore(lower)
     )
@@ -84,6 +87,7 @@ export function upstreamRequestHeaders(
   }
   out.push('x-forwarded-for', forwarded.forwardedFor, 'x-forwarded-proto', forwarded.proto);
   if (forwarded.host !== undefined) out.push('x-forwarded-host', forwarded.host);
+  out.push(REQUEST_ID, forwarded.requestId);
   return out;
 }
 
@@ -98,7 +102,9 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): string[] {
   const named = connectionTokens(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
-    if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) continue;
+    // The client is told its request's id, never one the upstream made up.
+    if (isHopByHop(name) || name.startsWith('x-floodgate-') || name === REQUEST_ID || named?.has(name))
+      continue;
     const value = headers[name];
     if (typeof value === 'string') out.push(name, value);
     else if (value !== undefined) for (const item of value) out.push(name, item);
@@ -135,16 +141,5 @@ export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: F
   headers['x-forwarded-for'] = forwarded.forwardedFor;
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
-}
-
-/**
- * The framing checks the request path made before `requestProblem` (request-checks.ts) took them
- * over with the Host, version and size rules; kept until the request path calls that instead.
- */
-export function framingProblem(
-  rawHeaders: string[],
-  transferEncoding: string | undefined,
-): Refusal | undefined {
-  const problem = transferEncoding === undefined ? undefined : transferCodingProblem(transferEncoding);
-  return problem ?? (countHosts(rawHeaders) > 1 ? 'bad-host' : undefined);
+  headers[REQUEST_ID] = forwarded.requestId;
 }

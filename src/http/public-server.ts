@@ -85,6 +85,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sin
     socket.destroy();
     return;
   }
-  writeRefusalToSocket(socket, refusal, UNROUTED, 0);
+  writeRefusalToSocket(socket, { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined });
   socket.destroySoon();
 }

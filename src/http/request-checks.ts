@@ -50,17 +50,10 @@ export function requestProblem(req: RequestHead, maxBodyBytes: number): Refusal 
 }
 
 /** A transfer coding list the gateway cannot forward: not ending in `chunked` (400), or `chunked` after another coding (501). */
-export function transferCodingProblem(codings: string): 'bad-framing' | 'not-implemented' | undefined {
+function transferCodingProblem(codings: string): 'bad-framing' | 'not-implemented' | undefined {
   if (equalsIgnoringCase(codings, 'chunked')) return undefined;
   const last = codings.slice(codings.lastIndexOf(',') + 1).trim();
   return equalsIgnoringCase(last, 'chunked') ? 'not-implemented' : 'bad-framing';
-}
-
-/** Raw header names are in the client's case; Host is found without lower-casing every name. */
-export function countHosts(rawHeaders: readonly string[]): number {
-  let hosts = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (equalsIgnoringCase(rawHeaders[i]!, 'host')) hosts++;
-  return hosts;
 }
 
 // The last Host value found valid. A gateway sees few distinct hosts, and comparing with the
