@@ -27,17 +27,7 @@ import {
   variantOf,
   varyNames,
 } from './cache-rules.js';
-import {
-  type Capture,
-  COPY_OVERHEAD_BYTES,
-  type Copy,
-  type CopySink,
-  EMPTY,
-  headerBytes,
-  keptHeaders,
-  PendingCopy,
-} from './kept-copy.js';
-import { legacyCacheable } from './legacy-rules.js';
+import { type Capture, type Copy, type CopySink, EMPTY, keptHeaders, PendingCopy } from './kept-copy.js';
 
 export type { CacheRequest, Capture };
 export { BodyCapture };
@@ -64,18 +54,7 @@ export interface StaleAnswer {
   body: Buffer;
 }
 
-/** @deprecated The entry of the request path before issue 12 (see `set` and `get`). */
-export interface StaleEntry {
-  status: number;
-  headers: Record<string, string | string[]>;
-  body: Buffer;
-  /** When the copy was taken, on the cache's clock (see `ageSeconds`). */
-  storedAt: number;
-}
-
-type Held =
-  | { kind: 'copies'; copies: readonly Copy[]; size: number }
-  | { kind: 'legacy'; entry: StaleEntry; expiresAt: number; size: number };
+type Held = { kind: 'copies'; copies: readonly Copy[]; size: number };
 
 /** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
 export const MAX_VARIANTS = 8;
@@ -223,45 +202,6 @@ export class StaleCache implements CopySink {
     // Variants together stay within the whole bound: the oldest go first.
     while (size > this.maxBytes && copies.length > 1) size -= copies.pop()!.size;
     this.entries.set(key, { kind: 'copies', copies, size });
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // @deprecated: the API of the request path before issue 12, which keys copies by region and path
-  // only and cannot apply the request's side of RFC 9111. Kept so today's forward.ts and gateway.ts
-  // still build; delete this block and legacy-rules.ts once they call captureFor and lookup.
-
-  /** @deprecated Use `captureFor`, which also sees the request. */
-  static cacheable(status: number, headers: Record<string, string | string[] | undefined>): boolean {
-    return legacyCacheable(status, headers);
-  }
-
-  /** @deprecated Use `lookup`. */
-  get(key: string): StaleEntry | undefined {
-    const held = this.entries.get(key);
-    if (held?.kind !== 'legacy') return undefined;
-    if (this.clock() >= held.expiresAt) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return held.entry;
-  }
-
-  /** @deprecated Use `captureFor`. */
-  set(key: string, entry: StaleEntry, ttlMs: number): boolean {
-    const size = key.length + entry.body.length + headerBytes(entry.headers) + COPY_OVERHEAD_BYTES;
-    if (size > this.maxEntryBytes || ttlMs <= 0) return false;
-    this.entries.set(key, { kind: 'legacy', entry, expiresAt: this.clock() + ttlMs, size });
-    return true;
-  }
-
-  /** @deprecated Whole seconds since a `set` copy was taken. */
-  ageSeconds(entry: StaleEntry): number {
-    return Math.max(0, Math.floor((this.clock() - entry.storedAt) / 1000));
-  }
-
-  /** @deprecated Use `captureFor`. */
-  capture(): BodyCapture {
-    return new BodyCapture(this.maxEntryBytes);
   }
 }
 
