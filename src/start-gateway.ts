@@ -111,6 +111,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ready: () => !draining,
   };
   metrics.sampleRegionsWith(view.regions);
+  metrics.sampleStaleCacheWith(() => gateway.runtime.staleCache);
   metrics.setConfigVersion(configInfo.version);
 
   const server = createPublicServer(config.listen, gateway.handleRequest);

@@ -2,6 +2,8 @@
 // gateway only through this view, so they can be tested against a fake and never reach into the
 // request path's internals.
 
+import type { StatusClass } from '../observability/metric-catalog.js';
+
 export type BreakerStateName = 'closed' | 'open' | 'half-open';
 
 export type Outcome = 'forwarded' | 'failover' | 'stale' | 'shed' | 'error';
@@ -31,6 +33,8 @@ export interface RegionView {
   p99Ms: number;
   /** Cumulative counts since the region was created. */
   outcomes: Record<Outcome, number>;
+  /** Cumulative counts of what the upstreams answered, by status class. */
+  upstreamResponses: Record<StatusClass, number>;
   /** Cumulative counts by reason, then priority; shadow-mode decisions use the key `would-shed:<reason>`. */
   shed: Record<string, Record<string, number>>;
   upstreams: UpstreamView[];

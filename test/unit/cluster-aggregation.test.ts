@@ -4,27 +4,24 @@ import type { RegionView } from '../../src/admin/admin-view.js';
 import { aggregateMetrics } from '../../src/cluster/cluster-metrics.js';
 import { sumRegionViews } from '../../src/cluster/region-view-sum.js';
 import type { MetricJson } from '../../src/cluster/worker-messages.js';
+import { regionView } from '../support/region-view.js';
 
 function view(overrides: Partial<RegionView>): RegionView {
-  return {
-    breaker: 'closed',
+  return regionView({
     inflight: 1,
     inflightLimit: 128,
     tokens: 10,
-    burst: 100,
-    rps: 50,
     admittedRps: 20,
     shedRps: 5,
     baselineRps: 12,
     currentRps: 25,
-    surging: false,
     p50Ms: 3,
     p99Ms: 40,
     outcomes: { forwarded: 10, failover: 1, stale: 0, shed: 2, error: 0 },
     shed: { rate: { low: 2 } },
     upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 1, ejected: false }],
     ...overrides,
-  };
+  });
 }
 
 describe('sumRegionViews', () => {

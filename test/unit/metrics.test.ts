@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RegionView } from '../../src/admin/admin-view.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
-
-function regionView(overrides: Partial<RegionView> = {}): RegionView {
-  return {
-    breaker: 'closed',
-    inflight: 0,
-    inflightLimit: 64,
-    tokens: 100,
-    burst: 100,
-    rps: 50,
-    admittedRps: 0,
-    shedRps: 0,
-    baselineRps: 0,
-    currentRps: 0,
-    surging: false,
-    p50Ms: 0,
-    p99Ms: 0,
-    outcomes: { forwarded: 0, failover: 0, stale: 0, shed: 0, error: 0 },
-    shed: {},
-    upstreams: [],
-    ...overrides,
-  };
-}
+import { regionView } from '../support/region-view.js';
 
 /** The value of one sample line, e.g. sample(text, 'floodgate_inflight{region="a"}'). */
 function sample(text: string, series: string): number | undefined {
