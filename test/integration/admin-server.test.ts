@@ -245,6 +245,7 @@ describe('admin server', () => {
       ['/dashboard/uplot.js', 'text/javascript', 'uPlot'],
       ['/dashboard/uplot.css', 'text/css', '.uplot'],
       ['/dashboard/dashboard.js', 'text/javascript', 'EventSource'],
+      ['/dashboard/dashboard-charts.js', 'text/javascript', 'RegionCharts'],
       ['/dashboard/dashboard.css', 'text/css', '.region'],
     ];
     for (const [path, type, marker] of assets) {
