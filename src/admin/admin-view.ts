@@ -2,13 +2,8 @@
 // gateway only through this view, so they can be tested against a fake and never reach into the
 // request path's internals.
 
+import type { BreakerState, Outcome } from '../domain.js';
 import type { StatusClass } from '../observability/metric-catalog.js';
-
-export type BreakerStateName = 'closed' | 'open' | 'half-open';
-
-export type Outcome = 'forwarded' | 'failover' | 'stale' | 'shed' | 'error';
-
-export const OUTCOMES: readonly Outcome[] = ['forwarded', 'failover', 'stale', 'shed', 'error'];
 
 export interface UpstreamView {
   url: string;
@@ -17,7 +12,7 @@ export interface UpstreamView {
 }
 
 export interface RegionView {
-  breaker: BreakerStateName;
+  breaker: BreakerState;
   inflight: number;
   inflightLimit: number;
   tokens: number;

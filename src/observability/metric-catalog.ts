@@ -29,20 +29,20 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /**
- * Why a request was refused as malformed or over a `listen` limit. The HTTP parser's refusals
- * (malformed 400, request-timeout 408, headers-too-large 431) come before any region is chosen, so
- * this counter has no region label. Node reports a slow-headers client and a slow-body client with
- * one error code, so both are `request-timeout`.
+ * Why a request was refused as malformed or over a `listen` limit, by the HTTP parser or by the
+ * gateway's own checks. The parser's refusals come before any region is chosen, so this counter
+ * has no region label.
  */
 export const BAD_REQUEST_REASONS = [
   'malformed',
+  'bad-host',
+  'bad-framing',
+  'method',
+  'version',
+  'headers-timeout',
   'request-timeout',
   'headers-too-large',
   'body-too-large',
-  'bad-target',
-  'bad-host',
-  'bad-framing',
-  'not-implemented',
 ] as const;
 export type BadRequestReason = (typeof BAD_REQUEST_REASONS)[number];
 
@@ -118,7 +118,7 @@ export const METRICS = {
     'floodgate_bad_requests_total',
     'counter',
     ['reason'],
-    'Requests refused as malformed or over a listen limit, by the HTTP parser or the gateway (400, 408, 413, 431, 501)',
+    'Requests refused as malformed or over a listen limit, by the HTTP parser or the gateway (400, 408, 413, 431, 501, 505)',
   ),
   upstreamDuration: spec(
     'floodgate_upstream_duration_seconds',

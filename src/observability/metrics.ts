@@ -21,6 +21,7 @@ import { declareRegionSeries } from './region-series.js';
 import { declareScraped } from './scraped-metric.js';
 
 export type { BadRequestReason, LeaseResult, StaleReason } from './metric-catalog.js';
+export { BAD_REQUEST_REASONS } from './metric-catalog.js';
 export { RegionMetrics } from './region-metrics.js';
 
 export type ReloadResultLabel = 'applied' | 'rejected';
@@ -93,7 +94,7 @@ export class GatewayMetrics {
   }
 
   /** A request refused as malformed or over a `listen` limit, before or after a region was chosen. */
-  badRequest(reason: BadRequestReason): void {
+  countBadRequest(reason: BadRequestReason): void {
     this.badRequestCounts.set(reason, (this.badRequestCounts.get(reason) ?? 0) + 1);
   }
 

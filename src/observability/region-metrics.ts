@@ -3,7 +3,7 @@
 // plain numbers (which the admin view needs anyway), and metrics.ts renders the Prometheus series
 // from them when /metrics is scraped. Names and labels are in metric-catalog.ts.
 
-import { OUTCOMES, type Outcome } from '../admin/admin-view.js';
+import { OUTCOMES, type Outcome } from '../domain.js';
 import { type LatencyPercentiles, LatencyWindow } from './latency-window.js';
 import {
   DURATION_BUCKETS_SECONDS,

@@ -2,12 +2,11 @@
 // read from the gateway's live region state (breaker, tokens, in-flight...) when scraped.
 
 import type { Registry } from 'prom-client';
-import { OUTCOMES, type RegionView } from '../admin/admin-view.js';
+import type { RegionView } from '../admin/admin-view.js';
+import { breakerStateCode, OUTCOMES } from '../domain.js';
 import { METRICS, type MetricSpec, STALE_REASONS, STATUS_CLASSES } from './metric-catalog.js';
 import type { RegionMetrics } from './region-metrics.js';
 import { declareScraped } from './scraped-metric.js';
-
-const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Registers every per-region series; `regions` and `sample` are read at each scrape. */
 export function declareRegionSeries(
@@ -20,7 +19,7 @@ export function declareRegionSeries(
     declareScraped(registry, spec, (series) => {
       for (const [region, view] of Object.entries(sample())) series.value({ region }, read(view));
     });
-  gauge(METRICS.breakerState, (v) => BREAKER_STATE_VALUE[v.breaker]);
+  gauge(METRICS.breakerState, (v) => breakerStateCode(v.breaker));
   gauge(METRICS.regionTokens, (v) => v.tokens);
   gauge(METRICS.regionCapacityRps, (v) => v.rps);
   gauge(METRICS.regionBurst, (v) => v.burst);

@@ -70,7 +70,7 @@ async function start(token?: string): Promise<string> {
   metrics.region('us-east').requestDone('forwarded', 0.02);
   metrics.region('us-east').upstreamDuration(0.01);
   metrics.region('us-east').upstreamResponse(503);
-  metrics.badRequest('headers-too-large');
+  metrics.countBadRequest('headers-too-large');
   const opts = { host: '127.0.0.1', port: 0, token, eventsIntervalMs: 50, historyPoints: HISTORY_POINTS };
   server = await startAdminServer(opts, view, metrics, createLogger('fatal', silentLog));
   return `http://127.0.0.1:${server.port}`;

@@ -190,9 +190,9 @@ describe('the request-path recorders', () => {
     a.staleServed('rate');
     a.staleServed('rate');
     a.staleServed('upstream-5xx');
-    metrics.badRequest('request-timeout');
-    metrics.badRequest('headers-too-large');
-    metrics.badRequest('request-timeout');
+    metrics.countBadRequest('request-timeout');
+    metrics.countBadRequest('headers-too-large');
+    metrics.countBadRequest('request-timeout');
     const text = await metrics.text();
     expect(sample(text, 'floodgate_upstream_ejections_total{region="a"}')).toBe(1);
     expect(sample(text, 'floodgate_stale_served_total{region="a",reason="rate"}')).toBe(2);
