@@ -75,7 +75,8 @@ function declareRecorded(registry: Registry, regions: ReadonlyMap<string, Region
   });
   declareScraped(registry, METRICS.requestDuration, (series) => {
     for (const [region, m] of regions) {
-      for (const [outcome, h] of m.requestHistograms()) series.histogram({ region, outcome }, h);
+      const histograms = m.requestHistograms();
+      for (const outcome of OUTCOMES) series.histogram({ region, outcome }, histograms[outcome]);
     }
   });
 }
