@@ -18,7 +18,7 @@ const RULE_TESTS = join(OPS, 'prometheus-rules.test.yaml');
 const DASHBOARD = join(OPS, 'grafana-dashboard.json');
 const PROMTOOL_HINT = 'apt-get install prometheus';
 const TOOL_TIMEOUT_MS = 30_000;
-const HAS_PROMTOOL = toolAvailable('promtool', PROMTOOL_HINT);
+const HAS_PROMTOOL = toolAvailable('promtool', 'prometheus', 'the promtool checks of ops/');
 const HAS_REDIS = redisServerAvailable();
 
 // A Floodgate metric name where one is used, not inside a recording rule's name (level:metric:ops).

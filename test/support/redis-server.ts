@@ -7,9 +7,9 @@ import { toolAvailable } from './tools.js';
 
 const READY_TIMEOUT_MS = 10_000;
 
-/** Whether the Redis tests can run: for a describe-level condition (see toolAvailable). */
+/** Whether the Redis tests can run (see toolAvailable): for a describe-level condition. */
 export function redisServerAvailable(): boolean {
-  return toolAvailable('redis-server', 'apt-get install redis-server');
+  return toolAvailable('redis-server', 'redis-server', 'the Redis tests');
 }
 
 export interface RedisServer {

@@ -1,29 +1,14 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
-
-/** The full path of `command` on PATH, or undefined. */
-export function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return join(dir, command);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+import { onPath } from '../../bench/processes.js';
 
 /**
- * Whether tests that need `command` can run: for a describe-level condition. Under CI=true a
- * missing tool is an error, so the suite fails instead of passing without having run; on a
- * developer's machine the tests are skipped with a message saying how to install it.
+ * Whether a command-line tool some tests need is installed: for a describe-level condition. Under
+ * CI=true a missing tool is an error, so the suite fails instead of passing without having run;
+ * on a developer's machine those tests are skipped with a message saying how to install it.
  */
-export function toolAvailable(command: string, installHint: string): boolean {
+export function toolAvailable(command: string, debianPackage: string, what: string): boolean {
   if (onPath(command) !== undefined) return true;
-  const problem = `${command} is not installed (${installHint})`;
-  if (process.env.CI === 'true') throw new Error(`${problem}; the CI run installs it, see .ci/run`);
-  console.warn(`skipping the tests that need ${command}: ${problem}`);
+  const hint = `${command} is not installed (apt-get install ${debianPackage})`;
+  if (process.env.CI === 'true') throw new Error(`${hint}; the CI run installs it, see .ci/run`);
+  console.warn(`skipping ${what}: ${hint}`);
   return false;
 }
