@@ -32,10 +32,10 @@ export interface SharedLimitsMetrics {
   lease(region: string, result: LeaseResult, tokens: number): void;
 }
 
-/** The stale cache's size, as StaleCache exposes it. */
+/** How much the stale cache holds. */
 export interface StaleCacheSize {
-  readonly calculatedBytes: number;
-  readonly size: number;
+  bytes: number;
+  entries: number;
 }
 
 export interface GatewayMetricsOptions {
@@ -171,11 +171,11 @@ export class GatewayMetrics {
     });
     declareScraped(registry, METRICS.staleBytes, (series) => {
       const cache = this.staleCache();
-      if (cache !== undefined) series.value({}, cache.calculatedBytes);
+      if (cache !== undefined) series.value({}, cache.bytes);
     });
     declareScraped(registry, METRICS.staleEntries, (series) => {
       const cache = this.staleCache();
-      if (cache !== undefined) series.value({}, cache.size);
+      if (cache !== undefined) series.value({}, cache.entries);
     });
     const build = { version: packageVersion(), node: process.version };
     declareScraped(registry, METRICS.buildInfo, (series) => series.value(build, 1));

@@ -239,12 +239,12 @@ describe('the gateway-wide series', () => {
     // A reload may swap the cache; the sampler is asked on every scrape.
     const metrics = new GatewayMetrics();
     expect(sample(await metrics.text(), 'floodgate_stale_cache_bytes')).toBeUndefined();
-    let cache = { calculatedBytes: 2048, size: 3 };
+    let cache = { bytes: 2048, entries: 3 };
     metrics.sampleStaleCacheWith(() => cache);
     let text = await metrics.text();
     expect(sample(text, 'floodgate_stale_cache_bytes')).toBe(2048);
     expect(sample(text, 'floodgate_stale_cache_entries')).toBe(3);
-    cache = { calculatedBytes: 0, size: 0 };
+    cache = { bytes: 0, entries: 0 };
     text = await metrics.text();
     expect(sample(text, 'floodgate_stale_cache_bytes')).toBe(0);
   });
@@ -275,7 +275,7 @@ describe('the metric catalog', () => {
     metrics.sampleRegionsWith(() => ({
       east: regionView({ upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 0, ejected: false }] }),
     }));
-    metrics.sampleStaleCacheWith(() => ({ calculatedBytes: 0, size: 0 }));
+    metrics.sampleStaleCacheWith(() => ({ bytes: 0, entries: 0 }));
     metrics.region('east').shed('rate', 'low', false);
     metrics.region('east').shed('rate', 'low', true);
     metrics.sharedLimits().lease('east', 'granted', 1);
