@@ -111,6 +111,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ready: () => !draining,
   };
   metrics.sampleRegionsWith(view.regions);
+  metrics.sampleStaleCacheWith(() => {
+    const cache = gateway.runtime.staleCache;
+    return { bytes: cache.bytesHeld, entries: cache.size };
+  });
   metrics.setConfigVersion(configInfo.version);
 
   const server = createPublicServer(config.listen, gateway.handleRequest, { metrics, logger });
