@@ -17,13 +17,13 @@ export interface RequestHead {
 }
 
 /**
- * The gateway's own refusals of malformed or oversized input, decided before routing costs
- * anything (no tokens, no breaker), once per request. node:http's parser (llhttp, strict) has
+ * The gateway's own refusals of malformed or oversized input, decided once per request before
+ * admission (no tokens, no breaker). node:http's parser (llhttp, strict) has
  * already refused what it can; these are the rules it leaves to the application:
  *
  * - RFC 9110 §6.2, RFC 9112 §2.3: only HTTP/1.x is spoken here. llhttp accepts an `HTTP/2.0`
  *   request line (505) and a request line without a version, which it reads as HTTP/0.9 (400).
- * - RFC 9112 §6.1: `transfer-encoding` in an HTTP/1.0 request is faulty framing (400, close);
+ * - RFC 9112 §6.1: `transfer-encoding` in an HTTP/1.0 request is faulty framing (400);
  *   llhttp would decode it as chunked, which an HTTP/1.0 peer on the way may not have done.
  * - RFC 9112 §3.2: an HTTP/1.1 request without Host, with more than one, or with one that is not
  *   a valid `host[:port]` is 400 (Node's own missing-Host answer is turned off so this one counts).
