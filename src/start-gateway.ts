@@ -113,7 +113,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.sampleRegionsWith(view.regions);
   metrics.sampleStaleCacheWith(() => {
     const cache = gateway.runtime.staleCache;
-    return { bytes: cache.calculatedBytes, entries: cache.size };
+    return { bytes: cache.bytesHeld, entries: cache.size };
   });
   metrics.setConfigVersion(configInfo.version);
 
