@@ -53,11 +53,6 @@ export class RegionMetrics {
   >;
   private readonly window = new LatencyWindow();
 
-  /** Counts a finished request without timing it; requestDone() does both. */
-  outcome(o: Outcome): void {
-    this.outcomeCounts[o]++;
-  }
-
   /** A request's answer has ended: counts its outcome and observes how long the client waited. */
   requestDone(o: Outcome, seconds: number): void {
     this.outcomeCounts[o]++;

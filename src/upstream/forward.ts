@@ -146,6 +146,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const region = permit.region;
     const elapsedMs = ctx.clock() - this.upstreamStartedAt;
     region.metrics.upstreamDuration(elapsedMs / 1000);
+    region.metrics.upstreamResponse(statusCode);
     region.sampleLatency(elapsedMs, this.inflightAtStart);
     ctx.status = statusCode;
     ctx.upstream = permit.host!.url;

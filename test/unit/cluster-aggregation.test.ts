@@ -92,7 +92,7 @@ async function workerMetrics(
   const metrics = new GatewayMetrics();
   metrics.setConfigVersion(9);
   metrics.sampleRegionsWith(() => ({ east: regionView({ breaker }) }));
-  for (let i = 0; i < requests; i++) metrics.region('east').outcome('forwarded');
+  for (let i = 0; i < requests; i++) metrics.region('east').requestDone('forwarded', 0);
   metrics.sharedLimits().setUp(sharedUp);
   return (await metrics.registry.getMetricsAsJSON()) as unknown as MetricJson[];
 }

@@ -15,7 +15,7 @@ describe('GatewayMetrics', () => {
   it('returns the same recorder for a region every time', () => {
     // Callers cache nothing themselves; region() must not reset counts on a second call.
     const metrics = new GatewayMetrics();
-    metrics.region('a').outcome('forwarded');
+    metrics.region('a').requestDone('forwarded', 0);
     expect(metrics.region('a')).toBe(metrics.region('a'));
     expect(metrics.region('a').outcomes().forwarded).toBe(1);
   });
@@ -24,9 +24,9 @@ describe('GatewayMetrics', () => {
     // Every outcome label exists from the start, and counts match what was recorded.
     const metrics = new GatewayMetrics();
     const a = metrics.region('us-east');
-    a.outcome('forwarded');
-    a.outcome('forwarded');
-    a.outcome('shed');
+    a.requestDone('forwarded', 0);
+    a.requestDone('forwarded', 0);
+    a.requestDone('shed', 0);
     expect(a.outcomes()).toEqual({ forwarded: 2, failover: 0, stale: 0, shed: 1, error: 0 });
     const text = await metrics.text();
     expect(sample(text, 'floodgate_requests_total{region="us-east",outcome="forwarded"}')).toBe(2);
@@ -117,8 +117,8 @@ describe('GatewayMetrics', () => {
     const metrics = new GatewayMetrics();
     let regions: Record<string, RegionView> = { gone: regionView(), kept: regionView() };
     metrics.sampleRegionsWith(() => regions);
-    metrics.region('gone').outcome('forwarded');
-    metrics.region('kept').outcome('forwarded');
+    metrics.region('gone').requestDone('forwarded', 0);
+    metrics.region('kept').requestDone('forwarded', 0);
     expect(await metrics.text()).toContain('region="gone"');
     metrics.forgetRegion('gone');
     regions = { kept: regionView() };
