@@ -56,6 +56,9 @@ export interface StaleAnswer {
 
 type Held = { kind: 'copies'; copies: readonly Copy[]; size: number };
 
+/** How old the newest copy of a target may be before an answer is copied again. */
+export const REFRESH_AFTER_MS = 1_000;
+
 /** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
 export const MAX_VARIANTS = 8;
 
@@ -108,6 +111,8 @@ export class StaleCache implements CopySink {
     ttlMs: number | undefined,
   ): Capture | undefined {
     if (!mayBeKept(request.method, status, ttlMs)) return undefined;
+    const key = cacheKey(request);
+    if (headers.vary === undefined && this.keptRecently(key)) return undefined;
     const response = responseForPolicy(status, headers);
     const vary = varyNames(response.headers);
     if (refusedByContract(headers, vary)) return undefined;
@@ -118,7 +123,7 @@ export class StaleCache implements CopySink {
     if (usefulMs <= 0) return undefined;
     const declared = headers['content-length'];
     return new PendingCopy(this, this.maxEntryBytes, {
-      key: cacheKey(request),
+      key,
       declaredBytes: typeof declared === 'string' ? Number(declared) : undefined,
       copy: {
         policy,
@@ -127,10 +132,22 @@ export class StaleCache implements CopySink {
         status,
         headers: keptHeaders(headers),
         body: EMPTY,
+        keptAt: this.clock(),
         expiresAt: this.clock() + usefulMs,
         size: 0,
       },
     });
+  }
+
+  /**
+   * Whether the newest copy of `key` was taken less than REFRESH_AFTER_MS ago and varies on
+   * nothing. A copy a second old serves a failing origin as well as a new one, and taking a new
+   * copy of every answer would put the caching rules on the hot path of a busy route. Skipping a
+   * capture never stores anything, so it cannot let an answer reach a request it must not.
+   */
+  private keptRecently(key: string): boolean {
+    const newest = this.entries.peek(key)?.copies[0];
+    return newest !== undefined && newest.vary.length === 0 && this.clock() - newest.keptAt < REFRESH_AFTER_MS;
   }
 
   /**

@@ -4,6 +4,7 @@
  * The RFC 9111 rules are in stale-cache-rules.test.ts and stale-cache-serving.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { REFRESH_AFTER_MS } from '../../src/cache/stale-cache.js';
 import {
   fakeNow,
   headerOf,
@@ -180,5 +181,21 @@ describe('StaleCache', () => {
     expect(capture.push(Buffer.alloc(1_000))).toBe(false);
     expect(capture.finish()).toBe(false);
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('StaleCache refresh', () => {
+  it('copies a busy target again only once its newest copy is REFRESH_AFTER_MS old', () => {
+    // Verifies: answers within a second of the last copy are not copied (the hot path skips the
+    // caching rules), a later one replaces the copy, and a response with Vary is always considered.
+    const cache = newCache();
+    expect(offer(cache, target(1), { body: 'first' })).toBe(true);
+    fakeNow.ms = REFRESH_AFTER_MS - 1;
+    expect(offer(cache, target(1), { body: 'second' })).toBe(false);
+    expect(servedBody(cache, target(1))).toBe('first');
+    fakeNow.ms = REFRESH_AFTER_MS;
+    expect(offer(cache, target(1), { body: 'third' })).toBe(true);
+    expect(servedBody(cache, target(1))).toBe('third');
+    expect(offer(cache, target(1), { body: 'varied', headers: { vary: 'accept-language' } })).toBe(true);
   });
 });
