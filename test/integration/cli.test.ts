@@ -74,6 +74,30 @@ describe('floodgate CLI', () => {
     expect(result.stderr).toContain(`${file}: regions: needs at least one region`);
   });
 
+  // Issue 11: an upstream URL the pool cannot parse passed `check` and made `--config` die with a stack trace.
+  it.each(['http://127.0.0.1:70000', 'http://[::1', 'http://a:b:c'])(
+    'check and --config refuse the upstream %s with one line',
+    async (url) => {
+      const file = join(dir, 'bad-url.yaml');
+      const port = await freePort();
+      await writeFile(
+        file,
+        stringify({
+          listen: { port },
+          admin: { port: 0 },
+          regions: { a: { upstreams: [url], capacity: { rps: 1 } } },
+          routing: { default: 'a' },
+        }),
+      );
+      for (const result of [run('check', file), run('--config', file)]) {
+        expect(result.status).toBe(2);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^${escapeRegExp(file)}: regions\\.a\\.upstreams\\.0: `));
+      }
+    },
+  );
+
   describe('a running gateway', () => {
     let upstream: FaultUpstream;
     let child: ChildProcess;
@@ -170,3 +194,7 @@ describe('floodgate CLI', () => {
     });
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
