@@ -45,6 +45,71 @@ describe('validation matches what applying does', () => {
     expect(() => Runtime.build(unchecked, 1, undefined, deps)).toThrow(/Invalid URL/);
   });
 
+  // What would fail when the listeners bind or timers are armed is a problem line too.
+  it.each([
+    [
+      'the admin port on the public one',
+      'listen: { port: 8080 }\nadmin: { port: 8080 }',
+      'admin.port: must differ from listen.port (8080): both would bind the same address',
+    ],
+    [
+      'a wildcard public host on the admin port',
+      'listen: { host: 0.0.0.0, port: 9000 }\nadmin: { port: 9000 }',
+      'admin.port: must differ from listen.port (9000): both would bind the same address',
+    ],
+    [
+      'a bracketed IPv6 host',
+      'listen: { host: "[::1]" }',
+      'listen.host: must be an IP address (no brackets around IPv6) or a host name, e.g. 0.0.0.0 or ::',
+    ],
+    [
+      'a host with a space',
+      'admin: { host: "local host" }',
+      'admin.host: must be an IP address (no brackets around IPv6) or a host name, e.g. 0.0.0.0 or ::',
+    ],
+    [
+      'a timeout past what timers can wait',
+      'listen: { requestTimeoutMs: 3000000000 }',
+      'listen.requestTimeoutMs: must be at most 2000000000 (about 23 days)',
+    ],
+    [
+      'too many client keys to index',
+      'clientLimit: { rps: 1, maxKeys: 100000000 }',
+      'clientLimit.maxKeys: must be at most 10000000',
+    ],
+    [
+      'a Redis port out of range',
+      'cluster: { redis: "redis://127.0.0.1:70000" }',
+      'cluster.redis: "redis://127.0.0.1:70000": port 70000 is out of range (1-65535)',
+    ],
+    [
+      'a Redis path that is no database',
+      'cluster: { redis: "redis://h:6379/x" }',
+      'cluster.redis: "redis://h:6379/x": the path may only be a database number, e.g. redis://host:6379/0',
+    ],
+  ])('reports %s', (_name, extra, problem) => {
+    expect(problemsOf(base('http://127.0.0.1:1', extra))).toEqual([`${FILE}: ${problem}`]);
+  });
+
+  // Upstreams are kept as the URL parser (and so the pool) spells them.
+  it.each([
+    ['http://127.0.0.1:9001/', 'http://127.0.0.1:9001'],
+    ['http://0x7f.1:80', 'http://127.0.0.1'],
+    ['https://API.internal:443', 'https://api.internal'],
+    ['http://[::1]:9001', 'http://[::1]:9001'],
+  ])('spells %s as %s', (url, origin) => {
+    expect(parseConfigText(base(url), FILE, {}).regions['us-east']!.upstreams).toEqual([origin]);
+  });
+
+  // Other things undici accepts but could never use.
+  it.each([
+    ['http://127.0.0.1:0', 'port 0 cannot be connected to (1-65535)'],
+    ['http://user:pw@127.0.0.1:1', 'credentials in an upstream URL are never sent; remove them'],
+    ['http://exa%zzmple:1', '"exa%zzmple" is not a host name or address'],
+  ])('reports %s', (url, problem) => {
+    expect(problemsOf(base(url))).toEqual([`${FILE}: regions.us-east.upstreams.0: "${url}": ${problem}`]);
+  });
+
   // A valid file builds.
   it('builds what it accepts', () => {
     expect(() => build(base('http://127.0.0.1:1'))).not.toThrow();
