@@ -110,8 +110,11 @@ describe('validation matches what applying does', () => {
     expect(problemsOf(base(url))).toEqual([`${FILE}: regions.us-east.upstreams.0: "${url}": ${problem}`]);
   });
 
-  // A valid file builds.
+  // A valid file builds, the largest client index included (lru-cache allocates all of it up front).
   it('builds what it accepts', () => {
     expect(() => build(base('http://127.0.0.1:1'))).not.toThrow();
+    expect(() =>
+      build(base('http://127.0.0.1:1', 'clientLimit: { rps: 1, maxKeys: 10000000 }')),
+    ).not.toThrow();
   });
 });
