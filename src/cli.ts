@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
 import { summarizeConfig } from './config/summary.js';
 import { configWarnings } from './config/warnings.js';
@@ -31,6 +31,7 @@ async function check(args: string[]): Promise<number> {
   if (!file || args.length > 1) return usage('check takes exactly one FILE');
   try {
     const config = await loadConfigFile(file);
+    await buildOnce(file, config);
     process.stdout.write(`${summarizeConfig(file, config)}\n`);
     // Warnings go with the problems, so `check FILE > /dev/null` still shows them.
     for (const warning of configWarnings(config)) process.stderr.write(`warning: ${file}: ${warning}\n`);
@@ -38,6 +39,17 @@ async function check(args: string[]): Promise<number> {
   } catch (err) {
     return reportConfigError(err);
   }
+}
+
+/** Builds the runtime as the gateway would and closes it again: what check accepts, the gateway has applied. */
+async function buildOnce(file: string, config: GatewayConfig): Promise<void> {
+  const [{ trialBuild }, { GatewayMetrics }, { default: pino }] = await Promise.all([
+    import('./reloader.js'),
+    import('./observability/metrics.js'),
+    import('pino'),
+  ]);
+  const deps = { clock: () => 0, metrics: new GatewayMetrics(), logger: pino({ level: 'silent' }) };
+  await trialBuild(file, config, deps);
 }
 
 async function start(argv: string[]): Promise<number> {

@@ -94,13 +94,43 @@ export class Reloader {
   }
 }
 
-/** Builds and commits the first runtime; throws when it cannot be built. */
+/**
+ * Builds and commits the first runtime. A build that throws although validation passed is a
+ * ConfigError like any invalid file (`--config` exits 2 with one line), its stack logged for the fix.
+ */
 export function initialRuntime(
+  file: string,
   config: GatewayConfig,
   deps: RuntimeDeps,
   limits: LimitsPolicy | undefined,
 ): Runtime {
-  return commitRuntime(Runtime.build(config, 1, undefined, deps), limits, deps);
+  let build: RuntimeBuild;
+  try {
+    build = Runtime.build(config, 1, undefined, deps);
+  } catch (err) {
+    throw notApplicable(file, err, deps);
+  }
+  return commitRuntime(build, limits, deps);
+}
+
+/**
+ * What `check` adds to validation: the runtime is built (pools, breakers, buckets) and closed again,
+ * so a file `check` accepts is one the gateway has already been seen to apply.
+ */
+export async function trialBuild(file: string, config: GatewayConfig, deps: RuntimeDeps): Promise<void> {
+  let build: RuntimeBuild;
+  try {
+    build = Runtime.build(config, 1, undefined, deps);
+  } catch (err) {
+    throw notApplicable(file, err, deps);
+  }
+  await build.discard();
+}
+
+function notApplicable(file: string, err: unknown, deps: RuntimeDeps): ConfigError {
+  if (err instanceof ConfigError) return err;
+  deps.logger.error({ event: 'config-not-applicable', file, stack: (err as Error)?.stack }, 'cannot apply');
+  return new ConfigError([`${file}: cannot be applied: ${messageOf(err)}`]);
 }
 
 /** Logs each of `check`'s warnings as a `config-warning` event, so a reload's log shows them too. */

@@ -101,7 +101,8 @@ class GatewayProcess implements RunningGateway {
     this.limits = limits;
     flushOnFatal(deps.logger);
     this.tunnels = new WebSocketTunnels(deps.logger);
-    this.gateway = new Gateway(initialRuntime(config, deps, limits), deps.clock, deps.logger, this.tunnels);
+    const initial = initialRuntime(options.configPath, config, deps, limits);
+    this.gateway = new Gateway(initial, deps.clock, deps.logger, this.tunnels);
     this.reloader = new Reloader({
       file: options.configPath,
       load: options.load,

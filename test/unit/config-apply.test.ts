@@ -2,6 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
+import { initialRuntime, trialBuild } from '../../src/reloader.js';
 import { Runtime } from '../../src/runtime.js';
 
 const FILE = 'config/gateway.yaml';
@@ -108,6 +109,22 @@ describe('validation matches what applying does', () => {
     ['http://exa%zzmple:1', '"exa%zzmple" is not a host name or address'],
   ])('reports %s', (url, problem) => {
     expect(problemsOf(base(url))).toEqual([`${FILE}: regions.us-east.upstreams.0: "${url}": ${problem}`]);
+  });
+
+  // The safety net under validation: a build that throws anyway is a one-line ConfigError, for
+  // `check` (trial build) and `--config` (first runtime) alike, never a stack trace.
+  it('turns a build that throws into a ConfigError line', async () => {
+    const unchecked = parseConfigText(base('http://127.0.0.1:1'), FILE, {});
+    unchecked.regions['us-east']!.upstreams = ['http://[::1'];
+    const deps = { clock: () => 0, metrics: new GatewayMetrics(), logger: pino({ level: 'silent' }) };
+    const expected = [
+      `${FILE}: cannot be applied: Invalid URL: "http://[::1": the IPv6 address has no closing "]"`,
+    ];
+    await expect(trialBuild(FILE, unchecked, deps)).rejects.toMatchObject({ problems: expected });
+    expect(() => initialRuntime(FILE, unchecked, deps, undefined)).toThrow(ConfigError);
+    await expect(
+      trialBuild(FILE, parseConfigText(base('http://127.0.0.1:1'), FILE, {}), deps),
+    ).resolves.toBeUndefined();
   });
 
   // A valid file builds, the largest client index included (lru-cache allocates all of it up front).
