@@ -7,6 +7,7 @@ import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './htt
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
 import { isIdempotent } from './http/methods.js';
 import { AccessLog } from './observability/access-log.js';
+import type { StaleReason } from './observability/metrics.js';
 import { admit, admitFailover } from './request/admit.js';
 import { classify } from './request/classify.js';
 import { RequestContext } from './request/context.js';
@@ -147,10 +148,12 @@ export class Gateway implements ForwardListener {
 
   /** The last step of every request: outcome counters and one access line. */
   private record(ctx: RequestContext, outcome: Outcome): void {
-    ctx.region.metrics.outcome(outcome);
-    if (this.access.enabled(ctx.runtime.config.log.access)) {
-      this.access.write(ctx, outcome, this.clock() - ctx.startedAt);
-    }
+    const elapsedMs = this.clock() - ctx.startedAt;
+    const metrics = ctx.region.metrics;
+    metrics.requestDone(outcome, elapsedMs / 1000);
+    // On the stale paths the reason is always why the fresh answer could not be had.
+    if (outcome === 'stale') metrics.staleServed(ctx.reason as StaleReason);
+    if (this.access.enabled(ctx.runtime.config.log.access)) this.access.write(ctx, outcome, elapsedMs);
   }
 }
 

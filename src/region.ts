@@ -127,6 +127,7 @@ export class Region {
       p50Ms: latency.p50Ms,
       p99Ms: latency.p99Ms,
       outcomes: this.metrics.outcomes(),
+      upstreamResponses: this.metrics.upstreamResponses(),
       shed: this.metrics.shedCounts(),
       upstreams: this.upstreams.hosts.map((h, i) => ({
         url: h.url,

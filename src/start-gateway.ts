@@ -135,6 +135,10 @@ class GatewayProcess implements RunningGateway {
   async start(serveAdmin: boolean): Promise<void> {
     const { config, deps } = this.options;
     this.metrics.sampleRegionsWith(this.view.regions);
+    this.metrics.sampleStaleCacheWith(() => {
+      const cache = this.gateway.runtime.staleCache;
+      return { bytes: cache.bytesHeld, entries: cache.size };
+    });
     this.metrics.setConfigVersion(1);
     logConfigWarnings(this.options.configPath, config, deps);
     try {
