@@ -147,7 +147,9 @@ export class StaleCache implements CopySink {
    */
   private keptRecently(key: string): boolean {
     const newest = this.entries.peek(key)?.copies[0];
-    return newest !== undefined && newest.vary.length === 0 && this.clock() - newest.keptAt < REFRESH_AFTER_MS;
+    return (
+      newest !== undefined && newest.vary.length === 0 && this.clock() - newest.keptAt < REFRESH_AFTER_MS
+    );
   }
 
   /**
