@@ -21,6 +21,8 @@ export interface Copy extends KeptPolicy {
   status: number;
   headers: string[];
   body: Buffer;
+  /** When the capture began, on the cache's clock. */
+  keptAt: number;
   expiresAt: number;
   size: number;
 }

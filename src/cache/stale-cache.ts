@@ -27,17 +27,7 @@ import {
   variantOf,
   varyNames,
 } from './cache-rules.js';
-import {
-  type Capture,
-  COPY_OVERHEAD_BYTES,
-  type Copy,
-  type CopySink,
-  EMPTY,
-  headerBytes,
-  keptHeaders,
-  PendingCopy,
-} from './kept-copy.js';
-import { legacyCacheable } from './legacy-rules.js';
+import { type Capture, type Copy, type CopySink, EMPTY, keptHeaders, PendingCopy } from './kept-copy.js';
 
 export type { CacheRequest, Capture };
 export { BodyCapture };
@@ -64,18 +54,10 @@ export interface StaleAnswer {
   body: Buffer;
 }
 
-/** @deprecated The entry of the request path before issue 12 (see `set` and `get`). */
-export interface StaleEntry {
-  status: number;
-  headers: Record<string, string | string[]>;
-  body: Buffer;
-  /** When the copy was taken, on the cache's clock (see `ageSeconds`). */
-  storedAt: number;
-}
+type Held = { kind: 'copies'; copies: readonly Copy[]; size: number };
 
-type Held =
-  | { kind: 'copies'; copies: readonly Copy[]; size: number }
-  | { kind: 'legacy'; entry: StaleEntry; expiresAt: number; size: number };
+/** How old the newest copy of a target may be before an answer is copied again. */
+export const REFRESH_AFTER_MS = 1_000;
 
 /** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
 export const MAX_VARIANTS = 8;
@@ -129,6 +111,8 @@ export class StaleCache implements CopySink {
     ttlMs: number | undefined,
   ): Capture | undefined {
     if (!mayBeKept(request.method, status, ttlMs)) return undefined;
+    const key = cacheKey(request);
+    if (headers.vary === undefined && this.keptRecently(key)) return undefined;
     const response = responseForPolicy(status, headers);
     const vary = varyNames(response.headers);
     if (refusedByContract(headers, vary)) return undefined;
@@ -139,7 +123,7 @@ export class StaleCache implements CopySink {
     if (usefulMs <= 0) return undefined;
     const declared = headers['content-length'];
     return new PendingCopy(this, this.maxEntryBytes, {
-      key: cacheKey(request),
+      key,
       declaredBytes: typeof declared === 'string' ? Number(declared) : undefined,
       copy: {
         policy,
@@ -148,10 +132,24 @@ export class StaleCache implements CopySink {
         status,
         headers: keptHeaders(headers),
         body: EMPTY,
+        keptAt: this.clock(),
         expiresAt: this.clock() + usefulMs,
         size: 0,
       },
     });
+  }
+
+  /**
+   * Whether the newest copy of `key` was taken less than REFRESH_AFTER_MS ago and varies on
+   * nothing. A copy a second old serves a failing origin as well as a new one, and taking a new
+   * copy of every answer would put the caching rules on the hot path of a busy route. Skipping a
+   * capture never stores anything, so it cannot let an answer reach a request it must not.
+   */
+  private keptRecently(key: string): boolean {
+    const newest = this.entries.peek(key)?.copies[0];
+    return (
+      newest !== undefined && newest.vary.length === 0 && this.clock() - newest.keptAt < REFRESH_AFTER_MS
+    );
   }
 
   /**
@@ -223,45 +221,6 @@ export class StaleCache implements CopySink {
     // Variants together stay within the whole bound: the oldest go first.
     while (size > this.maxBytes && copies.length > 1) size -= copies.pop()!.size;
     this.entries.set(key, { kind: 'copies', copies, size });
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // @deprecated: the API of the request path before issue 12, which keys copies by region and path
-  // only and cannot apply the request's side of RFC 9111. Kept so today's forward.ts and gateway.ts
-  // still build; delete this block and legacy-rules.ts once they call captureFor and lookup.
-
-  /** @deprecated Use `captureFor`, which also sees the request. */
-  static cacheable(status: number, headers: Record<string, string | string[] | undefined>): boolean {
-    return legacyCacheable(status, headers);
-  }
-
-  /** @deprecated Use `lookup`. */
-  get(key: string): StaleEntry | undefined {
-    const held = this.entries.get(key);
-    if (held?.kind !== 'legacy') return undefined;
-    if (this.clock() >= held.expiresAt) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return held.entry;
-  }
-
-  /** @deprecated Use `captureFor`. */
-  set(key: string, entry: StaleEntry, ttlMs: number): boolean {
-    const size = key.length + entry.body.length + headerBytes(entry.headers) + COPY_OVERHEAD_BYTES;
-    if (size > this.maxEntryBytes || ttlMs <= 0) return false;
-    this.entries.set(key, { kind: 'legacy', entry, expiresAt: this.clock() + ttlMs, size });
-    return true;
-  }
-
-  /** @deprecated Whole seconds since a `set` copy was taken. */
-  ageSeconds(entry: StaleEntry): number {
-    return Math.max(0, Math.floor((this.clock() - entry.storedAt) / 1000));
-  }
-
-  /** @deprecated Use `captureFor`. */
-  capture(): BodyCapture {
-    return new BodyCapture(this.maxEntryBytes);
   }
 }
 

@@ -7,7 +7,6 @@ import { RedisBaselineStore } from './redis-baseline.js';
 import { RedisBucketStore } from './redis-bucket.js';
 import { SharedBaseline } from './shared-baseline.js';
 import { SharedLimits } from './shared-limits.js';
-import { sharedLimitsMetrics } from './shared-limits-metrics.js';
 
 export interface ClusteredGatewayOptions {
   configPath: string;
@@ -85,7 +84,7 @@ function limitsPolicyFor(
     fallbackShare: share,
     clock: deps.clock,
     logger: deps.logger,
-    metrics: sharedLimitsMetrics(deps.metrics.registry),
+    metrics: deps.metrics.sharedLimits(),
     ...options.sharedLimits,
   });
 }

@@ -4,7 +4,7 @@
  * The RFC 9111 rules are in stale-cache-rules.test.ts and stale-cache-serving.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { BodyCapture, type StaleEntry } from '../../src/cache/stale-cache.js';
+import { REFRESH_AFTER_MS } from '../../src/cache/stale-cache.js';
 import {
   fakeNow,
   headerOf,
@@ -184,52 +184,18 @@ describe('StaleCache', () => {
   });
 });
 
-describe('StaleCache, deprecated API of the request path before issue 12', () => {
-  const entry = (bytes: number): StaleEntry => ({
-    status: 200,
-    headers: {},
-    body: Buffer.alloc(bytes),
-    storedAt: 0,
-  });
-
-  it('set and get keep a copy for its ttl, apart from copies kept by the RFC rules', () => {
-    // Verifies: the old path still works until forward.ts and gateway.ts move to captureFor and lookup.
+describe('StaleCache refresh', () => {
+  it('copies a busy target again only once its newest copy is REFRESH_AFTER_MS old', () => {
+    // Verifies: answers within a second of the last copy are not copied (the hot path skips the
+    // caching rules), a later one replaces the copy, and a response with Vary is always considered.
     const cache = newCache();
-    expect(cache.set('us-east /api/likes/1', entry(10), 1_000)).toBe(true);
-    expect(servedBody(cache, request())).toBeUndefined();
-    fakeNow.ms = 999;
-    expect(cache.get('us-east /api/likes/1')?.body.length).toBe(10);
-    fakeNow.ms = 1_000;
-    expect(cache.get('us-east /api/likes/1')).toBeUndefined();
-  });
-});
-
-describe('BodyCapture', () => {
-  it('joins the chunks of a body within the bound', () => {
-    // Verifies: finish() returns the exact bytes pushed, in order.
-    const capture = new BodyCapture(10);
-    expect(capture.push(Buffer.from('hello '))).toBe(true);
-    expect(capture.push(Buffer.from('you!'))).toBe(true);
-    expect(capture.finish()?.toString()).toBe('hello you!');
-  });
-
-  it('drops everything once the body is over the bound', () => {
-    // Verifies: push() turns false at the first byte over and finish() yields nothing.
-    const capture = new BodyCapture(10);
-    expect(capture.push(Buffer.alloc(6))).toBe(true);
-    expect(capture.push(Buffer.alloc(5))).toBe(false);
-    expect(capture.push(Buffer.alloc(1))).toBe(false);
-    expect(capture.finish()).toBeUndefined();
-  });
-
-  it('copies the body out of the buffers it was given', () => {
-    // Verifies: the finished body does not share memory with a larger chunk it came from.
-    const socketRead = Buffer.from('0123456789');
-    const capture = new BodyCapture(100);
-    capture.push(socketRead.subarray(2, 5));
-    const body = capture.finish()!;
-    socketRead.fill('z');
-    expect(body.toString()).toBe('234');
-    expect(body.buffer.byteLength).toBe(3);
+    expect(offer(cache, target(1), { body: 'first' })).toBe(true);
+    fakeNow.ms = REFRESH_AFTER_MS - 1;
+    expect(offer(cache, target(1), { body: 'second' })).toBe(false);
+    expect(servedBody(cache, target(1))).toBe('first');
+    fakeNow.ms = REFRESH_AFTER_MS;
+    expect(offer(cache, target(1), { body: 'third' })).toBe(true);
+    expect(servedBody(cache, target(1))).toBe('third');
+    expect(offer(cache, target(1), { body: 'varied', headers: { vary: 'accept-language' } })).toBe(true);
   });
 });
