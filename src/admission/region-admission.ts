@@ -5,11 +5,8 @@ import { PRIORITIES, type Priority, priorityRank, type Reserves } from './priori
 import { RateMeter } from './rate-meter.js';
 import { Shortage } from './shortage.js';
 import { type SurgeChange, SurgeDetector, type SurgeOptions } from './surge-detector.js';
-import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-supply.js';
-
-export type { TokenSupply } from './token-supply.js';
-
 import { TokenBucket } from './token-bucket.js';
+import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-supply.js';
 
 /**
  * Priority-aware admission for one region: should this request go upstream, or be shed now?
@@ -64,23 +61,23 @@ import { TokenBucket } from './token-bucket.js';
  *
  * Invariants. Over any run the region admits at most `rps * seconds + burst` requests, because
  * every admission takes a token (failover a spare one, only ever refilled) and shadow mode takes
- * none for the requests it lets through against the decision. The floors never decrease with priority, so a less important
- * request is never admitted when a more important one arriving at the same moment would be shed;
- * every floor stays at least one token below the burst (see admission-floors.ts).
+ * none for the requests it lets through against the decision. The floors never decrease with
+ * priority, so a less important request is never admitted when a more important one arriving at
+ * the same moment would be shed; every floor stays at least one token below the burst.
  *
- * Why hand-written: rate limiters in libraries (token buckets, sliding windows, Redis scripts)
- * answer yes or no for a key; none keeps per-priority floors in one shared bucket, ties them to
- * an in-flight cap with the same reserves, lends them while idle, or lets a surge detector shed by
- * priority.
+ * Why hand-written: library rate limiters answer yes or no for a key; none keeps lendable
+ * per-priority floors in one bucket tied to an in-flight cap, or sheds by priority in a surge.
  *
  * Failure modes: with `burst` below about 2 the floors collapse together and priorities are
- * barely told apart, and failover has no room of its own; with a tiny in-flight cap (under about
- * 1 / (1 - low's reserve) + 1 slots) failover gets no slot at all. A reserve of 0 for a priority
+ * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) + 1 slots)
+ * failover gets no slot at all. A reserve of 0 for a priority
  * makes it as strong as critical for that resource. A burst of critical traffic larger than
  * critical's own share, arriving while lower priorities have borrowed everything else, waits for
  * their requests to finish (this is the price of lending). `tick` must be called about once a
  * second or the surge state never changes.
  */
+
+export type { TokenSupply } from './token-supply.js';
 
 export type ShedReason = 'rate' | 'concurrency' | 'surge';
 
@@ -281,7 +278,11 @@ export class RegionAdmission {
 
   private decide(now: number, rank: number): ShedReason | null {
     if (rank > this.surgeShedBelowRank && this.surge.surging) return 'surge';
-    if (!this.bucket.canTake(now, this.tokenFloorAt(now, rank))) return 'rate';
+    // The configured floor first: whether the region lends is only worked out when it matters.
+    if (!this.bucket.canTake(now, this.floors.tokensShort[rank]!)) {
+      if (!this.lendsTokens(now, rank) || !this.bucket.canTake(now, this.floors.tokensLent[rank]!))
+        return 'rate';
+    }
     const reserves = this.slotShortage.active(now) ? this.floors.slotsShort : this.floors.slotsLent;
     if (!this.inflight.canAcquire(reserves[rank]!)) {
       this.slotShortage.note(now);
@@ -292,11 +293,16 @@ export class RegionAdmission {
 
   /** The configured floor while the region is short of tokens; the lent one otherwise. */
   private tokenFloorAt(now: number, rank: number): number {
-    if (!this.shortOfTokens(now)) return this.floors.tokensLent[rank]!;
+    return this.lendsTokens(now, rank) ? this.floors.tokensLent[rank]! : this.floors.tokensShort[rank]!;
+  }
+
+  /** Lent unless the region is short of tokens and something more important is being offered. */
+  private lendsTokens(now: number, rank: number): boolean {
+    if (!this.shortOfTokens(now)) return true;
     for (let above = 0; above < rank; above++) {
-      if (now - this.lastOffered[above]! < IDLE_MS) return this.floors.tokensShort[rank]!;
+      if (now - this.lastOffered[above]! < IDLE_MS) return false;
     }
-    return this.floors.tokensLent[rank]!;
+    return true;
   }
 
   private shortOfTokens(now: number): boolean {
