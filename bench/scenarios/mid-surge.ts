@@ -41,7 +41,8 @@ export interface MidSurgeTiming {
 }
 
 export function midSurgeTiming(quick: boolean): MidSurgeTiming {
-  const [normal, surge, after, joinInto] = quick ? [1, 4.5, 0.5, 1.5] : [3, 10, 2, 3];
+  // Quick runs still leave the newcomer several seconds of surge: a busy machine can take 3 s to start one.
+  const [normal, surge, after, joinInto] = quick ? [1, 7, 0.5, 1] : [3, 10, 2, 3];
   const rates = (east: number) =>
     siteRates({ 'us-east': east * REGION_RPS, 'us-west': NORMAL_LOAD * REGION_RPS });
   const phases = [
