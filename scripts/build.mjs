@@ -54,7 +54,7 @@ if (tsc !== undefined) {
 } else {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const typescript = `typescript@${pkg.devDependencies.typescript}`;
-  console.log(`floodgate: no compiler in node_modules; building src/ with ${typescript} from npm's cache`);
+  console.log(`floodgate: no compiler in node_modules; building src/ with ${typescript} (npm exec)`);
   const npm = process.env.npm_execpath;
   const [command, prefix] = npm ? [process.execPath, [npm]] : ['npm', []];
   run(command, [...prefix, 'exec', '--yes', `--package=${typescript}`, '--', 'tsc', '-p', 'tsconfig.build.json']);
