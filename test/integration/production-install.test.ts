@@ -72,7 +72,10 @@ describe('production install', { timeout: INSTALL_TIMEOUT_MS * 2 }, () => {
         routing: { default: 'a' },
       }),
     );
-    const child = spawnCapturing(process.execPath, [bin, '--config', config], { cwd: project, env: cleanEnv });
+    const child = spawnCapturing(process.execPath, [bin, '--config', config], {
+      cwd: project,
+      env: cleanEnv,
+    });
     try {
       let admin = '';
       await until(
