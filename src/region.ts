@@ -9,7 +9,7 @@ import { logEvent } from './observability/logger.js';
 import type { GatewayMetrics, RegionMetrics } from './observability/metrics.js';
 import { admissionLimits } from './region-limits.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
-import { UpstreamSet } from './upstream/pools.js';
+import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
@@ -41,7 +41,12 @@ export class Region {
     );
     this.metrics = metrics.region(this.name);
     this.refusals = new RefusalBodies(this.name);
-    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), clock);
+    this.upstreams = new UpstreamSet(
+      config.upstreams,
+      connectionsPerHost(config),
+      clock,
+      upstreamTls(config, gateway),
+    );
     this.adaptive = config.capacity.adaptive ? new AdaptiveLimit(adaptiveOptions(config), clock) : undefined;
     this.followAdaptiveLimit();
   }
@@ -58,9 +63,11 @@ export class Region {
     else if (this.adaptive) this.adaptive.reconfigure(adaptiveOptions(config));
     else this.adaptive = new AdaptiveLimit(adaptiveOptions(config), this.clock);
     this.followAdaptiveLimit();
-    if (this.upstreams.sameHosts(config.upstreams)) return undefined;
+    // New hosts or TLS settings (a renewed CA file included) need new pools: connections are made once.
+    const tls = upstreamTls(config, gateway);
+    if (this.upstreams.sameSetup(config.upstreams, tls)) return undefined;
     const replaced = this.upstreams;
-    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock);
+    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock, tls);
     return replaced;
   }
 
@@ -133,6 +140,13 @@ function breakerOptions(region: RegionConfig): BreakerOptions {
 
 function adaptiveOptions(region: RegionConfig): AdaptiveOptions {
   return { minLimit: region.capacity.minConcurrent, maxLimit: region.capacity.maxConcurrent };
+}
+
+function upstreamTls(region: RegionConfig, gateway: GatewayConfig): UpstreamTls | undefined {
+  const tls = region.tls;
+  if (tls === undefined) return undefined;
+  const ca = gateway.tlsMaterial.upstreamCa.get(region.name);
+  return { ...(ca && { ca }), servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized };
 }
 
 function connectionsPerHost(region: RegionConfig): number {

@@ -8,6 +8,15 @@ export interface UpstreamHost {
   inflight: number;
 }
 
+/** TLS for a region's https:// upstreams, passed to undici as its connect options (node:tls). */
+export interface UpstreamTls {
+  /** Replaces the system's trusted CAs when set. */
+  readonly ca?: Buffer;
+  /** Unset: undici sends the URL's host as SNI (none for an address) and verifies against it. */
+  readonly servername?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
 const EJECTION = {
   consecutiveFailures: 5,
   baseEjectionMs: 10_000,
@@ -24,12 +33,15 @@ export class UpstreamSet {
   readonly ejection: OutlierEjection;
   private rotation = 0;
 
-  constructor(urls: string[], connectionsPerHost: number, clock: Clock) {
-    this.hosts = urls.map((url) => ({
-      url,
-      pool: new Pool(url, { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 }),
-      inflight: 0,
-    }));
+  constructor(
+    urls: string[],
+    connectionsPerHost: number,
+    clock: Clock,
+    private readonly tls?: UpstreamTls,
+  ) {
+    const options = { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 };
+    const withTls = tls === undefined ? options : { ...options, connect: { ...tls } };
+    this.hosts = urls.map((url) => ({ url, pool: new Pool(url, withTls), inflight: 0 }));
     this.ejection = new OutlierEjection(urls.length, EJECTION, clock);
   }
 
@@ -51,8 +63,10 @@ export class UpstreamSet {
     return best === -1 ? this.rotation : best;
   }
 
-  sameHosts(urls: string[]): boolean {
-    return urls.length === this.hosts.length && urls.every((u, i) => u === this.hosts[i]!.url);
+  /** Whether pools built for these hosts and TLS settings would be the same as these. */
+  sameSetup(urls: string[], tls: UpstreamTls | undefined): boolean {
+    const sameUrls = urls.length === this.hosts.length && urls.every((u, i) => u === this.hosts[i]!.url);
+    return sameUrls && sameTls(this.tls, tls);
   }
 
   /** Closes every pool once its requests have finished. */
@@ -63,4 +77,10 @@ export class UpstreamSet {
   async destroy(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.pool.destroy()));
   }
+}
+
+function sameTls(a: UpstreamTls | undefined, b: UpstreamTls | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const sameCa = a.ca === undefined || b.ca === undefined ? a.ca === b.ca : a.ca.equals(b.ca);
+  return sameCa && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized;
 }

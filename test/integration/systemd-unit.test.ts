@@ -32,7 +32,7 @@ describe('deploy/floodgate.service', () => {
     const unit = await readFile(UNIT, 'utf8');
     const seconds = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
     const config = await loadConfigFile('config/gateway.yaml', { FLOODGATE_ADMIN_TOKEN: 't' });
-    const drainMs = ((config as { drainDelayMs?: number }).drainDelayMs ?? 0) + config.shutdownGraceMs;
+    const drainMs = config.drainDelayMs + config.shutdownGraceMs;
     expect(seconds * 1000).toBeGreaterThan(drainMs);
     expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
