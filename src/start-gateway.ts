@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startAdminServer } from './admin/admin-server.js';
@@ -8,7 +7,8 @@ import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
-import { createPublicServer } from './http/public-server.js';
+import { createPublicServer, type RequestHandler } from './http/public-server.js';
+import { drainPublicPort } from './lifecycle/drain.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { type Retired, Runtime } from './runtime.js';
@@ -51,7 +51,6 @@ export interface RunningGateway {
 }
 
 const SURGE_TICK_MS = 1_000;
-const IDLE_SWEEP_MS = 100;
 
 /** Loads the config and starts the public and admin listeners. Throws ConfigError when the file is invalid. */
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
@@ -113,15 +112,18 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.sampleRegionsWith(view.regions);
   metrics.setConfigVersion(configInfo.version);
 
-  const server = createPublicServer(config.listen, gateway.handleRequest);
+  const publicPort = createPublicServer(
+    config.listen,
+    config.tlsMaterial.listen,
+    gateway.handleRequest as RequestHandler,
+  );
+  const server = publicPort.server;
   server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);
   const admin =
     options.serveAdmin === false ? undefined : await startAdminServer(config.admin, view, metrics, logger);
   const applyLiveSettings = (next: GatewayConfig): void => {
-    server.headersTimeout = next.listen.headersTimeoutMs;
-    server.requestTimeout = next.listen.requestTimeoutMs;
-    server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
+    publicPort.applySettings(next.listen, next.tlsMaterial.listen);
     admin?.setToken(next.admin.token);
     logger.level = next.log.level;
   };
@@ -132,18 +134,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   }, SURGE_TICK_MS);
   ticker.unref();
 
-  const publicPort = (server.address() as AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
   logEvent(logger, 'started', {
-    listen: `${config.listen.host}:${publicPort}`,
+    listen: `${config.listen.host}:${port}`,
+    ...(publicPort.secure ? { tls: true } : {}),
     ...(admin ? { admin: `${config.admin.host}:${admin.port}` } : {}),
   });
 
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
-    const grace = gateway.runtime.config.shutdownGraceMs;
-    logEvent(logger, 'shutdown-began', { graceMs: grace });
-    await drain(server, grace, () => tunnels.closeAll());
+    const { shutdownGraceMs: graceMs, drainDelayMs: delayMs } = gateway.runtime.config;
+    logEvent(logger, 'shutdown-began', { graceMs, delayMs });
+    await drainPublicPort(publicPort, { delayMs, graceMs, cutTunnels: () => tunnels.closeAll() });
     clearInterval(ticker);
     await admin?.close();
     await limits?.close();
@@ -153,7 +156,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 
   return {
-    publicUrl: httpUrl(config.listen.host, publicPort),
+    publicUrl: httpUrl(config.listen.host, port, publicPort.secure),
     adminUrl: admin ? httpUrl(config.admin.host, admin.port) : undefined,
     gateway,
     view,
@@ -168,26 +171,6 @@ function regionViews(runtime: Runtime): Record<string, RegionView> {
   const out: Record<string, RegionView> = {};
   for (const [name, region] of runtime.regions) out[name] = region.view();
   return out;
-}
-
-/**
- * Stops accepting connections, lets requests in flight finish, and closes keep-alive connections as
- * they go idle; whatever is still open when the grace period ends is cut.
- */
-async function drain(server: Server, graceMs: number, cutTunnels: () => void): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, graceMs);
-  });
-  await Promise.race([closed, deadline]);
-  clearInterval(sweep);
-  clearTimeout(timer);
-  server.closeAllConnections();
-  cutTunnels();
-  await closed;
 }
 
 async function closeRetired(retired: Retired): Promise<void> {
@@ -206,6 +189,9 @@ function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[]
   if (bound.admin.host !== next.admin.host || bound.admin.port !== next.admin.port)
     changed.push('admin address');
   if (bound.listen.maxHeaderBytes !== next.listen.maxHeaderBytes) changed.push('listen.maxHeaderBytes');
+  // The certificate follows a reload; whether the port speaks TLS, and h2, is fixed when it binds.
+  if ((bound.listen.tls === undefined) !== (next.listen.tls === undefined)) changed.push('listen.tls');
+  else if (bound.listen.tls?.http2 !== next.listen.tls?.http2) changed.push('listen.tls.http2');
   // Of the cluster section only the lease size applies live: the Redis connection and the shares are set up once.
   const { leaseSize: _bound, ...boundCluster } = bound.cluster ?? {};
   const { leaseSize: _next, ...nextCluster } = next.cluster ?? {};

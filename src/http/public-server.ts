@@ -1,10 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/load.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
 // slow-headers client hold its socket for half a minute past `headersTimeoutMs`.
 const DEADLINE_CHECK_INTERVAL_MS = 250;
+// Streams one HTTP/2 connection may have open at once (nginx's default is 128): admission sheds
+// streams one by one, but an unbounded count would let one client pin unbounded memory.
+const MAX_CONCURRENT_STREAMS = 128;
 
 const CLIENT_ERRORS: Record<string, { status: number; text: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large' },
@@ -12,15 +23,43 @@ const CLIENT_ERRORS: Record<string, { status: number; text: string }> = {
 };
 const BAD_REQUEST = { status: 400, text: 'Bad Request' };
 
+export type PublicRequest = IncomingMessage | Http2ServerRequest;
+export type PublicResponse = ServerResponse | Http2ServerResponse;
+export type RequestHandler = (req: PublicRequest, res: PublicResponse) => void;
+
 /**
- * The public listener. Node's parser (llhttp, strict mode) refuses request smuggling shapes such
- * as conflicting content-length and transfer-encoding before any handler runs; this answers those
- * refusals with a small JSON body and closes the connection.
+ * The public port: plain HTTP/1.1, or, with `listen.tls`, TLS offering h2 and http/1.1 by ALPN.
+ * Both protocols of the TLS server emit `request` into the same handler; HTTP/1.1 over TLS runs
+ * Node's own HTTP/1 machinery, so the listen limits below apply to it as to plain HTTP.
  */
+export interface PublicListener {
+  readonly server: Server | Http2SecureServer;
+  readonly secure: boolean;
+  /** Applies what a reload may change: timeouts, and a new certificate for new connections. */
+  applySettings(listen: GatewayConfig['listen'], tls: SecureContextOptions | undefined): void;
+  /** From now on every answer closes its keep-alive connection; HTTP/2 sessions get GOAWAY. */
+  preferNewConnections(): void;
+  /** Stops accepting; resolves once every connection has closed. */
+  stopAccepting(): Promise<void>;
+  closeIdleConnections(): void;
+  destroyAllConnections(): void;
+}
+
 export function createPublicServer(
   listen: GatewayConfig['listen'],
-  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
-): Server {
+  tls: SecureContextOptions | undefined,
+  onRequest: RequestHandler,
+): PublicListener {
+  if (listen.tls === undefined || tls === undefined) return plainListener(listen, onRequest);
+  return secureListener(listen, tls, onRequest);
+}
+
+/**
+ * Node's parser (llhttp, strict mode) refuses request smuggling shapes such as conflicting
+ * content-length and transfer-encoding before any handler runs; this answers those refusals with
+ * a small JSON body and closes the connection.
+ */
+function plainListener(listen: GatewayConfig['listen'], onRequest: RequestHandler): PublicListener {
   const server = createServer(
     {
       headersTimeout: listen.headersTimeoutMs,
@@ -33,7 +72,102 @@ export function createPublicServer(
     onRequest,
   );
   server.on('clientError', answerClientError);
-  return server;
+  return {
+    server,
+    secure: false,
+    applySettings: (next) => applyHttp1Settings(server, next),
+    preferNewConnections() {
+      // Added only now, so serving costs nothing until the drain begins.
+      server.prependListener('request', closeAfterAnswer);
+    },
+    stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
+    closeIdleConnections: () => server.closeIdleConnections(),
+    destroyAllConnections: () => server.closeAllConnections(),
+  };
+}
+
+function secureListener(
+  listen: GatewayConfig['listen'],
+  tls: SecureContextOptions,
+  onRequest: RequestHandler,
+): PublicListener {
+  const http2 = listen.tls!.http2;
+  const server = createSecureServer({
+    ...tls,
+    allowHTTP1: true,
+    // Without h2 only http/1.1 is agreed; a client offering neither gets no ALPN and speaks HTTP/1.1.
+    ...(http2
+      ? {}
+      : {
+          ALPNCallback: ({ protocols }: { protocols: string[] }) =>
+            protocols.includes('http/1.1') ? 'http/1.1' : undefined,
+        }),
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: listen.maxHeaderBytes },
+  });
+  // The HTTP/1.1 side reads these from the server object (createServer would have set them).
+  Object.assign(server, {
+    maxHeaderSize: listen.maxHeaderBytes,
+    requireHostHeader: true,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+  });
+  applyHttp1Settings(server, listen);
+  server.on('request', onRequest);
+  server.on('clientError', answerSecureClientError);
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<TLSSocket>();
+  let keepAliveMs = listen.keepAliveTimeoutMs;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    // An idle HTTP/2 connection closes like an idle keep-alive one: gracefully (streams finish).
+    session.setTimeout(keepAliveMs, () => session.close());
+  });
+  return {
+    server,
+    secure: true,
+    applySettings(next, nextTls) {
+      applyHttp1Settings(server, next);
+      keepAliveMs = next.keepAliveTimeoutMs;
+      if (nextTls !== undefined) server.setSecureContext(nextTls);
+    },
+    preferNewConnections() {
+      server.prependListener('request', closeAfterAnswer);
+      // GOAWAY: streams already open finish, new ones go to a new connection.
+      for (const session of sessions) session.close();
+    },
+    stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
+    closeIdleConnections() {
+      // Declared by Node for this server (its HTTP/1.1 side), missing from the type definitions.
+      (server as unknown as Server).closeIdleConnections();
+      for (const session of sessions) session.close();
+    },
+    destroyAllConnections() {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/** A keep-alive answer says `connection: close`; an HTTP/2 stream's session gets GOAWAY after it. */
+function closeAfterAnswer(req: PublicRequest, res: PublicResponse): void {
+  if ('stream' in req) req.stream.session?.close();
+  else (res as ServerResponse).shouldKeepAlive = false;
+}
+
+type Http1Settings = Pick<Server, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>;
+
+function applyHttp1Settings(
+  server: Http1Settings | Http2SecureServer,
+  listen: GatewayConfig['listen'],
+): void {
+  const target = server as Http1Settings;
+  target.headersTimeout = listen.headersTimeoutMs;
+  target.requestTimeout = listen.requestTimeoutMs;
+  target.keepAliveTimeout = listen.keepAliveTimeoutMs;
 }
 
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
@@ -50,4 +184,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
   );
   socket.destroySoon();
+}
+
+/** The TLS server also reports failed handshakes here: those get no HTTP answer, only a close. */
+function answerSecureClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const code = err.code ?? '';
+  if (code.startsWith('HPE_') || code.startsWith('ERR_HTTP_')) answerClientError(err, socket);
+  else socket.destroy();
 }
