@@ -62,7 +62,12 @@ describe('drainDelayMs', () => {
     );
     gateway = spawnCapturing(process.execPath, [CLI, '--config', file]);
     await until(() => gateway.output().includes('"event":"started"'), 10_000, 'the started line');
-    const started = JSON.parse(gateway.output().split('\n').find((l) => l.includes('"started"'))!);
+    const started = JSON.parse(
+      gateway
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"started"'))!,
+    );
     publicUrl = `http://${started.listen}`;
     adminUrl = `http://${started.admin}`;
   });
