@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Clock } from '../admission/clock.js';
-import { OutlierEjection } from './outlier-ejection.js';
+import { DEFAULT_EJECTION_OPTIONS, OutlierEjection } from './outlier-ejection.js';
 
 export interface UpstreamHost {
   readonly url: string;
@@ -16,13 +16,6 @@ export interface UpstreamTls {
   readonly servername?: string;
   readonly rejectUnauthorized: boolean;
 }
-
-const EJECTION = {
-  consecutiveFailures: 5,
-  baseEjectionMs: 10_000,
-  maxEjectionMs: 300_000,
-  maxEjectedFraction: 0.5,
-};
 
 /**
  * One region's upstream hosts, each with its own keep-alive undici Pool. Requests go to the host
@@ -42,7 +35,7 @@ export class UpstreamSet {
     const options = { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 };
     const withTls = tls === undefined ? options : { ...options, connect: { ...tls } };
     this.hosts = urls.map((url) => ({ url, pool: new Pool(url, withTls), inflight: 0 }));
-    this.ejection = new OutlierEjection(urls.length, EJECTION, clock);
+    this.ejection = new OutlierEjection(urls.length, DEFAULT_EJECTION_OPTIONS, clock);
   }
 
   /** The index of the host to use next. */
@@ -72,10 +65,6 @@ export class UpstreamSet {
   /** Closes every pool once its requests have finished. */
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.pool.close()));
-  }
-
-  async destroy(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.pool.destroy()));
   }
 }
 
