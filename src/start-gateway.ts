@@ -7,7 +7,7 @@ import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
-import { createPublicServer, type RequestHandler } from './http/public-server.js';
+import { createPublicServer } from './http/public-server.js';
 import { drainPublicPort } from './lifecycle/drain.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -112,11 +112,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   metrics.sampleRegionsWith(view.regions);
   metrics.setConfigVersion(configInfo.version);
 
-  const publicPort = createPublicServer(
-    config.listen,
-    config.tlsMaterial.listen,
-    gateway.handleRequest as RequestHandler,
-  );
+  const publicPort = createPublicServer(config.listen, config.tlsMaterial.listen, gateway.handleRequest);
   const server = publicPort.server;
   server.on('upgrade', gateway.handleUpgrade);
   await listen(server, config.listen.host, config.listen.port);

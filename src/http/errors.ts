@@ -1,4 +1,5 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -87,8 +88,8 @@ export interface RefusalAnswer {
   requestId: string;
 }
 
-export function sendRefusal(res: ServerResponse, answer: RefusalAnswer): void {
-  res.writeHead(REFUSALS[answer.refusal].status, refusalHeaders(answer));
+export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
+  writeHeadList(res, REFUSALS[answer.refusal].status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
 }
 

@@ -1,14 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  createSecureServer,
-  type Http2SecureServer,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type ServerHttp2Session,
-} from 'node:http2';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../config/load.js';
+import type { PublicRequest, PublicResponse } from './http2-request.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
 // slow-headers client hold its socket for half a minute past `headersTimeoutMs`.
@@ -23,8 +18,6 @@ const CLIENT_ERRORS: Record<string, { status: number; text: string }> = {
 };
 const BAD_REQUEST = { status: 400, text: 'Bad Request' };
 
-export type PublicRequest = IncomingMessage | Http2ServerRequest;
-export type PublicResponse = ServerResponse | Http2ServerResponse;
 export type RequestHandler = (req: PublicRequest, res: PublicResponse) => void;
 
 /**
@@ -78,7 +71,7 @@ function plainListener(listen: GatewayConfig['listen'], onRequest: RequestHandle
     applySettings: (next) => applyHttp1Settings(server, next),
     preferNewConnections() {
       // Added only now, so serving costs nothing until the drain begins.
-      server.prependListener('request', closeAfterAnswer);
+      server.prependListener('request', closeWhenAnswered);
     },
     stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
     closeIdleConnections: () => server.closeIdleConnections(),
@@ -135,7 +128,7 @@ function secureListener(
       if (nextTls !== undefined) server.setSecureContext(nextTls);
     },
     preferNewConnections() {
-      server.prependListener('request', closeAfterAnswer);
+      server.prependListener('request', closeWhenAnswered);
       // GOAWAY: streams already open finish, new ones go to a new connection.
       for (const session of sessions) session.close();
     },
@@ -153,7 +146,7 @@ function secureListener(
 }
 
 /** A keep-alive answer says `connection: close`; an HTTP/2 stream's session gets GOAWAY after it. */
-function closeAfterAnswer(req: PublicRequest, res: PublicResponse): void {
+function closeWhenAnswered(req: PublicRequest, res: PublicResponse): void {
   if ('stream' in req) req.stream.session?.close();
   else (res as ServerResponse).shouldKeepAlive = false;
 }

@@ -1,7 +1,9 @@
+import type { Http2ServerRequest } from 'node:http2';
 import { lowerOnly } from '../admission/priority.js';
 import { clientAddress } from '../http/client-ip.js';
 import type { Refusal } from '../http/errors.js';
 import { framingProblem } from '../http/hop-by-hop.js';
+import { http2HasBody } from '../http/http2-request.js';
 import { upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
 import { requestIdFor } from './request-id.js';
@@ -30,6 +32,7 @@ export function classify(ctx: RequestContext): Refusal | undefined {
 
 /** Whether the request carries a body, by its framing headers. */
 export function hasBody(ctx: RequestContext): boolean {
+  if (ctx.http2) return http2HasBody(ctx.req as Http2ServerRequest);
   const headers = ctx.req.headers;
   const length = headers['content-length'];
   if (length !== undefined) return length !== '0';
