@@ -19,6 +19,7 @@ import { until } from '../support/wait.js';
 // through SIGTERM sees no refused connection. The CLI runs as users run it (npm test builds first).
 
 const CLI = join(process.cwd(), 'dist/src/cli.js');
+const OPENSSL = opensslAvailable();
 const DELAY_MS = 3000;
 /** How long the client keeps sending after SIGTERM: well inside the delay, even on a busy machine. */
 const SEND_FOR_MS = 1500;
@@ -99,11 +100,13 @@ function freshConnectionGet(url: string): Promise<number> {
 describe('drainDelayMs', () => {
   let upstream: FaultUpstream;
   let dir: string;
+  let certs: TestCertificates;
   const started: Started[] = [];
 
   beforeAll(async () => {
     upstream = await startFaultUpstream({ kind: 'ok' });
     dir = await mkdtemp(join(tmpdir(), 'floodgate-drain-'));
+    if (OPENSSL) certs = await makeCertificates(dir);
   });
 
   afterAll(async () => {
@@ -144,15 +147,7 @@ describe('drainDelayMs', () => {
     await agent.close();
   });
 
-  describe.runIf(opensslAvailable())('over HTTP/2', () => {
-    let certs: TestCertificates;
-    beforeAll(async () => {
-      certs = await makeCertificates(await mkdtemp(join(tmpdir(), 'floodgate-drain-tls-')));
-    });
-    afterAll(async () => {
-      if (certs) await rm(certs.dir, { recursive: true, force: true });
-    });
-
+  describe.runIf(OPENSSL)('over HTTP/2', () => {
     // A session gets GOAWAY; the client opens a new one, which the port still accepts; nothing fails.
     it('sends GOAWAY and keeps accepting new sessions through the delay', async () => {
       const gateway = await startCli(dir, upstream.url, { cert: certs.certPath, key: certs.keyPath });
