@@ -6,6 +6,7 @@ import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
+import { tlsScenario } from './tls.js';
 
 /** Every scenario, in the order a full run takes them. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -16,4 +17,5 @@ export const SCENARIOS: readonly Scenario[] = [
   curveScenario,
   clusterScenario,
   adaptiveScenario,
+  tlsScenario,
 ];

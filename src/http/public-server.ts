@@ -88,6 +88,8 @@ function secureListener(
   const server = createSecureServer({
     ...tls,
     allowHTTP1: true,
+    // As on the plain port: small answers leave at once instead of waiting on Nagle's algorithm.
+    noDelay: true,
     // Without h2 only http/1.1 is agreed; a client offering neither gets no ALPN and speaks HTTP/1.1.
     ...(http2
       ? {}
