@@ -63,7 +63,7 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     });
     const tls = { cert: join(certs.dir, 'live.pem'), key: join(certs.dir, 'live.key') };
     config = (listenTls) => ({
-      listen: { port: 0, ...(listenTls && { tls: listenTls }) },
+      listen: { port: 0, maxBodyBytes: 300_000, ...(listenTls && { tls: listenTls }) },
       admin: { port: 0 },
       regions: {
         'us-east': { upstreams: [upstream.url], capacity: { rps: 10_000 } },
@@ -118,6 +118,19 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     const res = await http2Request(session, { ':method': 'POST', ':path': '/echo' }, upload);
     expect(res.status).toBe(200);
     expect(sha256(res.body)).toBe(sha256(upload));
+  });
+
+  // A declared body over maxBodyBytes is refused on its stream alone; the connection carries on.
+  it('refuses an oversized HTTP/2 body with 413 and keeps the session', async () => {
+    const body = Buffer.alloc(400_000);
+    const res = await http2Request(
+      session,
+      { ':method': 'POST', ':path': '/echo', 'content-length': '400000' },
+      body,
+    );
+    expect(res.status).toBe(413);
+    expect(res.headers['x-floodgate-region']).toBe('us-east');
+    expect((await http2Request(session, { ':path': '/after-413' })).status).toBe(200);
   });
 
   // Hop-by-hop headers of the upstream's answer never reach an HTTP/2 client (Node would throw on them).
