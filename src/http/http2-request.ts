@@ -1,5 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Refusal } from './errors.js';
+import { isValidHost } from './request-checks.js';
 
 // What an HTTP/2 stream needs to go through the same request path as an HTTP/1.1 request. Node's
 // compatibility API gives both the same shape (headers, method, url, write, end), so only the few
@@ -55,6 +57,19 @@ export function http1HeaderList(req: Http2ServerRequest): string[] {
   if (!hasHost && authority !== undefined) out.unshift('host', authority);
   if (cookies.length > 0) out.push('cookie', cookies.join('; '));
   return out;
+}
+
+/**
+ * What an HTTP/2 stream is checked for in place of `requestProblem`: its framing and version are
+ * the http2 module's, so only the host it names (it becomes the upstream request's Host and
+ * x-forwarded-host) and a declared body's size.
+ */
+export function http2RequestProblem(req: Http2ServerRequest, maxBodyBytes: number): Refusal | undefined {
+  const host = http2Host(req);
+  if (host === undefined || !isValidHost(host)) return 'bad-host';
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBodyBytes) return 'body-too-large';
+  return undefined;
 }
 
 /** The host the client asked for: `:authority`, or a Host header sent alongside it. */

@@ -2,7 +2,17 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/load.js';
+import { logEvent } from '../observability/logger.js';
+import type { BadRequestReason } from '../observability/metrics.js';
+import {
+  REFUSALS,
+  RefusalBodies,
+  refusalForParserError,
+  refusedAsBadRequest,
+  writeRefusalToSocket,
+} from './errors.js';
 import type { PublicRequest, PublicResponse } from './http2-request.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
@@ -12,18 +22,24 @@ const DEADLINE_CHECK_INTERVAL_MS = 250;
 // streams one by one, but an unbounded count would let one client pin unbounded memory.
 const MAX_CONCURRENT_STREAMS = 128;
 
-const CLIENT_ERRORS: Record<string, { status: number; text: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout' },
-};
-const BAD_REQUEST = { status: 400, text: 'Bad Request' };
+// The parser refuses before any routing, so its answers name no region.
+const UNROUTED = new RefusalBodies(undefined);
+
+/** Where parser refusals are counted (GatewayMetrics is one) and logged. */
+export interface BadRequestSink {
+  metrics: { countBadRequest(reason: BadRequestReason): void };
+  logger: Logger;
+}
+
+type ServedSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 export type RequestHandler = (req: PublicRequest, res: PublicResponse) => void;
 
 /**
  * The public port: plain HTTP/1.1, or, with `listen.tls`, TLS offering h2 and http/1.1 by ALPN.
  * Both protocols of the TLS server emit `request` into the same handler; HTTP/1.1 over TLS runs
- * Node's own HTTP/1 machinery, so the listen limits below apply to it as to plain HTTP.
+ * Node's own HTTP/1 machinery, so the listen limits and the parser refusals below apply to it as
+ * to plain HTTP.
  */
 export interface PublicListener {
   readonly server: Server | Http2SecureServer;
@@ -38,21 +54,36 @@ export interface PublicListener {
   destroyAllConnections(): void;
 }
 
-export function createPublicServer(
-  listen: GatewayConfig['listen'],
-  tls: SecureContextOptions | undefined,
-  onRequest: RequestHandler,
-): PublicListener {
-  if (listen.tls === undefined || tls === undefined) return plainListener(listen, onRequest);
-  return secureListener(listen, tls, onRequest);
+export interface PublicServerOptions {
+  listen: GatewayConfig['listen'];
+  /** The certificate and key as read at load (`tlsMaterial.listen`); undefined for plain HTTP. */
+  tls: SecureContextOptions | undefined;
+  onRequest: RequestHandler;
+  sink: BadRequestSink;
 }
+
+export function createPublicServer(options: PublicServerOptions): PublicListener {
+  const onClientError = (err: NodeJS.ErrnoException, socket: Socket) =>
+    answerClientError(err, socket as ServedSocket, options.sink);
+  const { listen, tls, onRequest } = options;
+  if (listen.tls === undefined || tls === undefined) return plainListener(listen, onRequest, onClientError);
+  return secureListener(listen, tls, onRequest, onClientError);
+}
+
+type ClientErrorHandler = (err: NodeJS.ErrnoException, socket: Socket) => void;
 
 /**
  * Node's parser (llhttp, strict mode) refuses request smuggling shapes such as conflicting
- * content-length and transfer-encoding before any handler runs; this answers those refusals with
- * a small JSON body and closes the connection.
+ * content-length and transfer-encoding before any handler runs; `answerClientError` answers those
+ * refusals from the refusal table with a small JSON body, closes the connection, and counts and
+ * logs each one. Node's own bare 400 for an HTTP/1.1 request without Host is turned off: the
+ * request path's `requestProblem` refuses it like any other bad Host, counted and with its region.
  */
-function plainListener(listen: GatewayConfig['listen'], onRequest: RequestHandler): PublicListener {
+function plainListener(
+  listen: GatewayConfig['listen'],
+  onRequest: RequestHandler,
+  onClientError: ClientErrorHandler,
+): PublicListener {
   const server = createServer(
     {
       headersTimeout: listen.headersTimeoutMs,
@@ -60,11 +91,12 @@ function plainListener(listen: GatewayConfig['listen'], onRequest: RequestHandle
       keepAliveTimeout: listen.keepAliveTimeoutMs,
       maxHeaderSize: listen.maxHeaderBytes,
       connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+      requireHostHeader: false,
       noDelay: true,
     },
     onRequest,
   );
-  server.on('clientError', answerClientError);
+  server.on('clientError', onClientError);
   return {
     server,
     secure: false,
@@ -83,6 +115,7 @@ function secureListener(
   listen: GatewayConfig['listen'],
   tls: SecureContextOptions,
   onRequest: RequestHandler,
+  onClientError: ClientErrorHandler,
 ): PublicListener {
   const http2 = listen.tls!.http2;
   const server = createSecureServer({
@@ -102,12 +135,13 @@ function secureListener(
   // The HTTP/1.1 side reads these from the server object (createServer would have set them).
   Object.assign(server, {
     maxHeaderSize: listen.maxHeaderBytes,
-    requireHostHeader: true,
+    requireHostHeader: false,
     connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
   });
   applyHttp1Settings(server, listen);
   server.on('request', onRequest);
-  server.on('clientError', answerSecureClientError);
+  // Failed handshakes come here too; answerClientError answers parser refusals only, closing the rest.
+  server.on('clientError', onClientError);
   const sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<TLSSocket>();
   let keepAliveMs = listen.keepAliveTimeoutMs;
@@ -165,25 +199,34 @@ function applyHttp1Settings(
   target.keepAliveTimeout = listen.keepAliveTimeoutMs;
 }
 
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  // A response already under way on this socket must not get an error status spliced into its body.
-  const responding = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage
-    ?.headersSent;
-  if (!socket.writable || err.code === 'ECONNRESET' || responding) {
+/** Parser errors and deadlines; anything else on `clientError` is a socket failure, not a request. */
+function isRefusedInput(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT');
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sink: BadRequestSink): void {
+  // The parser can complain about a request after its handler refused it (an unknown transfer
+  // coding is refused at the headers, then fails again on the body): one request, one count.
+  if (!isRefusedInput(err.code) || refusedAsBadRequest(socket)) {
     socket.destroy();
     return;
   }
-  const { status, text } = CLIENT_ERRORS[err.code ?? ''] ?? BAD_REQUEST;
-  const body = `{"error":"${text.toLowerCase()}"}`;
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  // A request on this socket that reached its handler has a response attached.
+  const response = socket._httpMessage ?? undefined;
+  const refusal = refusalForParserError(err.code, response !== undefined);
+  const spec = REFUSALS[refusal];
+  sink.metrics.countBadRequest(spec.badRequest!);
+  logEvent(sink.logger, 'bad-request', {
+    reason: spec.badRequest,
+    status: spec.status,
+    code: err.code,
+    client: socket.remoteAddress,
+  });
+  // A response already under way on this socket must not get an error status spliced into its body.
+  if (!socket.writable || response?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  writeRefusalToSocket(socket, { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined });
   socket.destroySoon();
-}
-
-/** The TLS server also reports failed handshakes here: those get no HTTP answer, only a close. */
-function answerSecureClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  const code = err.code ?? '';
-  if (code.startsWith('HPE_') || code.startsWith('ERR_HTTP_')) answerClientError(err, socket);
-  else socket.destroy();
 }

@@ -21,15 +21,19 @@ class LineBatcher implements DestinationStream {
   private chars = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly sink: SonicBoom) {
+  constructor(
+    private readonly sink: SonicBoom,
+    private readonly maxChars: number,
+  ) {
     this.timer = setInterval(() => this.handOver(), FLUSH_EVERY_MS);
     this.timer.unref();
   }
 
   write(line: string): boolean {
+    // A batch never grows past maxChars by a line, so a bound on writes (PIPE_BUF) holds.
+    if (this.chars + line.length > this.maxChars) this.handOver();
     this.parts.push(line);
     this.chars += line.length;
-    if (this.chars >= BATCH_CHARS) this.handOver();
     return true;
   }
 
@@ -54,9 +58,15 @@ class LineBatcher implements DestinationStream {
 
 function noop(): void {}
 
-/** The batching destination: stdout by default, or another file descriptor or path. */
-export function batchedDestination(dest: number | string = STDOUT_FD): DestinationStream {
-  return new LineBatcher(pino.destination({ dest, sync: false }));
+/**
+ * The batching destination: stdout by default, or another file descriptor or path. `maxChars`
+ * bounds one write (batches hold whole lines).
+ */
+export function batchedDestination(
+  dest: number | string = STDOUT_FD,
+  maxChars = BATCH_CHARS,
+): DestinationStream {
+  return new LineBatcher(pino.destination({ dest, sync: false }), maxChars);
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

@@ -28,6 +28,8 @@ export class RequestContext {
   requestId = '';
   /** The peer's address, or the last untrusted hop of x-forwarded-for from a trusted proxy. */
   client = '';
+  /** The scheme the client used: `https` once the public port speaks TLS. */
+  scheme: 'http' | 'https' = 'http';
   /** The path sent upstream; '' until classified. */
   path = '';
   route!: Route;
@@ -58,6 +60,8 @@ export class RequestContext {
     this.res = res;
     this.http2 = req.httpVersionMajor === 2;
     this.socket = socket;
+    // A TLS socket (or, for HTTP/2, the stream's view of its session's socket) says it is encrypted.
+    if ((socket as { encrypted?: boolean }).encrypted === true) this.scheme = 'https';
     this.startedAt = clock();
     this.home = runtime.regionFor(req.headers[runtime.regionHeader]);
     this.region = this.home;
