@@ -1,3 +1,4 @@
+import { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../admission/clock.js';
 import type { Priority } from '../admission/priority.js';
@@ -58,7 +59,8 @@ export class RequestContext {
     this.runtime = runtime;
     this.req = req;
     this.res = res;
-    this.http2 = req.httpVersionMajor === 2;
+    // By the request's kind, never its version: an HTTP/1 request line may claim HTTP/2.0 (refused as 505).
+    this.http2 = req instanceof Http2ServerRequest;
     this.socket = socket;
     // A TLS socket (or, for HTTP/2, the stream's view of its session's socket) says it is encrypted.
     if ((socket as { encrypted?: boolean }).encrypted === true) this.scheme = 'https';

@@ -91,7 +91,7 @@ describe('production install', { timeout: INSTALL_TIMEOUT_MS * 2 }, () => {
       expect((await fetchText(`http://${admin}/`)).body).toContain('<html');
     } finally {
       child.child.kill('SIGTERM');
-      expect(await child.exited).toBe(0);
+      expect(await child.exited, child.output()).toBe(0);
     }
   });
 });
