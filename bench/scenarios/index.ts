@@ -4,6 +4,8 @@ import { clusterScenario } from './cluster.js';
 import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
+import { restartScenario } from './restart.js';
+import { scaleOutScenario } from './scale-out.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
 import { tlsScenario } from './tls.js';
@@ -14,6 +16,8 @@ export const SCENARIOS: readonly Scenario[] = [
   shedScenario,
   surgeScenario,
   outageScenario,
+  restartScenario,
+  scaleOutScenario,
   curveScenario,
   clusterScenario,
   adaptiveScenario,
