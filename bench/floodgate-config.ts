@@ -27,6 +27,8 @@ export interface RouteConfig {
 }
 
 export interface FloodgateConfig {
+  /** Merged into the listen section the bench writes (host and port are its own). */
+  listen?: { tls?: { cert: string; key: string } };
   regions: Record<string, RegionConfig>;
   routing: { header: string; default: string };
   routes?: RouteConfig[];

@@ -51,9 +51,9 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
   const adminPort = await freePort();
   const file = join(dir, 'gateway.yaml');
   const full = {
-    listen: { host: '127.0.0.1', port },
-    admin: { host: '127.0.0.1', port: adminPort },
     ...config,
+    listen: { host: '127.0.0.1', port, ...config.listen },
+    admin: { host: '127.0.0.1', port: adminPort },
   };
   await writeFile(file, stringify(full));
   const logPath = join(dir, 'stdout.log');
@@ -64,7 +64,7 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
   closeSync(logFd);
   const tail = new OutputTail();
   child.stderr?.on('data', (chunk: Buffer) => tail.append(chunk));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${config.listen?.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const close = async () => {
     await stopChild(child, 5000);

@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from './admission/clock.js';
 import type { Outcome } from './domain.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
+import type { PublicRequest, PublicResponse } from './http/http2-request.js';
 import { isIdempotent } from './http/methods.js';
 import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
@@ -45,8 +46,8 @@ export class Gateway implements ForwardListener {
     this.access = new AccessLog(logger);
   }
 
-  /** The public server's request listener. */
-  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  /** The public server's request listener, for HTTP/1.1 requests and HTTP/2 streams alike. */
+  readonly handleRequest = (req: PublicRequest, res: PublicResponse): void => {
     const ctx = new RequestContext(this.runtime, req, res, req.socket, this.clock);
     const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);

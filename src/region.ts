@@ -9,7 +9,7 @@ import { logEvent } from './observability/logger.js';
 import type { GatewayMetrics, RegionMetrics } from './observability/metrics.js';
 import { admissionLimits } from './region-limits.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
-import { UpstreamSet } from './upstream/pools.js';
+import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
@@ -39,7 +39,12 @@ export class Region {
     this.jsonName = JSON.stringify(config.name);
     this.config = config;
     // The pools first: were anything to throw, nothing with a timer (the breaker) exists yet.
-    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), clock);
+    this.upstreams = new UpstreamSet(
+      config.upstreams,
+      connectionsPerHost(config),
+      clock,
+      upstreamTls(config, gateway),
+    );
     this.admission = new RegionAdmission(admissionLimits(config, gateway), clock);
     this.breaker = new RegionBreaker(breakerOptions(config), (state) =>
       logEvent(logger, BREAKER_EVENTS[state], { region: this.name }),
@@ -58,9 +63,11 @@ export class Region {
   prepare(config: RegionConfig, gateway: GatewayConfig): RegionChange {
     const limits = admissionLimits(config, gateway);
     const breakerChanged = JSON.stringify(this.config.breaker) !== JSON.stringify(config.breaker);
-    const upstreams = this.upstreams.sameHosts(config.upstreams)
+    // New hosts or TLS settings (a renewed CA file included) need new pools: connections are made once.
+    const tls = upstreamTls(config, gateway);
+    const upstreams = this.upstreams.sameSetup(config.upstreams, tls)
       ? undefined
-      : new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock);
+      : new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock, tls);
     const adaptive =
       config.capacity.adaptive && this.adaptive === undefined
         ? new AdaptiveLimit(adaptiveOptions(config), this.clock)
@@ -163,6 +170,13 @@ function breakerOptions(region: RegionConfig): BreakerOptions {
 
 function adaptiveOptions(region: RegionConfig): AdaptiveOptions {
   return { minLimit: region.capacity.minConcurrent, maxLimit: region.capacity.maxConcurrent };
+}
+
+function upstreamTls(region: RegionConfig, gateway: GatewayConfig): UpstreamTls | undefined {
+  const tls = region.tls;
+  if (tls === undefined) return undefined;
+  const ca = gateway.tlsMaterial.upstreamCa.get(region.name);
+  return { ...(ca && { ca }), servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized };
 }
 
 function connectionsPerHost(region: RegionConfig): number {

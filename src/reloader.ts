@@ -166,6 +166,9 @@ function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[]
   if (bound.admin.host !== next.admin.host || bound.admin.port !== next.admin.port)
     changed.push('admin address');
   if (bound.listen.maxHeaderBytes !== next.listen.maxHeaderBytes) changed.push('listen.maxHeaderBytes');
+  // The certificate follows a reload; whether the port speaks TLS, and h2, is fixed when it binds.
+  if ((bound.listen.tls === undefined) !== (next.listen.tls === undefined)) changed.push('listen.tls');
+  else if (bound.listen.tls?.http2 !== next.listen.tls?.http2) changed.push('listen.tls.http2');
   // Of the cluster section only the lease size applies live: the Redis connection and the shares are set up once.
   const { leaseSize: _bound, ...boundCluster } = bound.cluster ?? {};
   const { leaseSize: _next, ...nextCluster } = next.cluster ?? {};

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type AdminServer, startAdminServer } from './admin/admin-server.js';
@@ -8,7 +7,8 @@ import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
-import { createPublicServer } from './http/public-server.js';
+import { createPublicServer, type PublicListener } from './http/public-server.js';
+import { drainPublicPort } from './lifecycle/drain.js';
 import { flushOnFatal, forgetOnFatal } from './observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
@@ -53,7 +53,6 @@ export interface RunningGateway {
 }
 
 const SURGE_TICK_MS = 1_000;
-const IDLE_SWEEP_MS = 100;
 
 /**
  * Loads the config and starts the public and admin listeners. Throws ConfigError when the file is
@@ -90,7 +89,7 @@ class GatewayProcess implements RunningGateway {
   readonly limits: LimitsPolicy | undefined;
   private readonly tunnels: WebSocketTunnels;
   private readonly reloader: Reloader;
-  private readonly server: Server;
+  private readonly publicPort: PublicListener;
   private admin: AdminServer | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -118,16 +117,18 @@ class GatewayProcess implements RunningGateway {
       reload: this.reload,
       ready: () => this.stopping === undefined,
     };
-    this.server = createPublicServer(config.listen, this.gateway.handleRequest, {
-      metrics: deps.metrics,
-      logger: deps.logger,
+    this.publicPort = createPublicServer({
+      listen: config.listen,
+      tls: config.tlsMaterial.listen,
+      onRequest: this.gateway.handleRequest,
+      sink: { metrics: deps.metrics, logger: deps.logger },
     });
-    this.server.on('upgrade', this.gateway.handleUpgrade);
+    this.publicPort.server.on('upgrade', this.gateway.handleUpgrade);
   }
 
   get publicUrl(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return httpUrl(this.options.config.listen.host, port);
+    const { port } = this.publicPort.server.address() as AddressInfo;
+    return httpUrl(this.options.config.listen.host, port, this.publicPort.secure);
   }
 
   get adminUrl(): string | undefined {
@@ -146,18 +147,19 @@ class GatewayProcess implements RunningGateway {
     logConfigWarnings(this.options.configPath, config, deps);
     try {
       await this.limits?.start();
-      await listen(this.server, config.listen.host, config.listen.port);
+      await listen(this.publicPort.server, config.listen.host, config.listen.port);
       if (serveAdmin) this.admin = await startAdminServer(config.admin, this.view, this.metrics, deps.logger);
     } catch (err) {
-      this.server.close();
+      this.publicPort.server.close();
       await this.closeResources();
       throw err;
     }
     this.ticker = setInterval(() => this.tick(), SURGE_TICK_MS);
     this.ticker.unref();
-    const publicPort = (this.server.address() as AddressInfo).port;
+    const publicPort = (this.publicPort.server.address() as AddressInfo).port;
     logEvent(deps.logger, 'started', {
       listen: `${config.listen.host}:${publicPort}`,
+      ...(this.publicPort.secure ? { tls: true } : {}),
       ...(this.admin ? { admin: `${config.admin.host}:${this.admin.port}` } : {}),
     });
   }
@@ -165,7 +167,7 @@ class GatewayProcess implements RunningGateway {
   // Bound, so callers may pass them around (the signal handlers, the admin view, test harnesses).
   readonly reload = (): Promise<ReloadResult> => this.reloader.reload();
 
-  /** Readiness turns 503, no new connections, requests in flight finish (up to the grace period). */
+  /** Readiness turns 503, the drain delay, no new connections, requests in flight finish (up to the grace period). */
   readonly shutdown = (): Promise<void> => {
     this.stopping ??= this.drainAndClose();
     return this.stopping;
@@ -174,9 +176,9 @@ class GatewayProcess implements RunningGateway {
   private async drainAndClose(): Promise<void> {
     const { logger } = this.options.deps;
     this.reloader.close();
-    const grace = this.gateway.runtime.config.shutdownGraceMs;
-    logEvent(logger, 'shutdown-began', { graceMs: grace });
-    await drain(this.server, grace, () => this.tunnels.closeAll());
+    const { shutdownGraceMs: graceMs, drainDelayMs: delayMs } = this.gateway.runtime.config;
+    logEvent(logger, 'shutdown-began', { graceMs, delayMs });
+    await drainPublicPort(this.publicPort, { delayMs, graceMs, cutTunnels: () => this.tunnels.closeAll() });
     await this.closeResources();
     logEvent(logger, 'shutdown-complete', {});
     await flushLogger(logger);
@@ -190,11 +192,9 @@ class GatewayProcess implements RunningGateway {
     await Promise.all([...this.gateway.runtime.regions.values()].map((r) => r.close()));
   }
 
-  /** What a reload changes outside the runtime: listener deadlines, the admin token, the log level. */
+  /** What a reload changes outside the runtime: listener deadlines and certificate, the admin token, the log level. */
   private applyLive(next: GatewayConfig): void {
-    this.server.headersTimeout = next.listen.headersTimeoutMs;
-    this.server.requestTimeout = next.listen.requestTimeoutMs;
-    this.server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
+    this.publicPort.applySettings(next.listen, next.tlsMaterial.listen);
     this.admin?.setToken(next.admin.token);
     this.options.deps.logger.level = next.log.level;
   }
@@ -210,24 +210,4 @@ function regionViews(runtime: Runtime): Record<string, RegionView> {
   const out: Record<string, RegionView> = {};
   for (const [name, region] of runtime.regions) out[name] = region.view();
   return out;
-}
-
-/**
- * Stops accepting connections, lets requests in flight finish, and closes keep-alive connections as
- * they go idle; whatever is still open when the grace period ends is cut.
- */
-async function drain(server: Server, graceMs: number, cutTunnels: () => void): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, graceMs);
-  });
-  await Promise.race([closed, deadline]);
-  clearInterval(sweep);
-  clearTimeout(timer);
-  server.closeAllConnections();
-  cutTunnels();
-  await closed;
 }

@@ -14,6 +14,17 @@ export interface NginxProtections {
   timeoutMs: number;
 }
 
+/** A TLS listener beside the plain one, speaking HTTP/2 and HTTP/1.1 by ALPN. */
+export interface NginxTls {
+  cert: string;
+  key: string;
+}
+
+export interface RunningNginx extends RunningPeer {
+  /** The TLS listener's https:// URL, when `tls` was given. */
+  readonly tlsUrl?: string;
+}
+
 export function nginxAvailable(): boolean {
   return onPath('nginx') !== undefined;
 }
@@ -22,11 +33,16 @@ export function nginxAvailable(): boolean {
 export async function startNginx(
   upstreams: RegionUpstreams,
   protections?: NginxProtections,
-): Promise<RunningPeer> {
+  tls?: NginxTls,
+): Promise<RunningNginx> {
   const prefix = await mkdtemp(join(tmpdir(), 'bench-nginx-'));
   await mkdir(join(prefix, 'cache'));
   const port = await freePort();
-  await writeFile(join(prefix, 'nginx.conf'), nginxConfig(prefix, port, upstreams, protections));
+  const listenTls = tls && { ...tls, port: await freePort() };
+  await writeFile(
+    join(prefix, 'nginx.conf'),
+    nginxConfig(prefix, { port, tls: listenTls }, upstreams, protections),
+  );
   const child = spawnOnCore(
     PROXY_CORE,
     'nginx',
@@ -48,7 +64,14 @@ export async function startNginx(
     try {
       if ((await fetch(`${url}/__ready`)).ok) {
         const name = protections ? 'nginx limit_req + stale cache' : 'nginx';
-        return { name, url, ...(child.pid === undefined ? {} : { pid: child.pid }), close };
+        const tlsUrl = listenTls && `https://127.0.0.1:${listenTls.port}`;
+        return {
+          name,
+          url,
+          ...(tlsUrl ? { tlsUrl } : {}),
+          ...(child.pid === undefined ? {} : { pid: child.pid }),
+          close,
+        };
       }
     } catch {
       // not listening yet
@@ -61,10 +84,11 @@ export async function startNginx(
 
 export function nginxConfig(
   prefix: string,
-  port: number,
+  listen: { port: number; tls?: NginxTls & { port: number } },
   upstreams: RegionUpstreams,
   protections?: NginxProtections,
 ): string {
+  const { port, tls } = listen;
   const regions = Object.keys(upstreams);
   const lines = [
     'master_process off;',
@@ -91,6 +115,15 @@ export function nginxConfig(
     ...(protections ? protectionZones(regions, prefix, protections) : []),
     '  server {',
     `    listen 127.0.0.1:${port};`,
+    ...(tls
+      ? [
+          `    listen 127.0.0.1:${tls.port} ssl http2;`,
+          `    ssl_certificate ${tls.cert};`,
+          `    ssl_certificate_key ${tls.key};`,
+          '    ssl_protocols TLSv1.2 TLSv1.3;',
+          '    http2_max_concurrent_streams 128;',
+        ]
+      : []),
     '    keepalive_requests 1000000;',
     '    keepalive_timeout 60s;',
     '    location = /__ready { return 200 "ok"; }',

@@ -8,6 +8,7 @@ import { restartScenario } from './restart.js';
 import { scaleOutScenario } from './scale-out.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
+import { tlsScenario } from './tls.js';
 
 /** Every scenario, in the order a full run takes them. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -20,4 +21,5 @@ export const SCENARIOS: readonly Scenario[] = [
   curveScenario,
   clusterScenario,
   adaptiveScenario,
+  tlsScenario,
 ];

@@ -55,7 +55,7 @@ export class WorkerGroup {
   private readonly members = new Map<number, Member>();
   private readonly respawns = new Set<NodeJS.Timeout>();
   private text = '';
-  private graceMs = 0;
+  private drainTotalMs = 0;
   private draining = false;
   private nextRequestId = 1;
   private readonly info: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
@@ -65,15 +65,15 @@ export class WorkerGroup {
   /** Forks every worker with the validated config text; resolves with the shared public URL once all serve. */
   async start(loaded: { text: string; config: GatewayConfig }): Promise<string> {
     this.text = loaded.text;
-    this.graceMs = loaded.config.shutdownGraceMs;
+    this.drainTotalMs = drainMs(loaded.config);
     const members = Array.from({ length: this.options.size }, () => this.spawn());
     const urls = await Promise.all(members.map((m) => m.started.promise));
     return urls[0]!;
   }
 
-  /** The grace period of the config applied last. */
-  get shutdownGraceMs(): number {
-    return this.graceMs;
+  /** How long a worker's drain may take under the config applied last: the delay, then the grace period. */
+  get drainMs(): number {
+    return this.drainTotalMs;
   }
 
   get alive(): number {
@@ -101,7 +101,7 @@ export class WorkerGroup {
       return this.rejected(err instanceof ConfigError ? err.problems : [String(err)]);
     }
     this.text = loaded.text;
-    this.graceMs = loaded.config.shutdownGraceMs;
+    this.drainTotalMs = drainMs(loaded.config);
     const members = this.readyMembers();
     const answers = await Promise.all(
       members.map((m) => this.ask(m, (id) => ({ type: 'reload', id, text: loaded.text }))),
@@ -132,8 +132,8 @@ export class WorkerGroup {
     return answers.flatMap((answer) => (answer?.type === 'metrics' ? [answer.metrics] : []));
   }
 
-  /** Tells every worker to drain; kills whichever has not exited after the grace period and a margin. */
-  async drain(graceMs: number): Promise<void> {
+  /** Tells every worker to drain; kills whichever has not exited after `drainMs` and a margin. */
+  async drain(drainMs: number): Promise<void> {
     this.draining = true;
     for (const timer of this.respawns) clearTimeout(timer);
     this.respawns.clear();
@@ -142,7 +142,7 @@ export class WorkerGroup {
     const allExited = Promise.all(members.map((m) => m.exited.promise));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs + (this.options.drainMarginMs ?? DEFAULT_DRAIN_MARGIN_MS));
+      timer = setTimeout(resolve, drainMs + (this.options.drainMarginMs ?? DEFAULT_DRAIN_MARGIN_MS));
     });
     await Promise.race([allExited, deadline]);
     clearTimeout(timer);
@@ -275,4 +275,8 @@ function deferred<T>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+function drainMs(config: GatewayConfig): number {
+  return config.drainDelayMs + config.shutdownGraceMs;
 }

@@ -81,8 +81,8 @@ export async function startWorkerGroup(options: WorkerGroupStartOptions): Promis
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      logEvent(logger, 'shutdown-began', { graceMs: group.shutdownGraceMs, workers: group.alive });
-      await group.drain(group.shutdownGraceMs);
+      logEvent(logger, 'shutdown-began', { drainMs: group.drainMs, workers: group.alive });
+      await group.drain(group.drainMs);
       await admin.close();
       clearInterval(flusher);
       logEvent(logger, 'shutdown-complete', {});

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TrustedProxies } from '../http/client-ip.js';
 import { type InterpolationProblem, interpolateEnv } from './interpolate.js';
 import { configSchema, type ParsedConfig } from './schema.js';
+import { readTlsMaterial, type TlsMaterial } from './tls-files.js';
 
 type ParsedRegion = ParsedConfig['regions'][string];
 
@@ -18,6 +20,8 @@ export type ClientLimitConfig = NonNullable<ParsedConfig['clientLimit']> & { bur
 export interface GatewayConfig extends Omit<ParsedConfig, 'regions' | 'clientLimit'> {
   regions: Record<string, RegionConfig>;
   clientLimit?: ClientLimitConfig;
+  /** The certificate files the config names, as read when it was loaded. */
+  tlsMaterial: TlsMaterial;
 }
 
 /** Every problem in a config file, each as `FILE: key.path: what is wrong`. */
@@ -74,10 +78,12 @@ export function parseConfigText(
   const resolved = resolveDefaults(parsed.data);
   const referenceProblems = checkReferences(resolved).map((p) => `${file}: ${p}`);
   if (referenceProblems.length > 0) throw new ConfigError(referenceProblems);
-  return resolved;
+  const { material, problems: fileProblems } = readTlsMaterial(resolved, dirname(file));
+  if (fileProblems.length > 0) throw new ConfigError(fileProblems.map((p) => `${file}: ${p}`));
+  return { ...resolved, tlsMaterial: material };
 }
 
-function resolveDefaults(parsed: ParsedConfig): GatewayConfig {
+function resolveDefaults(parsed: ParsedConfig): Omit<GatewayConfig, 'tlsMaterial'> {
   const regions: Record<string, RegionConfig> = {};
   for (const [name, region] of Object.entries(parsed.regions)) {
     const { capacity } = region;
@@ -99,7 +105,7 @@ function resolveDefaults(parsed: ParsedConfig): GatewayConfig {
   return { ...parsed, regions, clientLimit };
 }
 
-function checkReferences(config: GatewayConfig): string[] {
+function checkReferences(config: Omit<GatewayConfig, 'tlsMaterial'>): string[] {
   const problems: string[] = [];
   const names = Object.keys(config.regions);
   if (!Object.hasOwn(config.regions, config.routing.default)) {

@@ -60,6 +60,28 @@ const regionName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be letters, digits, ".", "_" or "-"');
 
+const filePath = () => z.string({ error: 'must be a file path' }).min(1, 'must not be empty');
+
+// The files are read, and checked to make a usable key pair, when the config is loaded (tls-files.ts).
+const listenTlsSchema = z.strictObject({
+  cert: filePath(),
+  key: filePath(),
+  passphrase: z.string().optional(),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be TLSv1.2 or TLSv1.3' }).default('TLSv1.2'),
+  /** An OpenSSL cipher list for TLS 1.2; Node's default list when omitted. */
+  ciphers: z.string().min(1, 'must not be empty').optional(),
+  /** false offers only HTTP/1.1 by ALPN. */
+  http2: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+const upstreamTlsSchema = z.strictObject({
+  /** PEM file of the CAs trusted for this region's https upstreams, instead of the system's. */
+  ca: filePath().optional(),
+  /** SNI and the name the certificate must carry; the upstream URL's host by default. */
+  servername: host().optional(),
+  rejectUnauthorized: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
 const listenSchema = z.strictObject({
   host: host().default('127.0.0.1'),
   port: port().default(8080),
@@ -68,6 +90,7 @@ const listenSchema = z.strictObject({
   keepAliveTimeoutMs: timerMs().default(5_000),
   maxHeaderBytes: positiveInt().max(1_048_576, 'must be at most 1048576').default(16_384),
   maxBodyBytes: nonNegativeInt().default(10_485_760),
+  tls: listenTlsSchema.optional(),
 });
 
 const adminSchema = z.strictObject({
@@ -103,6 +126,7 @@ const regionSchema = z.strictObject({
   timeoutMs: timerMs().default(5_000),
   breaker: breakerSchema.prefault({}),
   failover: z.array(regionName, { error: 'must be a list of region names' }).default([]),
+  tls: upstreamTlsSchema.optional(),
 });
 
 const routingSchema = z.strictObject({
@@ -199,6 +223,8 @@ export const configSchema = z.strictObject({
   admin: adminSchema.prefault({}),
   trustedProxies: z.array(cidr).default([]),
   shutdownGraceMs: nonNegativeInt().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS}`).default(10_000),
+  /** After SIGTERM, readiness is 503 but the public port keeps serving this long, so balancers notice. */
+  drainDelayMs: nonNegativeInt().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS}`).default(0),
   regions: z
     .record(regionName, regionSchema, { error: 'must be a map of region name to region' })
     .refine((r) => Object.keys(r).length > 0, 'needs at least one region'),

@@ -7,10 +7,13 @@ import type { GatewayConfig, RegionConfig } from './load.js';
 export function summarizeConfig(file: string, config: GatewayConfig): string {
   const lines = [
     `${file}: valid`,
-    `listen ${config.listen.host}:${config.listen.port}, admin ${config.admin.host}:${config.admin.port}` +
+    `listen ${config.listen.host}:${config.listen.port}${listenProtocols(config)}, admin ${config.admin.host}:${config.admin.port}` +
       `${config.admin.token ? ' (token set)' : ''}, shedding ${config.shedding.mode}, default region ${config.routing.default}` +
       ` (header ${config.routing.header})`,
   ];
+  lines.push(
+    `shutdown: keeps serving ${config.drainDelayMs} ms, then drains for up to ${config.shutdownGraceMs} ms`,
+  );
   for (const region of Object.values(config.regions)) lines.push(...summarizeRegion(region, config));
   if (config.clientLimit) {
     const c = config.clientLimit;
@@ -47,7 +50,21 @@ function summarizeRegion(region: RegionConfig, config: GatewayConfig): string[] 
     `  breaker: opens at ${breaker.errorThresholdPercentage}% errors over ${breaker.windowMs} ms ` +
       `(after ${breaker.volumeThreshold} requests), retries after ${breaker.resetTimeoutMs} ms`,
     `  failover: ${region.failover.length > 0 ? region.failover.join(' -> ') : 'none'}`,
+    ...(region.tls ? [upstreamTls(region.tls)] : []),
   ];
+}
+
+function listenProtocols(config: GatewayConfig): string {
+  const tls = config.listen.tls;
+  if (tls === undefined) return ' (http/1.1)';
+  return ` (TLS ${tls.minVersion}+, ${tls.http2 ? 'h2 and http/1.1' : 'http/1.1'})`;
+}
+
+function upstreamTls(tls: NonNullable<RegionConfig['tls']>): string {
+  const trust = tls.rejectUnauthorized
+    ? `trusting ${tls.ca ?? 'the system CAs'}`
+    : 'certificates NOT verified';
+  return `  upstream TLS: ${trust}${tls.servername ? `, servername ${tls.servername}` : ''}`;
 }
 
 function round(n: number): number {

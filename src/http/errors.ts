@@ -1,5 +1,7 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import type { BadRequestReason } from '../observability/metrics.js';
+import { type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -146,7 +148,9 @@ export interface RefusalAnswer {
 // bytes is about the same request, already answered and counted.
 const refusedConnections = new WeakSet<object>();
 
-function closeAfterBadRequest(res: ServerResponse): void {
+function closeAfterBadRequest(res: PublicResponse): void {
+  // An HTTP/2 stream stands alone: the connection's other streams are not the refused request.
+  if (res instanceof Http2ServerResponse) return;
   res.shouldKeepAlive = false;
   if (res.socket !== null) refusedConnections.add(res.socket);
 }
@@ -156,10 +160,10 @@ export function refusedAsBadRequest(socket: object): boolean {
   return refusedConnections.has(socket);
 }
 
-export function sendRefusal(res: ServerResponse, answer: RefusalAnswer): void {
+export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
   const spec = REFUSALS[answer.refusal];
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);
-  res.writeHead(spec.status, refusalHeaders(answer));
+  writeHeadList(res, spec.status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
 }
 

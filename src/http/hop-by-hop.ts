@@ -1,7 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-// RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family and the keep-alive of old clients.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+// RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* family, the keep-alive of old clients and
+// HTTP2-Settings (RFC 7540 §3.2.1), which HTTP/2 answers may not carry (Node throws on them).
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
 
 /**
  * Headers that describe the path a request took (`x-forwarded-*`, RFC 7239 `forwarded`): an

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 
 /** Binds a server, rejecting on the bind error (a port in use) instead of emitting it. */
 export function listen(server: Server, host: string, port: number): Promise<void> {
@@ -11,7 +11,7 @@ export function listen(server: Server, host: string, port: number): Promise<void
   });
 }
 
-/** The http:// URL of a bound address; IPv6 hosts in brackets. */
-export function httpUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** The http:// (or https://) URL of a bound address; IPv6 hosts in brackets. */
+export function httpUrl(host: string, port: number, secure = false): string {
+  return `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -1,5 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/load.js';
 import { logEvent } from '../observability/logger.js';
@@ -11,10 +13,14 @@ import {
   refusedAsBadRequest,
   writeRefusalToSocket,
 } from './errors.js';
+import type { PublicRequest, PublicResponse } from './http2-request.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
 // slow-headers client hold its socket for half a minute past `headersTimeoutMs`.
 const DEADLINE_CHECK_INTERVAL_MS = 250;
+// Streams one HTTP/2 connection may have open at once (nginx's default is 128): admission sheds
+// streams one by one, but an unbounded count would let one client pin unbounded memory.
+const MAX_CONCURRENT_STREAMS = 128;
 
 // The parser refuses before any routing, so its answers name no region.
 const UNROUTED = new RefusalBodies(undefined);
@@ -27,18 +33,57 @@ export interface BadRequestSink {
 
 type ServedSocket = Socket & { _httpMessage?: ServerResponse | null };
 
+export type RequestHandler = (req: PublicRequest, res: PublicResponse) => void;
+
 /**
- * The public listener. Node's parser (llhttp, strict mode) refuses request smuggling shapes such
- * as conflicting content-length and transfer-encoding before any handler runs; this answers those
+ * The public port: plain HTTP/1.1, or, with `listen.tls`, TLS offering h2 and http/1.1 by ALPN.
+ * Both protocols of the TLS server emit `request` into the same handler; HTTP/1.1 over TLS runs
+ * Node's own HTTP/1 machinery, so the listen limits and the parser refusals below apply to it as
+ * to plain HTTP.
+ */
+export interface PublicListener {
+  readonly server: Server | Http2SecureServer;
+  readonly secure: boolean;
+  /** Applies what a reload may change: timeouts, and a new certificate for new connections. */
+  applySettings(listen: GatewayConfig['listen'], tls: SecureContextOptions | undefined): void;
+  /** From now on every answer closes its keep-alive connection; HTTP/2 sessions get GOAWAY. */
+  preferNewConnections(): void;
+  /** Stops accepting; resolves once every connection has closed. */
+  stopAccepting(): Promise<void>;
+  closeIdleConnections(): void;
+  destroyAllConnections(): void;
+}
+
+export interface PublicServerOptions {
+  listen: GatewayConfig['listen'];
+  /** The certificate and key as read at load (`tlsMaterial.listen`); undefined for plain HTTP. */
+  tls: SecureContextOptions | undefined;
+  onRequest: RequestHandler;
+  sink: BadRequestSink;
+}
+
+export function createPublicServer(options: PublicServerOptions): PublicListener {
+  const onClientError = (err: NodeJS.ErrnoException, socket: Socket) =>
+    answerClientError(err, socket as ServedSocket, options.sink);
+  const { listen, tls, onRequest } = options;
+  if (listen.tls === undefined || tls === undefined) return plainListener(listen, onRequest, onClientError);
+  return secureListener(listen, tls, onRequest, onClientError);
+}
+
+type ClientErrorHandler = (err: NodeJS.ErrnoException, socket: Socket) => void;
+
+/**
+ * Node's parser (llhttp, strict mode) refuses request smuggling shapes such as conflicting
+ * content-length and transfer-encoding before any handler runs; `answerClientError` answers those
  * refusals from the refusal table with a small JSON body, closes the connection, and counts and
  * logs each one. Node's own bare 400 for an HTTP/1.1 request without Host is turned off: the
  * request path's `requestProblem` refuses it like any other bad Host, counted and with its region.
  */
-export function createPublicServer(
+function plainListener(
   listen: GatewayConfig['listen'],
-  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
-  sink: BadRequestSink,
-): Server {
+  onRequest: RequestHandler,
+  onClientError: ClientErrorHandler,
+): PublicListener {
   const server = createServer(
     {
       headersTimeout: listen.headersTimeoutMs,
@@ -51,10 +96,107 @@ export function createPublicServer(
     },
     onRequest,
   );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
-    answerClientError(err, socket as ServedSocket, sink),
-  );
-  return server;
+  server.on('clientError', onClientError);
+  return {
+    server,
+    secure: false,
+    applySettings: (next) => applyHttp1Settings(server, next),
+    preferNewConnections() {
+      // Added only now, so serving costs nothing until the drain begins.
+      server.prependListener('request', closeWhenAnswered);
+    },
+    stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
+    closeIdleConnections: () => server.closeIdleConnections(),
+    destroyAllConnections: () => server.closeAllConnections(),
+  };
+}
+
+function secureListener(
+  listen: GatewayConfig['listen'],
+  tls: SecureContextOptions,
+  onRequest: RequestHandler,
+  onClientError: ClientErrorHandler,
+): PublicListener {
+  const http2 = listen.tls!.http2;
+  const server = createSecureServer({
+    ...tls,
+    allowHTTP1: true,
+    // As on the plain port: small answers leave at once instead of waiting on Nagle's algorithm.
+    noDelay: true,
+    // Without h2 only http/1.1 is agreed; a client offering neither gets no ALPN and speaks HTTP/1.1.
+    ...(http2
+      ? {}
+      : {
+          ALPNCallback: ({ protocols }: { protocols: string[] }) =>
+            protocols.includes('http/1.1') ? 'http/1.1' : undefined,
+        }),
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: listen.maxHeaderBytes },
+  });
+  // The HTTP/1.1 side reads these from the server object (createServer would have set them).
+  Object.assign(server, {
+    maxHeaderSize: listen.maxHeaderBytes,
+    requireHostHeader: false,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+  });
+  applyHttp1Settings(server, listen);
+  server.on('request', onRequest);
+  // Failed handshakes come here too; answerClientError answers parser refusals only, closing the rest.
+  server.on('clientError', onClientError);
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<TLSSocket>();
+  let keepAliveMs = listen.keepAliveTimeoutMs;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    // An idle HTTP/2 connection closes like an idle keep-alive one: gracefully (streams finish).
+    session.setTimeout(keepAliveMs, () => session.close());
+  });
+  return {
+    server,
+    secure: true,
+    applySettings(next, nextTls) {
+      applyHttp1Settings(server, next);
+      keepAliveMs = next.keepAliveTimeoutMs;
+      if (nextTls !== undefined) server.setSecureContext(nextTls);
+    },
+    preferNewConnections() {
+      server.prependListener('request', closeWhenAnswered);
+      // GOAWAY: streams already open finish, new ones go to a new connection.
+      for (const session of sessions) session.close();
+    },
+    stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
+    closeIdleConnections() {
+      // Declared by Node for this server (its HTTP/1.1 side), missing from the type definitions.
+      (server as unknown as Server).closeIdleConnections();
+      for (const session of sessions) session.close();
+    },
+    destroyAllConnections() {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/** A keep-alive answer says `connection: close`; an HTTP/2 stream's session gets GOAWAY after it. */
+function closeWhenAnswered(req: PublicRequest, res: PublicResponse): void {
+  if ('stream' in req) req.stream.session?.close();
+  else (res as ServerResponse).shouldKeepAlive = false;
+}
+
+type Http1Settings = Pick<Server, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>;
+
+function applyHttp1Settings(
+  server: Http1Settings | Http2SecureServer,
+  listen: GatewayConfig['listen'],
+): void {
+  const target = server as Http1Settings;
+  target.headersTimeout = listen.headersTimeoutMs;
+  target.requestTimeout = listen.requestTimeoutMs;
+  target.keepAliveTimeout = listen.keepAliveTimeoutMs;
 }
 
 /** Parser errors and deadlines; anything else on `clientError` is a socket failure, not a request. */

@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { lowerOnly } from '../admission/priority.js';
 import { clientAddress } from '../http/client-ip.js';
 import type { Refusal } from '../http/errors.js';
+import { http2HasBody, http2RequestProblem } from '../http/http2-request.js';
 import { requestProblem } from '../http/request-checks.js';
 import { upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
@@ -21,11 +24,13 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
-  return requestProblem(req, runtime.maxBodyBytes);
+  if (ctx.http2) return http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes);
+  return requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
 }
 
 /** Whether the request carries a body, by its framing headers. */
 export function hasBody(ctx: RequestContext): boolean {
+  if (ctx.http2) return http2HasBody(ctx.req as Http2ServerRequest);
   const headers = ctx.req.headers;
   const length = headers['content-length'];
   if (length !== undefined) return length !== '0';

@@ -1,8 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../admission/clock.js';
 import type { Priority } from '../admission/priority.js';
 import type { Refusal } from '../http/errors.js';
+import type { PublicRequest, PublicResponse } from '../http/http2-request.js';
 import type { Region } from '../region.js';
 import type { Route } from '../routing/route-table.js';
 import type { Runtime } from '../runtime.js';
@@ -15,9 +16,12 @@ import type { Runtime } from '../runtime.js';
  */
 export class RequestContext {
   readonly runtime: Runtime;
-  readonly req: IncomingMessage;
+  /** An HTTP/1.1 request, or an HTTP/2 stream through Node's compatibility API. */
+  readonly req: PublicRequest;
   /** undefined for an upgrade, which is answered on `socket` itself. */
-  readonly res: ServerResponse | undefined;
+  readonly res: PublicResponse | undefined;
+  /** The few steps that differ for HTTP/2 (headers sent upstream, answers, body framing) check this. */
+  readonly http2: boolean;
   readonly socket: Duplex;
   readonly startedAt: number;
   /** The region the routing header (or the default) names: the one whose limits apply first. */
@@ -47,15 +51,19 @@ export class RequestContext {
 
   constructor(
     runtime: Runtime,
-    req: IncomingMessage,
-    res: ServerResponse | undefined,
+    req: PublicRequest,
+    res: PublicResponse | undefined,
     socket: Duplex,
     readonly clock: Clock,
   ) {
     this.runtime = runtime;
     this.req = req;
     this.res = res;
+    // By the request's kind, never its version: an HTTP/1 request line may claim HTTP/2.0 (refused as 505).
+    this.http2 = req instanceof Http2ServerRequest;
     this.socket = socket;
+    // A TLS socket (or, for HTTP/2, the stream's view of its session's socket) says it is encrypted.
+    if ((socket as { encrypted?: boolean }).encrypted === true) this.scheme = 'https';
     this.startedAt = clock();
     this.home = runtime.regionFor(req.headers[runtime.regionHeader]);
     this.region = this.home;

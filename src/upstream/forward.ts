@@ -1,9 +1,17 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { Capture } from '../cache/stale-cache.js';
 import { forwardedFor } from '../http/client-ip.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
 import { clientResponseHeaders, type ForwardedValues, upstreamRequestHeaders } from '../http/hop-by-hop.js';
+import {
+  closeAfterAnswer,
+  http1HeaderList,
+  http2Host,
+  resetStalledStream,
+  writeHeadList,
+} from '../http/http2-request.js';
 import { isIdempotent } from '../http/methods.js';
 import { hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
@@ -95,7 +103,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.options = {
       path: ctx.path,
       method: req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, forwardedValues(ctx)),
+      headers: upstreamRequestHeaders(
+        ctx.http2 ? http1HeaderList(req as Http2ServerRequest) : req.rawHeaders,
+        req.headers.connection,
+        forwardedValues(ctx),
+      ),
       body: body ? req : null,
       headersTimeout: timeout,
       bodyTimeout: timeout,
@@ -163,7 +175,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
-    ctx.res!.writeHead(statusCode, statusMessage || undefined, list);
+    writeHeadList(ctx.res!, statusCode, list, statusMessage || undefined);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -178,11 +190,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.wholeBodyBytes = -1;
-    if (!res.write(chunk)) {
+    // The same call on both protocols; the union of their overloads is not callable as such.
+    if (!(res as ServerResponse).write(chunk)) {
       controller.pause();
       // undici's body timeout sleeps while paused: a client that stops reading must not hold the
       // slot and the upstream connection forever. With no listener, Node destroys the socket.
-      res.setTimeout(this.permit.region.config.timeoutMs);
+      const timeout = this.permit.region.config.timeoutMs;
+      if (this.ctx.http2) resetStalledStream(res as Http2ServerResponse, timeout);
+      else res.setTimeout(timeout);
     }
   }
 
@@ -234,7 +249,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     // The rest of the body is never read, so the connection cannot carry another request.
-    if (refusal === 'body-too-large') res.shouldKeepAlive = false;
+    if (refusal === 'body-too-large') closeAfterAnswer(res);
     this.end('refused');
   }
 
@@ -278,8 +293,8 @@ export function forwardedValues(ctx: RequestContext): ForwardedValues {
       req.headers['x-forwarded-for'],
       ctx.runtime.trusted,
     ),
-    proto: 'http',
-    host: req.headers.host,
+    proto: ctx.scheme,
+    host: ctx.http2 ? http2Host(req as Http2ServerRequest) : req.headers.host,
     requestId: ctx.requestId,
   };
 }

@@ -9,6 +9,15 @@ export interface UpstreamHost {
   inflight: number;
 }
 
+/** TLS for a region's https:// upstreams, passed to undici as its connect options (node:tls). */
+export interface UpstreamTls {
+  /** Replaces the system's trusted CAs when set. */
+  readonly ca?: Buffer;
+  /** Unset: undici sends the URL's host as SNI (none for an address) and verifies against it. */
+  readonly servername?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
 /**
  * One region's upstream hosts, each with its own keep-alive undici Pool. Requests go to the host
  * with the fewest in flight among those not ejected; ties rotate so equal hosts share the load.
@@ -19,17 +28,20 @@ export class UpstreamSet {
   private rotation = 0;
 
   /** Throws, before any pool is made, on a URL that validation (the same parser) would have refused. */
-  constructor(urls: string[], connectionsPerHost: number, clock: Clock) {
+  constructor(
+    urls: string[],
+    connectionsPerHost: number,
+    clock: Clock,
+    private readonly tls?: UpstreamTls,
+  ) {
     const origins = urls.map((url) => {
       const parsed = parseUpstreamOrigin(url);
       if (!parsed.ok) throw new TypeError(`Invalid URL: ${parsed.problem}`);
       return parsed.url;
     });
-    this.hosts = origins.map((url) => ({
-      url,
-      pool: new Pool(url, { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 }),
-      inflight: 0,
-    }));
+    const options = { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 };
+    const withTls = tls === undefined ? options : { ...options, connect: { ...tls } };
+    this.hosts = origins.map((url) => ({ url, pool: new Pool(url, withTls), inflight: 0 }));
     this.ejection = new OutlierEjection(urls.length, DEFAULT_EJECTION_OPTIONS, clock);
   }
 
@@ -51,12 +63,20 @@ export class UpstreamSet {
     return best === -1 ? this.rotation : best;
   }
 
-  sameHosts(urls: string[]): boolean {
-    return urls.length === this.hosts.length && urls.every((u, i) => u === this.hosts[i]!.url);
+  /** Whether pools built for these hosts and TLS settings would be the same as these. */
+  sameSetup(urls: string[], tls: UpstreamTls | undefined): boolean {
+    const sameUrls = urls.length === this.hosts.length && urls.every((u, i) => u === this.hosts[i]!.url);
+    return sameUrls && sameTls(this.tls, tls);
   }
 
   /** Closes every pool once its requests have finished. */
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.pool.close()));
   }
+}
+
+function sameTls(a: UpstreamTls | undefined, b: UpstreamTls | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const sameCa = a.ca === undefined || b.ca === undefined ? a.ca === b.ca : a.ca.equals(b.ca);
+  return sameCa && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized;
 }

@@ -59,7 +59,8 @@ export class WebSocketTunnels {
       end(state, 'neutral', 'cut');
     });
     const target = permit.pickHost().url;
-    this.proxy.ws(ctx.req, socket, head, { target }, (err: NodeJS.ErrnoException) => {
+    // Upgrades arrive over HTTP/1.1 only: HTTP/2 has none (RFC 9113 §8.6).
+    this.proxy.ws(ctx.req as IncomingMessage, socket, head, { target }, (err: NodeJS.ErrnoException) => {
       this.logger.warn({ event: 'websocket-error', region: ctx.region.name, err: err.message });
       if (state.permit === undefined || !socket.writable) {
         // After the handshake the only honest move is to close the tunnel.

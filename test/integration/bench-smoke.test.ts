@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nginxAvailable } from '../../bench/peers/nginx.js';
 import { redisServerAvailable } from '../support/redis-server.js';
+import { toolAvailable } from '../support/tools.js';
 
 // Builds the project the way `npm run build` does (unless dist/ is already newer than every source),
 // then runs each benchmark scenario in its quick form against the real command line and checks
@@ -232,4 +233,34 @@ describe('bench smoke', () => {
       expect(phases[0]!.p99Ms, run).toBeGreaterThan(0);
     }
   }, 60_000);
+
+  // Verifies each protocol row answered only 2xx over the protocol it names, nginx beside Floodgate where installed.
+  it.runIf(toolAvailable('h2load', 'nghttp2-client', 'the tls bench smoke'))(
+    'tls measures plain, HTTPS/1.1 and HTTP/2 through Floodgate',
+    async () => {
+      const result = await runScenario<{
+        data: {
+          rows: Array<{
+            proxy: string;
+            protocol: string;
+            load: { rps: number; ok: number; notOk: number; failed: number; application: string };
+          }>;
+        };
+      }>('tls');
+      const rows = result.data.rows;
+      expect(rows.filter((row) => row.proxy === 'floodgate').map((row) => row.protocol)).toEqual([
+        'http/1.1',
+        'https/1.1',
+        'h2 (TLS)',
+      ]);
+      expect(rows.some((row) => row.proxy === 'nginx')).toBe(NGINX);
+      for (const row of rows) {
+        const what = `${row.proxy} ${row.protocol}`;
+        expect(row.load.ok, what).toBeGreaterThan(0);
+        expect(row.load.notOk + row.load.failed, what).toBe(0);
+        expect(row.load.application, what).toBe(row.protocol === 'h2 (TLS)' ? 'h2' : 'http/1.1');
+      }
+    },
+    60_000,
+  );
 });

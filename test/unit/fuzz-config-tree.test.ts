@@ -51,6 +51,8 @@ for (const key of [
   'windowMs',
   'access',
   'cluster',
+  'tls',
+  'drainDelayMs',
 ])
   KNOWN_KEYS.add(key);
 

@@ -1,0 +1,103 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Refusal } from './errors.js';
+import { isValidHost } from './request-checks.js';
+
+// What an HTTP/2 stream needs to go through the same request path as an HTTP/1.1 request. Node's
+// compatibility API gives both the same shape (headers, method, url, write, end), so only the few
+// differences live here: pseudo-headers, the body's framing, and answers without hop-by-hop
+// headers. Every function is called only for HTTP/2, so HTTP/1.1 pays nothing for them.
+
+export type PublicRequest = IncomingMessage | Http2ServerRequest;
+export type PublicResponse = ServerResponse | Http2ServerResponse;
+
+const AUTHORITY = ':authority';
+
+/**
+ * Writes an answer's status and flat header list. HTTP/2 has no reason phrase (Node warns about
+ * one), and its connection stays open whatever one stream's answer says.
+ */
+export function writeHeadList(res: PublicResponse, status: number, list: string[], reason?: string): void {
+  // Node's HTTP/2 writeHead takes a flat list as HTTP/1.1's does; its type definitions do not say so.
+  if (res instanceof Http2ServerResponse) res.writeHead(status, list as unknown as OutgoingHttpHeaders);
+  else res.writeHead(status, reason, list);
+}
+
+/** After this answer the connection carries no other request (HTTP/2: only this stream ends). */
+export function closeAfterAnswer(res: PublicResponse): void {
+  if (!(res instanceof Http2ServerResponse)) res.shouldKeepAlive = false;
+}
+
+/**
+ * The request's header list as HTTP/1.1 would carry it upstream (RFC 9113 §8.3.1): pseudo-headers
+ * left out, `:authority` as `host` when no Host header came, and `cookie` fields, which HTTP/2 may
+ * send one per cookie, joined with "; " into one (§8.2.3).
+ */
+export function http1HeaderList(req: Http2ServerRequest): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let authority: string | undefined;
+  let hasHost = false;
+  const cookies: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 0x3a /* ':' */) {
+      if (name === AUTHORITY) authority = value;
+      continue;
+    }
+    const lower = name.toLowerCase();
+    if (lower === 'cookie') {
+      cookies.push(value);
+      continue;
+    }
+    if (lower === 'host') hasHost = true;
+    out.push(name, value);
+  }
+  if (!hasHost && authority !== undefined) out.unshift('host', authority);
+  if (cookies.length > 0) out.push('cookie', cookies.join('; '));
+  return out;
+}
+
+/**
+ * What an HTTP/2 stream is checked for in place of `requestProblem`: its framing and version are
+ * the http2 module's, so only the host it names (it becomes the upstream request's Host and
+ * x-forwarded-host) and a declared body's size.
+ */
+export function http2RequestProblem(req: Http2ServerRequest, maxBodyBytes: number): Refusal | undefined {
+  const host = http2Host(req);
+  if (host === undefined || !isValidHost(host)) return 'bad-host';
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBodyBytes) return 'body-too-large';
+  return undefined;
+}
+
+/** The host the client asked for: `:authority`, or a Host header sent alongside it. */
+export function http2Host(req: Http2ServerRequest): string | undefined {
+  const headers = req.headers;
+  const authority = headers[AUTHORITY];
+  return typeof authority === 'string' ? authority : headers.host;
+}
+
+/**
+ * Whether an HTTP/2 request has a body: its framing is DATA frames, with or without a
+ * content-length, and a request without one ends its stream with the headers.
+ */
+export function http2HasBody(req: Http2ServerRequest): boolean {
+  return !req.stream.endAfterHeaders && req.headers['content-length'] !== '0';
+}
+
+/**
+ * A stream whose client stopped reading is reset after `ms`: unlike an HTTP/1.1 socket, Node's
+ * HTTP/2 compatibility layer only reports the timeout and would keep the stream (and the request's
+ * slot) open forever. The listener is added once per stream.
+ */
+export function resetStalledStream(res: Http2ServerResponse, ms: number): void {
+  const stream = res.stream;
+  if (!stream.listeners('timeout').includes(resetStream)) stream.on('timeout', resetStream);
+  stream.setTimeout(ms);
+}
+
+function resetStream(this: Http2ServerResponse['stream']): void {
+  this.destroy();
+}
