@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ export interface RunningFloodgate {
   readonly url: string;
   readonly adminUrl: string;
   readonly pid?: number;
+  /** Every line the gateway wrote to stdout (access and event lines); removed by `close`. */
+  readonly logPath: string;
   regions(): Promise<Record<string, RegionSnapshot> | undefined>;
   metrics(): Promise<string | undefined>;
   close(): Promise<void>;
@@ -37,7 +39,8 @@ export function floodgateBuilt(): boolean {
 
 /**
  * Starts `node cli.js --config FILE` on the proxy core with the given config, on free ports,
- * and resolves once the admin port's /readyz answers 200.
+ * and resolves once the admin port's /readyz answers 200. Logging is the default (info, one
+ * access line per request) and goes to a file, as it would on a server: every figure includes it.
  */
 export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'): Promise<RunningFloodgate> {
   if (!floodgateBuilt()) throw new Error(`floodgate is not built (${FLOODGATE_CLI} is missing)`);
@@ -48,15 +51,16 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
   const full = {
     listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort },
-    log: { level: 'warn' },
     ...config,
   };
   await writeFile(file, stringify(full));
+  const logPath = join(dir, 'stdout.log');
+  const logFd = openSync(logPath, 'w');
   const child = spawnOnCore(PROXY_CORE, process.execPath, [FLOODGATE_CLI, '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd, 'pipe'],
   });
+  closeSync(logFd);
   const tail = new OutputTail();
-  child.stdout?.on('data', (chunk: Buffer) => tail.append(chunk));
   child.stderr?.on('data', (chunk: Buffer) => tail.append(chunk));
   const url = `http://127.0.0.1:${port}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -75,6 +79,7 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
     url,
     adminUrl,
     ...(child.pid === undefined ? {} : { pid: child.pid }),
+    logPath,
     regions: async () =>
       (await getJson<{ regions: Record<string, RegionSnapshot> }>(`${adminUrl}/admin/regions`))?.regions,
     metrics: () => getText(`${adminUrl}/metrics`),

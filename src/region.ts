@@ -18,6 +18,8 @@ import { UpstreamSet } from './upstream/pools.js';
  */
 export class Region {
   readonly name: string;
+  /** The name as a JSON string, for access lines. */
+  readonly jsonName: string;
   readonly admission: RegionAdmission;
   readonly breaker: RegionBreaker;
   readonly metrics: RegionMetrics;
@@ -34,6 +36,7 @@ export class Region {
     private readonly logger: Logger,
   ) {
     this.name = config.name;
+    this.jsonName = JSON.stringify(config.name);
     this.config = config;
     this.admission = new RegionAdmission(admissionLimits(config, gateway), clock);
     this.breaker = new RegionBreaker(breakerOptions(config), (state) =>

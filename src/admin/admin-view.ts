@@ -2,11 +2,7 @@
 // gateway only through this view, so they can be tested against a fake and never reach into the
 // request path's internals.
 
-export type BreakerStateName = 'closed' | 'open' | 'half-open';
-
-export type Outcome = 'forwarded' | 'failover' | 'stale' | 'shed' | 'error';
-
-export const OUTCOMES: readonly Outcome[] = ['forwarded', 'failover', 'stale', 'shed', 'error'];
+import type { BreakerState, Outcome } from '../domain.js';
 
 export interface UpstreamView {
   url: string;
@@ -15,7 +11,7 @@ export interface UpstreamView {
 }
 
 export interface RegionView {
-  breaker: BreakerStateName;
+  breaker: BreakerState;
   inflight: number;
   inflightLimit: number;
   tokens: number;

@@ -1,6 +1,5 @@
-import type { BreakerStateName, RegionView, UpstreamView } from '../admin/admin-view.js';
-
-const BREAKER_SEVERITY: Record<BreakerStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
+import type { RegionView, UpstreamView } from '../admin/admin-view.js';
+import { breakerStateCode } from '../domain.js';
 
 /**
  * One view of each region for the whole worker group, from each worker's own view. Counts, rates,
@@ -30,7 +29,7 @@ function copyView(view: RegionView): RegionView {
 
 function addView(sum: RegionView, view: RegionView): RegionView {
   return {
-    breaker: BREAKER_SEVERITY[view.breaker] > BREAKER_SEVERITY[sum.breaker] ? view.breaker : sum.breaker,
+    breaker: breakerStateCode(view.breaker) > breakerStateCode(sum.breaker) ? view.breaker : sum.breaker,
     inflight: sum.inflight + view.inflight,
     inflightLimit: sum.inflightLimit + view.inflightLimit,
     tokens: sum.tokens + view.tokens,

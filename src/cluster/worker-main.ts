@@ -3,9 +3,8 @@
 // primary a few times a second, and answers the primary's reload, metrics and drain requests.
 
 import cluster from 'node:cluster';
-import pino from 'pino';
 import { parseConfigText } from '../config/load.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { batchedDestination, createLogger, type Logger } from '../observability/logger.js';
 import { type ClusteredGateway, startClusteredGateway } from './clustered-gateway.js';
 import {
   isPrimaryMessage,
@@ -16,10 +15,10 @@ import {
 
 const STATE_PUSH_MS = 250;
 const STDOUT_FD = 1;
-// Every worker writes to the same stdout. Writes of at most PIPE_BUF bytes are atomic on a pipe, and
-// pino's destination batches whole lines up to maxWrite, so lines from different workers never mix.
-const PIPE_BUF = 4096;
-const BATCH_BYTES = 2048;
+// Every worker writes to the same stdout. Writes of at most PIPE_BUF (4096) bytes are atomic on a
+// pipe, and batches hold whole lines: 2048 characters of JSON (latin1 at most, as Node hands header
+// and target text) are at most 4096 bytes, so lines from different workers never mix.
+const BATCH_CHARS = 2048;
 
 class Worker {
   private running: ClusteredGateway | undefined;
@@ -85,13 +84,9 @@ class Worker {
 }
 
 function workerLogger(level: string): Logger {
-  const destination = pino.destination({
-    dest: STDOUT_FD,
-    sync: false,
-    minLength: BATCH_BYTES,
-    maxWrite: PIPE_BUF,
+  return createLogger(level, batchedDestination(STDOUT_FD, BATCH_CHARS)).child({
+    worker: cluster.worker?.id,
   });
-  return createLogger(level, destination).child({ worker: cluster.worker?.id });
 }
 
 function send(message: WorkerMessage): void {

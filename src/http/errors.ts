@@ -15,8 +15,7 @@ export type Refusal =
   | 'upstream-unreachable'
   | 'body-too-large'
   | 'bad-request'
-  | 'not-implemented'
-  | 'no-region';
+  | 'not-implemented';
 
 interface RefusalSpec {
   status: number;
@@ -37,7 +36,6 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
   'body-too-large': { status: 413, error: 'request body too large', retryAfter: false },
   'bad-request': { status: 400, error: 'bad request', retryAfter: false },
   'not-implemented': { status: 501, error: 'transfer coding not implemented', retryAfter: false },
-  'no-region': { status: 503, error: 'no region', retryAfter: true },
 };
 
 const refusalNames = Object.keys(REFUSALS) as Refusal[];
@@ -62,7 +60,8 @@ export class RefusalBodies {
 }
 
 /** The refusal's headers as a flat `[name, value, ...]` list, shared by both ways of answering. */
-function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSeconds: number): string[] {
+function refusalHeaders(answer: RefusalAnswer): string[] {
+  const { refusal, bodies, retryAfterSeconds } = answer;
   const spec = REFUSALS[refusal];
   const headers = [
     'content-type',
@@ -71,21 +70,26 @@ function refusalHeaders(refusal: Refusal, bodies: RefusalBodies, retryAfterSecon
     String(bodies.body(refusal).length),
     'x-floodgate-region',
     bodies.region,
+    'x-request-id',
+    answer.requestId,
   ];
   if (spec.shed) headers.push('x-floodgate-shed', spec.shed);
   if (spec.retryAfter) headers.push('retry-after', String(retryAfterSeconds));
   return headers;
 }
 
-/** Answers a refusal. `retryAfterSeconds` is used only by refusals that carry `retry-after`. */
-export function sendRefusal(
-  res: ServerResponse,
-  refusal: Refusal,
-  bodies: RefusalBodies,
-  retryAfterSeconds: number,
-): void {
-  res.writeHead(REFUSALS[refusal].status, refusalHeaders(refusal, bodies, retryAfterSeconds));
-  res.end(bodies.body(refusal));
+/** One refusal to answer: what, for which region's bodies, and the request's id. */
+export interface RefusalAnswer {
+  refusal: Refusal;
+  bodies: RefusalBodies;
+  /** Used only by refusals that carry `retry-after`. */
+  retryAfterSeconds: number;
+  requestId: string;
+}
+
+export function sendRefusal(res: ServerResponse, answer: RefusalAnswer): void {
+  res.writeHead(REFUSALS[answer.refusal].status, refusalHeaders(answer));
+  res.end(answer.bodies.body(answer.refusal));
 }
 
 /**
@@ -107,14 +111,10 @@ export function refusalForUpstreamError(err: Error): Refusal {
 }
 
 /** Answers a refusal on a raw socket (an upgrade request has no ServerResponse), then closes it. */
-export function writeRefusalToSocket(
-  socket: { end(data: Buffer): void },
-  refusal: Refusal,
-  bodies: RefusalBodies,
-  retryAfterSeconds: number,
-): void {
+export function writeRefusalToSocket(socket: { end(data: Buffer): void }, answer: RefusalAnswer): void {
+  const { refusal, bodies } = answer;
   const status = REFUSALS[refusal].status;
-  const headers = refusalHeaders(refusal, bodies, retryAfterSeconds);
+  const headers = refusalHeaders(answer);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), bodies.body(refusal)]));

@@ -36,7 +36,11 @@ export interface ForwardedValues {
   forwardedFor: string;
   proto: string;
   host: string | undefined;
+  /** The request's id (contract §3): replaces whatever `x-request-id` the client sent. */
+  requestId: string;
 }
+
+const REQUEST_ID = 'x-request-id';
 
 /**
  * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
@@ -58,6 +62,7 @@ export function upstreamRequestHeaders(
       isHopByHop(lower) ||
       isSetByProxy(lower) ||
       lower === ANSWERED_HERE ||
+      lower === REQUEST_ID ||
       lower.startsWith('x-floodgate-')
     )
       continue;
@@ -66,6 +71,7 @@ export function upstreamRequestHeaders(
   }
   out.push('x-forwarded-for', forwarded.forwardedFor, 'x-forwarded-proto', forwarded.proto);
   if (forwarded.host !== undefined) out.push('x-forwarded-host', forwarded.host);
+  out.push(REQUEST_ID, forwarded.requestId);
   return out;
 }
 
@@ -80,7 +86,9 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): string[] {
   const named = connectionTokens(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
-    if (isHopByHop(name) || name.startsWith('x-floodgate-') || named?.has(name)) continue;
+    // The client is told its request's id, never one the upstream made up.
+    if (isHopByHop(name) || name.startsWith('x-floodgate-') || name === REQUEST_ID || named?.has(name))
+      continue;
     const value = headers[name];
     if (typeof value === 'string') out.push(name, value);
     else if (value !== undefined) for (const item of value) out.push(name, item);
@@ -113,6 +121,7 @@ export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: F
   headers['x-forwarded-for'] = forwarded.forwardedFor;
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
+  headers[REQUEST_ID] = forwarded.requestId;
 }
 
 /**

@@ -7,11 +7,11 @@
 // from the sampler the gateway registers.
 
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
-import { OUTCOMES, type Outcome, type RegionView } from '../admin/admin-view.js';
+import type { RegionView } from '../admin/admin-view.js';
+import { breakerStateCode, OUTCOMES, type Outcome } from '../domain.js';
 import { type LatencyPercentiles, LatencyWindow } from './latency-window.js';
 
 const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 const WOULD_SHED_PREFIX = 'would-shed:';
 
 export type ReloadResultLabel = 'applied' | 'rejected';
@@ -232,10 +232,8 @@ export class GatewayMetrics {
   }
 
   private declareRegionGauges(): void {
-    this.regionGauge(
-      'floodgate_breaker_state',
-      'Circuit breaker: 0 closed, 1 half-open, 2 open',
-      (v) => BREAKER_STATE_VALUE[v.breaker],
+    this.regionGauge('floodgate_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open', (v) =>
+      breakerStateCode(v.breaker),
     );
     this.regionGauge('floodgate_region_tokens', 'Tokens in the region bucket', (v) => v.tokens);
     this.regionGauge('floodgate_inflight', 'Requests in flight to the region', (v) => v.inflight);

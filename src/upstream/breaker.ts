@@ -21,8 +21,7 @@
  * opossum reads `Date.now()` and runs its own timers, so its tests use global fake timers.
  */
 import CircuitBreaker from 'opossum';
-
-export type BreakerState = 'closed' | 'open' | 'half-open';
+import type { BreakerState } from '../domain.js';
 
 export interface BreakerOptions {
   errorThresholdPercentage: number;
@@ -49,7 +48,6 @@ interface OpossumInitialState {
 
 type CircuitOptions = CircuitBreaker.Options<[Attempt]> & { state?: OpossumInitialState };
 
-const STATE_CODES = { closed: 0, 'half-open': 1, open: 2 } as const;
 const MAX_ROLLING_BUCKETS = 10;
 
 // Shared so a failing call allocates nothing extra; opossum only passes it back to our own no-op.
@@ -125,10 +123,6 @@ export class RegionBreaker {
 
   get state(): BreakerState {
     return this.current;
-  }
-
-  get stateCode(): 0 | 1 | 2 {
-    return STATE_CODES[this.current];
   }
 
   /** Whether `begin()` would hand out a call now, without claiming the half-open probe. */

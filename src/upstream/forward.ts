@@ -1,21 +1,33 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Outcome } from '../admin/admin-view.js';
-import type { Priority } from '../admission/priority.js';
-import { type BodyCapture, StaleCache } from '../cache/stale-cache.js';
-import { refusalForUpstreamError, sendRefusal } from '../http/errors.js';
-import { clientResponseHeaders, headerListToObject } from '../http/hop-by-hop.js';
+import type { BodyCapture } from '../cache/stale-cache.js';
+import { forwardedFor } from '../http/client-ip.js';
+import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
+import { clientResponseHeaders, type ForwardedValues, upstreamRequestHeaders } from '../http/hop-by-hop.js';
 import { isIdempotent } from '../http/methods.js';
-import type { Region } from '../region.js';
-import type { Route } from '../routing/route-table.js';
-import type { BreakerCall } from './breaker.js';
-import type { ExchangeEnvironment } from './exchange-environment.js';
-import type { UpstreamHost, UpstreamSet } from './pools.js';
-import { serveKeptCopy, staleKey } from './serve-stale.js';
+import { hasBody } from '../request/classify.js';
+import type { RequestContext } from '../request/context.js';
+import type { Permit, Verdict } from '../request/permit.js';
+import { captureFor, keepCopy, keptCopy } from './serve-stale.js';
+
+/**
+ * How a trip upstream ended, for the pipeline to act on:
+ * - `answered`: the upstream's answer went to the client (or the client left while it did);
+ * - `cut`: nothing more can be sent: the answer broke after its headers went out (the client's
+ *   connection was destroyed), or the client left before any answer;
+ * - `refused`: the gateway refuses the request itself (`ctx.reason`), nothing was sent yet;
+ * - `unreached`: no connection could be made, so the upstream cannot have seen the request;
+ * - `failed`: the upstream failed before answering (`ctx.reason`), or answered 5xx while a kept
+ *   copy exists; nothing was sent to the client yet.
+ */
+export type ForwardResult = 'answered' | 'cut' | 'refused' | 'unreached' | 'failed';
+
+export interface ForwardListener {
+  forwarded(ctx: RequestContext, result: ForwardResult): void;
+}
 
 const kExchange = Symbol('floodgate.exchange');
-type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
-type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
+type Tagged = { [kExchange]?: Exchange };
 
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Failures before any connection existed: the upstream cannot have seen the request. */
@@ -25,77 +37,67 @@ const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHO
 const CLIENT_CLOSED = 499;
 
 /**
- * One request's trip upstream, as an undici dispatch handler. It owns the request's in-flight
- * slot and breaker call and gives each back exactly once (`finish`), whichever way the exchange
- * ends: response complete, upstream error, timeout, or the client going away. Before response
- * headers go out a failure becomes a typed error answer (or a stale copy); after, the only honest
- * move is to destroy the client's connection.
+ * One request's trip to one upstream, as an undici dispatch handler. It holds the request's permit
+ * and settles it exactly once, when the trip ends, then reports how it ended; what happens next
+ * (failover, a stale copy, an error answer) is the pipeline's decision. Before response headers go
+ * out nothing is written to the client here; after, a failure can only destroy the connection.
  */
 export class Exchange implements Dispatcher.DispatchHandler {
+  /** Held until the trip ends; undefined afterwards, when late callbacks from undici are ignored. */
+  private permit: Permit | undefined;
   private controller: Dispatcher.DispatchController | null = null;
-  private hostIndex = -1;
-  private host: UpstreamHost | undefined;
-  private upstreamSet: UpstreamSet | undefined;
+  private options!: Dispatcher.DispatchOptions;
+  private verdict: Verdict = 'neutral';
   private upstreamStartedAt = 0;
   private inflightAtStart = 0;
-  private status = 0;
-  private done = false;
+  private retried = false;
   private clientGone = false;
   private capture: BodyCapture | undefined;
-  private options: Dispatcher.DispatchOptions | undefined;
-  private retried = false;
+  private capturedHeaders: string[] | undefined;
   /** The declared response length while no body byte has been sent; -1 once streaming. */
   private wholeBodyBytes = -1;
   private bodyLimit = Number.POSITIVE_INFINITY;
   private bodyBytes = 0;
   private bodyTooLarge = false;
-  private capturedHeaders: string[] | undefined;
 
   constructor(
-    private readonly env: ExchangeEnvironment,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly region: Region,
-    private readonly route: Route,
-    private readonly priority: Priority,
-    private readonly path: string,
-    private readonly startedAt: number,
-    private breakerCall: BreakerCall | null,
-    private readonly failoverFrom: string | undefined,
-  ) {}
+    private readonly ctx: RequestContext,
+    permit: Permit,
+    private readonly listener: ForwardListener,
+  ) {
+    this.permit = permit;
+  }
 
   /**
-   * Sends the request to the region's least busy upstream. The caller has admitted it.
-   * `bodyLimit` bounds a body of undeclared length (chunked): past it the upstream request is
-   * aborted and the client told 413. A declared length was checked before admission.
+   * Sends the request to the permit region's least busy upstream. A body of undeclared length
+   * (chunked) is counted as it streams: past `listen.maxBodyBytes` the upstream request is aborted
+   * and the client told 413. A declared length was checked before admission.
    */
-  dispatch(headers: string[], hasBody: boolean, bodyLimit?: number): void {
-    if (bodyLimit !== undefined) {
-      this.bodyLimit = bodyLimit;
-      (this.req as TaggedRequest)[kExchange] = this;
+  start(): void {
+    const { ctx } = this;
+    const { req, res } = ctx;
+    const region = this.permit!.region;
+    const body = hasBody(ctx);
+    if (body && req.headers['content-length'] === undefined) {
+      this.bodyLimit = ctx.runtime.maxBodyBytes;
+      (req as Tagged)[kExchange] = this;
       // Paused first: a data listener would otherwise start the flow before undici is listening,
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
-      this.req.pause();
-      this.req.on('data', onRequestChunk);
+      req.pause();
+      req.on('data', onRequestChunk);
     }
-    // Held for the whole exchange: a reload may swap the region's upstream set meanwhile.
-    const upstreams = this.region.upstreams;
-    this.upstreamSet = upstreams;
-    this.hostIndex = upstreams.pick();
-    const host = upstreams.hosts[this.hostIndex]!;
-    this.host = host;
-    host.inflight++;
-    this.inflightAtStart = this.region.admission.inflight.inflight;
-    this.upstreamStartedAt = this.env.clock();
-    (this.res as TaggedResponse)[kExchange] = this;
-    this.res.on('close', onClientClose);
-    this.res.on('drain', onClientDrain);
-    const timeout = this.region.config.timeoutMs;
+    this.permit!.pickHost();
+    this.inflightAtStart = region.admission.inflight.inflight;
+    this.upstreamStartedAt = ctx.clock();
+    (res as Tagged)[kExchange] = this;
+    res!.on('close', onClientClose);
+    res!.on('drain', onClientDrain);
+    const timeout = region.config.timeoutMs;
     this.options = {
-      path: this.path,
-      method: this.req.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody ? this.req : null,
+      path: ctx.path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, forwardedValues(ctx)),
+      body: body ? req : null,
       headersTimeout: timeout,
       bodyTimeout: timeout,
     };
@@ -104,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private send(): void {
     try {
-      this.host!.pool.dispatch(this.options!, this);
+      this.permit!.host!.pool.dispatch(this.options, this);
     } catch (err) {
       this.onResponseError(null, err as Error);
     }
@@ -116,9 +118,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * connection; with one it never is, because some of it may have been applied.
    */
   private retryAfterReset(err: Error): boolean {
-    if (this.retried || this.options?.body !== null || !isIdempotent(this.req.method)) return false;
+    if (this.retried || this.options.body !== null || !isIdempotent(this.ctx.req.method)) return false;
     // A reload may be closing the pool this exchange started on; a retry there could only fail.
-    if (this.host!.pool.closed) return false;
+    if (this.permit!.host!.pool.closed) return false;
     if (!RESET_CODES.has((err as { code?: string }).code ?? '')) return false;
     this.retried = true;
     this.controller = null;
@@ -138,222 +140,161 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
+    const permit = this.permit;
     // Informational answers (103 Early Hints and the like) are not the response; wait for it.
-    if (this.done || statusCode < 200) return;
-    const now = this.env.clock();
-    const elapsedMs = now - this.upstreamStartedAt;
-    this.region.metrics.upstreamDuration(elapsedMs / 1000);
-    this.region.sampleLatency(elapsedMs, this.inflightAtStart);
-    const failed = statusCode >= 500;
-    this.settleUpstream(!failed);
-    if (failed && this.serveStaleIfKept()) {
+    if (permit === undefined || statusCode < 200) return;
+    const { ctx } = this;
+    const region = permit.region;
+    const elapsedMs = ctx.clock() - this.upstreamStartedAt;
+    region.metrics.upstreamDuration(elapsedMs / 1000);
+    region.sampleLatency(elapsedMs, this.inflightAtStart);
+    ctx.status = statusCode;
+    ctx.upstream = permit.host!.url;
+    this.verdict = statusCode >= 500 ? 'failed' : 'ok';
+    if (statusCode >= 500 && keptCopy(ctx) !== undefined) {
       controller.abort(new Error('answered from the stale cache'));
+      ctx.reason = 'upstream-5xx';
+      this.end('failed');
       return;
     }
-    this.status = statusCode;
     const list = clientResponseHeaders(headers);
-    if (
-      this.route.staleTtlMs !== undefined &&
-      this.req.method === 'GET' &&
-      StaleCache.cacheable(statusCode, headers)
-    ) {
-      this.capture = this.env.staleCache.capture();
-      this.capturedHeaders = list.slice();
-    }
-    list.push('x-floodgate-region', this.region.name);
-    if (this.failoverFrom !== undefined) list.push('x-floodgate-failover-from', this.failoverFrom);
+    this.capture = captureFor(ctx, statusCode, headers);
+    if (this.capture !== undefined) this.capturedHeaders = list.slice();
+    list.push('x-floodgate-region', region.name, 'x-request-id', ctx.requestId);
+    if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
-    this.res.writeHead(statusCode, statusMessage || undefined, list);
+    ctx.res!.writeHead(statusCode, statusMessage || undefined, list);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.done) return;
+    if (this.permit === undefined) return;
+    const res = this.ctx.res!;
+    this.ctx.bytes += chunk.length;
     if (this.capture !== undefined && !this.capture.push(chunk)) this.capture = undefined;
     if (chunk.length === this.wholeBodyBytes) {
       // The whole declared body in one chunk (most small answers): headers and body leave in one
       // write instead of a write and an end.
-      this.res.end(chunk);
+      res.end(chunk);
       return;
     }
     this.wholeBodyBytes = -1;
-    if (!this.res.write(chunk)) {
+    if (!res.write(chunk)) {
       controller.pause();
       // undici's body timeout sleeps while paused: a client that stops reading must not hold the
       // slot and the upstream connection forever. With no listener, Node destroys the socket.
-      this.res.setTimeout(this.region.config.timeoutMs);
+      res.setTimeout(this.permit.region.config.timeoutMs);
     }
   }
 
   onResponseEnd(): void {
-    if (this.done) return;
-    if (!this.res.writableEnded) this.res.end();
-    if (this.capture !== undefined) this.keepStaleCopy(this.capture);
-    this.finish(this.answeredOutcome(), this.status);
+    if (this.permit === undefined) return;
+    const res = this.ctx.res!;
+    if (!res.writableEnded) res.end();
+    if (this.capture !== undefined) keepCopy(this.ctx, this.capture, this.capturedHeaders!);
+    this.end('answered');
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.done) return;
+    if (this.permit === undefined) return;
+    const { ctx } = this;
+    const res = ctx.res!;
     if (this.clientGone) {
-      // The upstream's answer was under way: the client leaving is not the gateway's error.
-      this.settleBreakerNeutral();
-      this.finish(this.res.headersSent ? this.answeredOutcome() : 'error', CLIENT_CLOSED);
+      // The upstream's answer was under way: the client leaving is not the upstream's failure.
+      this.verdict = 'neutral';
+      ctx.status = CLIENT_CLOSED;
+      this.end(res.headersSent ? 'answered' : 'cut');
       return;
     }
-    if (this.bodyTooLarge && !this.res.headersSent) {
-      // The rest of the body is never read, so the connection cannot carry another request.
-      this.res.shouldKeepAlive = false;
-      sendRefusal(this.res, 'body-too-large', this.region.refusals, 0);
-      this.finish('error', this.res.statusCode);
-      return;
+    if (!res.headersSent && this.retryAfterReset(err)) return;
+    if (this.bodyTooLarge || refusalForUpstreamError(err) === 'bad-request') {
+      // The client's doing (a body over the limit, a request undici will not send): neither the
+      // breaker nor outlier ejection may count it.
+      this.verdict = 'neutral';
+      return this.refuseOrCut(this.bodyTooLarge ? 'body-too-large' : 'bad-request', err);
     }
-    if (!this.res.headersSent && this.retryAfterReset(err)) return;
-    const refusal = refusalForUpstreamError(err);
-    if (refusal === 'bad-request') {
-      // Nothing reached the upstream: neither the breaker nor outlier ejection may count it.
-      this.settleBreakerNeutral();
-      if (this.res.headersSent) this.res.destroy(err);
-      else sendRefusal(this.res, refusal, this.region.refusals, 0);
-      this.finish('error', this.res.headersSent ? this.status : 400);
-      return;
-    }
-    // A body cut off for its size is the client's doing, not the upstream's.
-    if (this.bodyTooLarge) this.settleBreakerNeutral();
-    else this.settleUpstream(false);
-    if (this.res.headersSent) {
+    this.verdict = 'failed';
+    ctx.reason = refusalForUpstreamError(err);
+    if (res.headersSent) {
       // The body was cut short: ending the response would tell the client it is complete.
-      this.res.destroy(err);
-      this.finish('error', this.status);
+      res.destroy(err);
+      this.end('cut');
       return;
     }
-    if (this.failOverUnreached(err)) return;
-    if (this.serveStaleIfKept()) return;
-    sendRefusal(this.res, refusal, this.region.refusals, 0);
-    this.finish('error', this.res.statusCode);
+    const unreached =
+      this.options.body === null && UNREACHED_CODES.has((err as { code?: string }).code ?? '');
+    this.end(unreached ? 'unreached' : 'failed');
   }
 
-  /**
-   * A connection that could not be made means no byte reached this region: an idempotent,
-   * bodiless request may go to a failover region right away instead of failing while the breaker
-   * is still counting. Once handed over, this exchange gives its resources back and records nothing.
-   */
-  private failOverUnreached(err: Error): boolean {
-    if (this.failoverFrom !== undefined || this.options?.body !== null) return false;
-    if (!isIdempotent(this.req.method) || !UNREACHED_CODES.has((err as { code?: string }).code ?? '')) {
-      return false;
+  private refuseOrCut(refusal: Refusal, err: Error): void {
+    const res = this.ctx.res!;
+    this.ctx.reason = refusal;
+    if (res.headersSent) {
+      res.destroy(err);
+      this.end('cut');
+      return;
     }
-    return this.env.failOver(
-      this.req,
-      this.res,
-      this.region,
-      this.route,
-      this.priority,
-      this.path,
-      this.startedAt,
-      () => this.release(),
-    );
+    // The rest of the body is never read, so the connection cannot carry another request.
+    if (refusal === 'body-too-large') res.shouldKeepAlive = false;
+    this.end('refused');
   }
 
   countBody(bytes: number): void {
     this.bodyBytes += bytes;
     if (this.bodyBytes <= this.bodyLimit || this.bodyTooLarge) return;
     this.bodyTooLarge = true;
-    this.req.removeListener('data', onRequestChunk);
+    this.ctx.req.removeListener('data', onRequestChunk);
     this.controller?.abort(new Error('request body over listen.maxBodyBytes'));
   }
 
   /** The client went away before the exchange finished: stop the upstream request. */
   clientClosed(): void {
-    if (this.done) return;
+    if (this.permit === undefined) return;
     this.clientGone = true;
     if (this.controller !== null) this.controller.abort(new Error('client closed the connection'));
   }
 
   resumeUpstream(): void {
-    this.res.setTimeout(0);
+    this.ctx.res!.setTimeout(0);
     if (this.controller?.paused) this.controller.resume();
   }
 
-  private serveStaleIfKept(): boolean {
-    if (this.route.staleTtlMs === undefined || this.req.method !== 'GET' || this.res.headersSent)
-      return false;
-    const home = this.failoverFrom ?? this.region.name;
-    const status = serveKeptCopy(
-      this.res,
-      this.env.staleCache,
-      home,
-      this.region.name,
-      this.path,
-      this.env.clock(),
-    );
-    if (status === undefined) return false;
-    this.finish('stale', status);
-    return true;
-  }
-
-  private keepStaleCopy(capture: BodyCapture): void {
-    const body = capture.finish();
-    if (body === undefined || this.capturedHeaders === undefined) return;
-    this.env.staleCache.set(
-      staleKey(this.failoverFrom ?? this.region.name, this.path),
-      {
-        status: this.status,
-        headers: headerListToObject(this.capturedHeaders),
-        body,
-        storedAt: this.env.clock(),
-      },
-      this.route.staleTtlMs!,
-    );
-  }
-
-  private answeredOutcome(): Outcome {
-    return this.failoverFrom === undefined ? 'forwarded' : 'failover';
-  }
-
-  private settleUpstream(ok: boolean): void {
-    const ejection = this.upstreamSet?.ejection;
-    if (ok) ejection?.success(this.hostIndex);
-    else ejection?.failure(this.hostIndex);
-    const call = this.breakerCall;
-    if (call === null) return;
-    this.breakerCall = null;
-    if (ok) call.succeed();
-    else call.fail();
-  }
-
-  private settleBreakerNeutral(): void {
-    const call = this.breakerCall;
-    if (call === null) return;
-    this.breakerCall = null;
-    call.cancel();
-  }
-
-  private finish(outcome: Outcome, status: number): void {
-    this.release();
-    this.env.record(this.region, outcome, status, this.priority, this.req, this.startedAt);
-  }
-
-  /** Gives back the slot, the host's count and the breaker call, exactly once. */
-  private release(): void {
-    this.done = true;
-    this.settleBreakerNeutral();
-    if (this.host !== undefined) this.host.inflight--;
-    this.region.admission.release();
-    this.res.removeListener('close', onClientClose);
-    this.res.removeListener('drain', onClientDrain);
+  private end(result: ForwardResult): void {
+    const permit = this.permit!;
+    this.permit = undefined;
+    permit.settle(this.verdict);
+    const res = this.ctx.res!;
+    res.removeListener('close', onClientClose);
+    res.removeListener('drain', onClientDrain);
+    this.listener.forwarded(this.ctx, result);
   }
 }
 
-// Shared listeners (no closure per request): `this` is the response the exchange is tagged on.
-function onClientClose(this: TaggedResponse): void {
+/** The `x-forwarded-*` values and request id the gateway sets on what it sends upstream. */
+export function forwardedValues(ctx: RequestContext): ForwardedValues {
+  const req = ctx.req;
+  return {
+    forwardedFor: forwardedFor(
+      req.socket.remoteAddress ?? '',
+      req.headers['x-forwarded-for'],
+      ctx.runtime.trusted,
+    ),
+    proto: 'http',
+    host: req.headers.host,
+    requestId: ctx.requestId,
+  };
+}
+
+// Shared listeners (no closure per request): `this` is the response or request the exchange is tagged on.
+function onClientClose(this: Tagged & { writableFinished: boolean }): void {
   const exchange = this[kExchange];
   if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
 }
 
-function onRequestChunk(this: TaggedRequest, chunk: Buffer): void {
+function onRequestChunk(this: Tagged, chunk: Buffer): void {
   this[kExchange]?.countBody(chunk.length);
 }
 
-function onClientDrain(this: TaggedResponse): void {
+function onClientDrain(this: Tagged): void {
   this[kExchange]?.resumeUpstream();
 }

@@ -44,7 +44,7 @@ export class OutlierEjection {
 
   constructor(
     readonly hostCount: number,
-    private opts: EjectionOptions,
+    private readonly opts: EjectionOptions,
     private readonly clock: Clock,
   ) {
     this.streaks = new Uint32Array(hostCount);
@@ -78,21 +78,6 @@ export class OutlierEjection {
   ejectedCount(): number {
     for (let host = 0; host < this.hostCount; host++) this.isEjected(host);
     return this.ejected;
-  }
-
-  /** The first host in service at or after `from`, wrapping around; -1 only when there are no hosts. */
-  nextAvailable(from: number): number {
-    const count = this.hostCount;
-    for (let step = 0; step < count; step++) {
-      const host = (from + step) % count;
-      if (!this.isEjected(host)) return host;
-    }
-    return -1;
-  }
-
-  /** New thresholds and times apply to later failures; current ejections run their course. */
-  reconfigure(opts: EjectionOptions): void {
-    this.opts = opts;
   }
 
   private hasRoomForEjection(): boolean {

@@ -1,19 +1,12 @@
 import { Pool } from 'undici';
 import type { Clock } from '../admission/clock.js';
-import { OutlierEjection } from './outlier-ejection.js';
+import { DEFAULT_EJECTION_OPTIONS, OutlierEjection } from './outlier-ejection.js';
 
 export interface UpstreamHost {
   readonly url: string;
   readonly pool: Pool;
   inflight: number;
 }
-
-const EJECTION = {
-  consecutiveFailures: 5,
-  baseEjectionMs: 10_000,
-  maxEjectionMs: 300_000,
-  maxEjectedFraction: 0.5,
-};
 
 /**
  * One region's upstream hosts, each with its own keep-alive undici Pool. Requests go to the host
@@ -30,7 +23,7 @@ export class UpstreamSet {
       pool: new Pool(url, { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 }),
       inflight: 0,
     }));
-    this.ejection = new OutlierEjection(urls.length, EJECTION, clock);
+    this.ejection = new OutlierEjection(urls.length, DEFAULT_EJECTION_OPTIONS, clock);
   }
 
   /** The index of the host to use next. */
@@ -58,9 +51,5 @@ export class UpstreamSet {
   /** Closes every pool once its requests have finished. */
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.pool.close()));
-  }
-
-  async destroy(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.pool.destroy()));
   }
 }

@@ -2,17 +2,17 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import { writeRefusalToSocket } from '../http/errors.js';
-import type { Region } from '../region.js';
-import type { BreakerCall } from './breaker.js';
+import type { RequestContext } from '../request/context.js';
+import type { Permit } from '../request/permit.js';
+import type { ForwardListener } from './forward.js';
 
 const kTunnel = Symbol('floodgate.tunnel');
 
 interface TunnelState {
-  region: Region;
-  call: BreakerCall;
-  client: Duplex;
-  settled: boolean;
+  ctx: RequestContext;
+  /** Held for the handshake only; undefined once settled. */
+  permit: Permit | undefined;
+  listener: ForwardListener;
 }
 
 type TaggedRequest = IncomingMessage & { [kTunnel]?: TunnelState };
@@ -20,7 +20,9 @@ type TaggedRequest = IncomingMessage & { [kTunnel]?: TunnelState };
 /**
  * WebSocket upgrades, tunnelled by http-proxy to the region the gateway chose. The in-flight slot
  * and breaker call are held for the handshake only: a tunnel that lives for hours must not hold a
- * slot that short requests need. An error or reset on either side closes both sockets.
+ * slot that short requests need. The handshake's outcome (an upstream answer, or a failure before
+ * one) is reported to the pipeline once it is known, like a forwarded request's. An error or reset
+ * on either side of an open tunnel closes both sockets.
  */
 export class WebSocketTunnels {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
@@ -31,45 +33,41 @@ export class WebSocketTunnels {
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
       const state = (req as TaggedRequest)[kTunnel]!;
       // http-proxy sets no timeout of its own: a hung upstream must fail the handshake in time.
-      proxyReq.setTimeout(state.region.config.timeoutMs, () =>
+      proxyReq.setTimeout(state.ctx.region.config.timeoutMs, () =>
         proxyReq.destroy(Object.assign(new Error('no handshake answer in time'), { code: 'ETIMEDOUT' })),
       );
       proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
-        res.headers['x-floodgate-region'] = state.region.name;
-        settle(req as TaggedRequest, 'ok');
-        bindLifetimes(state.client, upstream);
+        answered(state, res);
+        bindLifetimes(state.ctx.socket, upstream);
       });
-      proxyReq.once('response', (res: IncomingMessage) => {
-        res.headers['x-floodgate-region'] = state.region.name;
-        settle(req as TaggedRequest, res.statusCode! < 500 ? 'ok' : 'failed');
-      });
+      proxyReq.once('response', (res: IncomingMessage) => answered(state, res));
     });
   }
 
-  /** Tunnels an admitted upgrade to one of the region's upstreams. */
-  tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, region: Region, call: BreakerCall): void {
-    const tagged = req as TaggedRequest;
-    tagged[kTunnel] = { region, call, client: socket, settled: false };
+  /** Tunnels an admitted upgrade to one of the permit region's upstreams. */
+  tunnel(ctx: RequestContext, permit: Permit, head: Buffer, listener: ForwardListener): void {
+    const state: TunnelState = { ctx, permit, listener };
+    (ctx.req as TaggedRequest)[kTunnel] = state;
+    const socket = ctx.socket;
     this.open.add(socket);
     socket.on('error', destroyQuietly);
     socket.once('close', () => {
       this.open.delete(socket);
-      settle(tagged, 'cancelled');
+      if (state.permit === undefined) return;
+      // The client left before the handshake was answered.
+      ctx.status = 499;
+      end(state, 'neutral', 'cut');
     });
-    const target = region.upstreams.hosts[region.upstreams.pick()]!.url;
-    this.proxy.ws(req, socket, head, { target }, (err: NodeJS.ErrnoException) => {
-      this.logger.warn({ event: 'websocket-error', region: region.name, err: err.message });
-      const answered = tagged[kTunnel]!.settled;
-      settle(tagged, 'failed');
-      // Before the handshake was answered the client still gets an HTTP answer, like any request.
-      if (answered || !socket.writable) socket.destroy();
-      else
-        writeRefusalToSocket(
-          socket,
-          err.code === 'ETIMEDOUT' ? 'upstream-timeout' : 'upstream-unreachable',
-          region.refusals,
-          0,
-        );
+    const target = permit.pickHost().url;
+    this.proxy.ws(ctx.req, socket, head, { target }, (err: NodeJS.ErrnoException) => {
+      this.logger.warn({ event: 'websocket-error', region: ctx.region.name, err: err.message });
+      if (state.permit === undefined || !socket.writable) {
+        // After the handshake the only honest move is to close the tunnel.
+        socket.destroy();
+        return;
+      }
+      ctx.reason = err.code === 'ETIMEDOUT' ? 'upstream-timeout' : 'upstream-unreachable';
+      end(state, 'failed', 'failed');
     });
   }
 
@@ -81,14 +79,25 @@ export class WebSocketTunnels {
   }
 }
 
-function settle(req: TaggedRequest, outcome: 'ok' | 'failed' | 'cancelled'): void {
-  const state = req[kTunnel];
-  if (state === undefined || state.settled) return;
-  state.settled = true;
-  if (outcome === 'ok') state.call.succeed();
-  else if (outcome === 'failed') state.call.fail();
-  else state.call.cancel();
-  state.region.admission.release();
+function answered(state: TunnelState, res: IncomingMessage): void {
+  const { ctx } = state;
+  res.headers['x-floodgate-region'] = ctx.region.name;
+  res.headers['x-request-id'] = ctx.requestId;
+  ctx.status = res.statusCode!;
+  ctx.upstream = state.permit?.host?.url;
+  end(state, res.statusCode! < 500 ? 'ok' : 'failed', 'answered');
+}
+
+function end(
+  state: TunnelState,
+  verdict: 'ok' | 'failed' | 'neutral',
+  result: 'answered' | 'cut' | 'failed',
+): void {
+  const permit = state.permit;
+  if (permit === undefined) return;
+  state.permit = undefined;
+  permit.settle(verdict);
+  state.listener.forwarded(state.ctx, result);
 }
 
 /**

@@ -56,7 +56,7 @@ describe('npm run demo', () => {
   });
 
   // A short replay exits 0, shows the dashboard URL, and keeps us-east's video up (notifications shed) in the surge.
-  it('replays the surge and prints a summary in which us-east video stays served', async () => {
+  it('replays the surge and prints a summary in which us-east video stays served', async (test) => {
     running = startDemo(6);
     const code = await running.exited;
     const output = running.output();
@@ -66,9 +66,13 @@ describe('npm run demo', () => {
     expect(output).toMatch(/^us-east surged 4x: video [\d.]+% served/m);
     const video = summaryShare(output, 'us-east', 'video', 'served surge');
     const notifications = summaryShare(output, 'us-east', 'notifications', 'served surge');
+    // The order of priorities holds however busy the machine is.
+    expect(video).toBeGreaterThanOrEqual(notifications);
     // On a machine too busy to run the gateway's event loop on time (the demo measures it and says
     // so) every request of every region is late alike, and the shares measure the machine instead.
-    if (output.includes('Note: this machine was busy')) return;
+    if (output.includes('Note: this machine was busy')) {
+      test.skip('this machine was too busy for the demo to measure shares; rerun on a quieter one');
+    }
     expect(video).toBeGreaterThanOrEqual(0.8);
     expect(video - notifications).toBeGreaterThanOrEqual(0.5);
   }, 30_000);

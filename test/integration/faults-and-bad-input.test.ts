@@ -132,6 +132,7 @@ describe('upstream faults and hostile input', () => {
     const answer = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: a\r\n', 5000);
     expect(answer.ended).toBe('closed');
     expect(answer.elapsedMs).toBeGreaterThanOrEqual(450);
-    expect(answer.elapsedMs).toBeLessThan(1500 + 500);
+    // The deadline plus "about a second", with room for a busy 2-core machine.
+    expect(answer.elapsedMs).toBeLessThan(500 + 1000 + 1500);
   });
 });

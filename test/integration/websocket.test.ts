@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fetchText } from '../support/http-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import { until } from '../support/wait.js';
@@ -197,7 +197,10 @@ describe('websocket upgrades', () => {
   // An upgrade to a region with an open breaker gets 503 circuit-open.
   it('refuses upgrades while the breaker is open', async () => {
     const port = await start();
-    gw.gateway.runtime.regions.get('us-east')!.breaker.forceOpen();
+    const breaker = gw.gateway.runtime.regions.get('us-east')!.breaker;
+    // Failed calls past the volume threshold open it, as failing upstream answers would.
+    for (let i = 0; i < 100; i++) breaker.begin()?.fail();
+    await vi.waitFor(() => expect(breaker.state).toBe('open'));
     const client = handshake(port);
     await client.closed;
     expect(client.received()).toMatch(/^HTTP\/1\.1 503/);

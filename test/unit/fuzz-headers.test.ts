@@ -8,8 +8,8 @@ import {
 } from '../../src/http/hop-by-hop.js';
 import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
 
-const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
-const APPENDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example', requestId: 'req-1' };
+const APPENDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'];
 // Answered by the public server itself (100 Continue), so never passed on.
 const ANSWERED_BY_GATEWAY = 'expect';
 
@@ -101,15 +101,17 @@ function mustDrop(lower: string, named: Set<string>): boolean {
 
 /** The client's own headers as they reach the upstream, without the gateway's x-forwarded-* at the end. */
 function clientPart(out: string[]): string[] {
-  expect(out.slice(-6)).toEqual([
+  expect(out.slice(-8)).toEqual([
     'x-forwarded-for',
     FORWARDED.forwardedFor,
     'x-forwarded-proto',
     FORWARDED.proto,
     'x-forwarded-host',
     FORWARDED.host,
+    'x-request-id',
+    FORWARDED.requestId,
   ]);
-  return out.slice(0, -6);
+  return out.slice(0, -8);
 }
 
 describe('hop-by-hop stripping under arbitrary headers', () => {

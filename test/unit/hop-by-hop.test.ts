@@ -6,7 +6,7 @@ import {
 } from '../../src/http/hop-by-hop.js';
 import { upstreamPath } from '../../src/routing/route-table.js';
 
-const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example' };
+const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example', requestId: 'req-1' };
 
 function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -59,6 +59,12 @@ describe('request headers sent upstream', () => {
       [['X-Public', 'p']],
     ],
     [
+      "replaces the client's x-request-id with the request's id",
+      ['X-Request-Id', 'client-sent', 'A', 'b'],
+      undefined,
+      [['A', 'b']],
+    ],
+    [
       'drops client-sent x-floodgate-* and x-forwarded-*',
       [
         'X-Floodgate-Region',
@@ -79,18 +85,19 @@ describe('request headers sent upstream', () => {
     ],
   ])('%s', (_name, raw, connection, expected) => {
     const out = pairs(upstreamRequestHeaders(raw as string[], connection as string | undefined, FORWARDED));
-    expect(out.slice(0, -3)).toEqual(expected);
-    expect(out.slice(-3)).toEqual([
+    expect(out.slice(0, -4)).toEqual(expected);
+    expect(out.slice(-4)).toEqual([
       ['x-forwarded-for', '10.0.0.9'],
       ['x-forwarded-proto', 'http'],
       ['x-forwarded-host', 'app.example'],
+      ['x-request-id', 'req-1'],
     ]);
   });
 
   // Without a Host header there is no x-forwarded-host to set.
   it('omits x-forwarded-host without a host', () => {
     const out = pairs(upstreamRequestHeaders(['A', 'b'], undefined, { ...FORWARDED, host: undefined }));
-    expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto']);
+    expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id']);
   });
 });
 

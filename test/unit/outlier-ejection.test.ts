@@ -110,16 +110,7 @@ describe('OutlierEjection', () => {
     const pair = new OutlierEjection(2, { ...OPTIONS, maxEjectedFraction: 1 }, clock);
     expect(fail(pair, 0, 3)).toBe(true);
     expect(fail(pair, 1, 10)).toBe(false);
-    expect(pair.nextAvailable(0)).toBe(1);
-  });
-
-  it('picks the next host in service, wrapping around', () => {
-    // Verifies: nextAvailable skips ejected hosts.
-    now = 1_000;
-    const ejection = new OutlierEjection(3, { ...OPTIONS, maxEjectedFraction: 0.7 }, clock);
-    fail(ejection, 2, 3);
-    expect(ejection.nextAvailable(2)).toBe(0);
-    expect(ejection.nextAvailable(1)).toBe(1);
+    expect(pair.isEjected(1)).toBe(false);
   });
 
   it('keeps at least one host in service whatever happens', () => {

@@ -1,0 +1,73 @@
+import type { Logger } from 'pino';
+import type { Refusal } from '../http/errors.js';
+import { logEvent } from '../observability/logger.js';
+import type { Region } from '../region.js';
+import type { RequestContext } from './context.js';
+import { Permit } from './permit.js';
+
+/**
+ * The admission step: the client's own limit, then the home region's breaker and admission core.
+ * Returns a permit for the home region, or the refusal. In shadow mode admission only counts and
+ * logs what it would have shed (`would-shed`); the breaker acts in both modes. Every refusal is
+ * counted here, once, against the home region, whatever answers the request in the end.
+ */
+export function admit(ctx: RequestContext, logger: Logger): Permit | Refusal {
+  const client = clientRefusal(ctx, logger);
+  if (client !== undefined) return client;
+  const region = ctx.home;
+  if (!region.breaker.allowsRequest) {
+    region.admission.recordShed();
+    return counted(ctx, 'circuit-open');
+  }
+  const shed = region.admission.admit(ctx.priority, ctx.runtime.enforce);
+  if (shed !== null) {
+    if (ctx.runtime.enforce) return counted(ctx, shed);
+    wouldShed(ctx, shed, logger);
+  }
+  const call = region.breaker.begin();
+  if (call !== null) return new Permit(region, call);
+  // Another request took the half-open probe between the check and now.
+  region.admission.release();
+  return counted(ctx, 'circuit-open');
+}
+
+/**
+ * A permit in a failover region, taken from its spare capacity only, or undefined when it has
+ * none to spare or its breaker is not closed.
+ */
+export function admitFailover(target: Region): Permit | undefined {
+  if (target.breaker.state !== 'closed' || !target.admission.admitSpillover()) return undefined;
+  const call = target.breaker.begin();
+  if (call !== null) return new Permit(target, call);
+  target.admission.release();
+  return undefined;
+}
+
+function clientRefusal(ctx: RequestContext, logger: Logger): Refusal | undefined {
+  const limiter = ctx.runtime.clientLimiter;
+  if (limiter === undefined) return undefined;
+  const key = clientKey(ctx);
+  if (limiter.tryTake(key)) return undefined;
+  if (!ctx.runtime.enforce) {
+    wouldShed(ctx, 'client-rate', logger);
+    return undefined;
+  }
+  ctx.retryAfterSeconds = limiter.retryAfterSeconds(key);
+  return counted(ctx, 'client-rate');
+}
+
+function clientKey(ctx: RequestContext): string {
+  const header = ctx.runtime.clientKeyHeader;
+  const named = header === undefined ? undefined : ctx.req.headers[header];
+  return typeof named === 'string' && named !== '' ? `h:${named}` : `ip:${ctx.client}`;
+}
+
+function counted(ctx: RequestContext, refusal: Refusal): Refusal {
+  ctx.home.metrics.shed(refusal, ctx.priority, false);
+  return refusal;
+}
+
+function wouldShed(ctx: RequestContext, reason: Refusal, logger: Logger): void {
+  ctx.home.metrics.shed(reason, ctx.priority, true);
+  logEvent(logger, 'would-shed', { region: ctx.home.name, reason, priority: ctx.priority });
+}

@@ -1,0 +1,37 @@
+import { lowerOnly } from '../admission/priority.js';
+import { clientAddress } from '../http/client-ip.js';
+import type { Refusal } from '../http/errors.js';
+import { framingProblem } from '../http/hop-by-hop.js';
+import { upstreamPath } from '../routing/route-table.js';
+import type { RequestContext } from './context.js';
+import { requestIdFor } from './request-id.js';
+
+/**
+ * The classification step, shared by requests and upgrades: who is asking (request id, client
+ * address), what is asked (the path sent upstream, the route and its priority), and whether it is
+ * malformed or too large to admit at all. Refusals here cost no tokens and never reach a breaker.
+ */
+export function classify(ctx: RequestContext): Refusal | undefined {
+  const { req, runtime } = ctx;
+  const headers = req.headers;
+  ctx.requestId = requestIdFor(headers['x-request-id']);
+  ctx.client = clientAddress(req.socket.remoteAddress ?? '', headers['x-forwarded-for'], runtime.trusted);
+  const path = upstreamPath(req.url ?? '');
+  if (path === undefined) return 'bad-request';
+  ctx.path = path;
+  ctx.route = runtime.routes.match(path, req.method!);
+  ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
+  const framing = framingProblem(req.rawHeaders, headers['transfer-encoding']);
+  if (framing !== undefined) return framing;
+  const declared = headers['content-length'];
+  if (declared !== undefined && Number(declared) > runtime.maxBodyBytes) return 'body-too-large';
+  return undefined;
+}
+
+/** Whether the request carries a body, by its framing headers. */
+export function hasBody(ctx: RequestContext): boolean {
+  const headers = ctx.req.headers;
+  const length = headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return headers['transfer-encoding'] !== undefined;
+}
