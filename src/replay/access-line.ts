@@ -2,25 +2,23 @@ import { type Priority, parsePriority, priorityRank } from '../admission/priorit
 import { JsonFieldScanner } from './json-fields.js';
 
 /**
- * One access line as replay needs it. Times are epoch milliseconds; `arrival` is `time - durationMs`.
- * `durationMs` is NaN for a request refused live (shed, or answered from a stale copy): it never
- * held a slot, so the driver gives it an estimate from its route's admitted requests.
+ * One access line as replay reads it. Times are epoch milliseconds. The parser fills the same
+ * object for every line (nothing is allocated per line but the strings replay keeps), so it is
+ * valid until the next line is parsed.
  */
-export interface AccessRecord {
-  arrival: number;
+export interface AccessLine {
+  /** When the answer ended (`time`). */
   end: number;
+  /** As logged; for a request refused live (shed, or answered stale) it says nothing about its upstream. */
   durationMs: number;
+  refusedLive: boolean;
   /** The region whose limits the request met first: `failoverFrom` when present, else `region`. */
   home: string;
   method: string;
+  /** The request target as logged (path and query). */
   path: string;
   /** The logged priority's rank, or -1 when none was logged. */
   loggedRank: number;
-  client: string | undefined;
-  /** Which route of the replayed config the request took (set by the driver; -1 until then). */
-  route: number;
-  /** Read order (set by the driver), so requests that arrived in the same millisecond keep the order they were logged in. */
-  seq: number;
 }
 
 /** What a line turned out to be. */
@@ -50,12 +48,21 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
  */
 export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
+  private readonly line: AccessLine = {
+    end: 0,
+    durationMs: 0,
+    refusedLive: false,
+    home: '',
+    method: '',
+    path: '',
+    loggedRank: -1,
+  };
   // Never the start of a time, so the first line decodes its second.
   private secondPrefix = '\0';
   private secondMs = 0;
 
-  /** The record for the access line `text[start, end)`, or what else the line is. */
-  parse(text: string, start = 0, end = text.length): AccessRecord | Exclude<LineKind, 'access'> {
+  /** The access line `text[start, end)`, or what else the line is. */
+  parse(text: string, start = 0, end = text.length): AccessLine | Exclude<LineKind, 'access'> {
     const s = this.scanner;
     if (!s.scan(text, start, end) || s.has(EVENT)) return OTHER;
     const status = s.number(STATUS);
@@ -77,19 +84,20 @@ export class AccessLineParser {
     if (endedAt === undefined) return OTHER;
     // A 4xx of our own (malformed, too large) was refused before admission, whatever the limits.
     if (status >= 400 && status < 500 && s.equals(OUTCOME, 'error')) return BAD_INPUT;
-    const refusedLive = s.equals(OUTCOME, 'shed') || s.equals(OUTCOME, 'stale');
-    return {
-      arrival: endedAt - durationMs,
-      end: endedAt,
-      durationMs: refusedLive ? Number.NaN : durationMs,
-      home: s.repeated(FAILOVER_FROM) ?? region,
-      method,
-      path,
-      loggedRank: loggedRank(s),
-      client: s.string(CLIENT),
-      route: -1,
-      seq: 0,
-    };
+    const line = this.line;
+    line.end = endedAt;
+    line.durationMs = durationMs;
+    line.refusedLive = s.equals(OUTCOME, 'shed') || s.equals(OUTCOME, 'stale');
+    line.home = s.repeated(FAILOVER_FROM) ?? region;
+    line.method = method;
+    line.path = path;
+    line.loggedRank = loggedRank(s);
+    return line;
+  }
+
+  /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
+  client(): string | undefined {
+    return this.scanner.string(CLIENT);
   }
 
   /** `time` as epoch ms: pino's ISO string (its whole second cached), or a number of ms. */

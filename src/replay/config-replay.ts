@@ -2,9 +2,10 @@ import { ClientLimiter } from '../admission/client-limiter.js';
 import { PRIORITIES, priorityRank } from '../admission/priority.js';
 import type { GatewayConfig } from '../config/load.js';
 import { admissionLimits } from '../region-limits.js';
-import { RouteTable, upstreamPath } from '../routing/route-table.js';
-import type { AccessRecord } from './access-line.js';
+import { type Route, RouteTable, upstreamPath } from '../routing/route-table.js';
+import type { AccessLine } from './access-line.js';
 import { RegionReplay, type ReplayShedReason } from './region-replay.js';
+import { type ReplayRequest, rankFor } from './replay-request.js';
 import { Timeline, VirtualClock } from './virtual-clock.js';
 
 /** What one config did with the replayed traffic. */
@@ -29,54 +30,87 @@ export interface ConfigOutcome {
  */
 export class ConfigReplay {
   readonly label: string;
-  private readonly clock: VirtualClock;
-  private readonly timeline: Timeline;
-  private readonly regions: RegionReplay[];
+  private readonly config: GatewayConfig;
+  private readonly perSecond: boolean;
   private readonly byName = new Map<string, number>();
   private readonly defaultRegion: number;
   private readonly routes: RouteTable;
+  private readonly index: number;
   private readonly enforce: boolean;
-  private readonly clientLimiter: ClientLimiter | undefined;
   private readonly remapped = new Map<string, number>();
   private readonly notReplayed: string[] = [];
   private requests = 0;
   private withoutClient = 0;
+  // Made by `start`, at the first arrival, so that every bucket starts full at the log's first request.
+  private clock = new VirtualClock(0);
+  private timeline: Timeline | undefined;
+  private regions: RegionReplay[] = [];
+  private clientLimiter: ClientLimiter | undefined;
 
-  constructor(options: { label: string; config: GatewayConfig; startMs: number; perSecond: boolean }) {
+  constructor(options: {
+    label: string;
+    config: GatewayConfig;
+    /** Which of the replayed configs this is (its rank's place in ReplayRequest.ranks). */
+    index: number;
+    perSecond: boolean;
+  }) {
     const { config } = options;
     this.label = options.label;
-    this.clock = new VirtualClock(options.startMs);
-    this.regions = Object.values(config.regions).map((region, index) => {
-      this.byName.set(region.name, index);
-      return new RegionReplay(
-        region.name,
-        admissionLimits(region, config),
-        this.clock.read,
-        options.perSecond,
-      );
-    });
+    this.config = config;
+    this.index = options.index;
+    this.perSecond = options.perSecond;
+    for (const [index, name] of Object.keys(config.regions).entries()) this.byName.set(name, index);
     this.defaultRegion = this.byName.get(config.routing.default)!;
+    this.routes = new RouteTable(config);
+    this.enforce = config.shedding.mode === 'enforce';
+    this.noteWhatIsNotReplayed(config);
+  }
+
+  /** Sets up admission at the time of the first request: full buckets, nothing in flight, no baseline yet. */
+  start(startMs: number): void {
+    const config = this.config;
+    this.clock = new VirtualClock(startMs);
+    this.regions = Object.values(config.regions).map(
+      (region) =>
+        new RegionReplay(region.name, admissionLimits(region, config), this.clock.read, this.perSecond),
+    );
     this.timeline = new Timeline(this.clock, {
       release: (owner) => this.regions[owner]!.admission.release(),
       tick: () => {
         for (const region of this.regions) region.tick();
       },
     });
-    this.routes = new RouteTable(config);
-    this.enforce = config.shedding.mode === 'enforce';
-    this.clientLimiter = this.clientLimiterFor(config);
-    this.noteWhatIsNotReplayed(config);
+    const limit = config.clientLimit;
+    if (limit?.key === 'ip')
+      this.clientLimiter = new ClientLimiter(
+        { rps: limit.rps, burst: limit.burst, maxKeys: limit.maxKeys },
+        this.clock.read,
+      );
+  }
+
+  /** Whether requests need their logged client kept: only client limits by ip read it. */
+  get readsClients(): boolean {
+    return this.config.clientLimit?.key === 'ip';
+  }
+
+  /** The route this config gives a line. */
+  route(line: AccessLine): Route {
+    return this.routes.match(upstreamPath(line.path) ?? line.path, line.method);
+  }
+
+  /** A line's priority rank: its route's, unless the log says the client lowered it (x-priority may not raise it). */
+  rank(route: Route, line: AccessLine): number {
+    return Math.max(priorityRank(route.priority), line.loggedRank);
   }
 
   /** Replays one request; its `durationMs` must be known by now. */
-  offer(record: AccessRecord): void {
-    this.timeline.runUntil(record.arrival);
+  offer(record: ReplayRequest): void {
+    if (this.timeline === undefined) this.start(record.arrival);
+    this.timeline!.runUntil(record.arrival);
     this.requests++;
     const index = this.regionIndex(record.home);
     const region = this.regions[index]!;
-    const route = this.routes.match(upstreamPath(record.path) ?? record.path, record.method);
-    // A logged priority below the route's is the client's own x-priority, which it may lower but not raise.
-    const rank = Math.max(priorityRank(route.priority), record.loggedRank);
+    const rank = rankFor(record, this.index);
     const priority = PRIORITIES[rank]!;
     let clientRefused = false;
     if (this.clientLimiter !== undefined) {
@@ -90,13 +124,14 @@ export class ConfigReplay {
     }
     const reason = region.admit(priority, this.enforce);
     // Shadow mode lets refused requests through too, so they hold a slot like admitted ones.
-    if (reason === null || !this.enforce) this.timeline.releaseAt(this.clock.now + record.durationMs, index);
+    if (reason === null || !this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
     const decided: ReplayShedReason | undefined = clientRefused ? 'client-rate' : (reason ?? undefined);
     region.count(rank, decided);
   }
 
   /** The log has ended. */
   finish(): ConfigOutcome {
+    if (this.timeline === undefined) this.start(0);
     for (const region of this.regions) region.finish();
     return {
       label: this.label,
@@ -116,19 +151,13 @@ export class ConfigReplay {
     return this.defaultRegion;
   }
 
-  private clientLimiterFor(config: GatewayConfig): ClientLimiter | undefined {
-    const limit = config.clientLimit;
-    if (limit === undefined) return undefined;
-    if (limit.key !== 'ip') {
-      this.notReplayed.push(
-        `clientLimit is keyed by ${limit.key}, which access lines do not record: client limits are not replayed`,
-      );
-      return undefined;
-    }
-    return new ClientLimiter({ rps: limit.rps, burst: limit.burst, maxKeys: limit.maxKeys }, this.clock.read);
-  }
-
   private noteWhatIsNotReplayed(config: GatewayConfig): void {
+    const key = config.clientLimit?.key;
+    if (key !== undefined && key !== 'ip') {
+      this.notReplayed.push(
+        `clientLimit is keyed by ${key}, which access lines do not record: client limits are not replayed`,
+      );
+    }
     const adaptive = Object.values(config.regions).filter((region) => region.capacity.adaptive);
     if (adaptive.length > 0) {
       this.notReplayed.push(

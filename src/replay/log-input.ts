@@ -83,11 +83,22 @@ export class LineReader {
       this.carry = '';
       return false;
     }
-    const text = this.carry === '' ? next.value : this.carry + next.value;
+    const text = next.value;
     let start = 0;
-    if (this.skipRest) {
+    if (this.skipRest || this.carry !== '') {
+      // The line the last chunk ended inside. Only it is joined: scanning a joined (cons) string
+      // character by character is several times slower than scanning the chunk as it came.
       const newline = text.indexOf('\n');
-      if (newline < 0) return true;
+      if (newline < 0) {
+        if (!this.skipRest) this.carry += text;
+        this.dropIfOverlong();
+        return true;
+      }
+      if (!this.skipRest) {
+        const first = this.carry + text.slice(0, newline);
+        emitLine(first, 0, first.length, sink);
+      }
+      this.carry = '';
       this.skipRest = false;
       start = newline + 1;
     }
@@ -98,13 +109,16 @@ export class LineReader {
       start = newline + 1;
     }
     this.carry = start === text.length ? '' : text.slice(start);
-    if (this.carry.length > MAX_LINE_CHARS) {
-      // Holding on to it would let one endless line take all the memory.
-      this.overlong++;
-      this.carry = '';
-      this.skipRest = true;
-    }
+    this.dropIfOverlong();
     return true;
+  }
+
+  private dropIfOverlong(): void {
+    if (this.carry.length <= MAX_LINE_CHARS) return;
+    // Holding on to it would let one endless line take all the memory.
+    this.overlong++;
+    this.carry = '';
+    this.skipRest = true;
   }
 }
 

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { GatewayConfig } from '../config/load.js';
-import { type Route, RouteTable, upstreamPath } from '../routing/route-table.js';
-import { AccessLineParser, type AccessRecord } from './access-line.js';
+import type { Route } from '../routing/route-table.js';
+import { AccessLineParser } from './access-line.js';
 import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
 import { DurationEstimates } from './duration-estimates.js';
 import { checkLogsReadable, LineReader, openLog } from './log-input.js';
 import { ReorderBuffer } from './reorder-buffer.js';
+import type { ReplayRequest } from './replay-request.js';
 
 export interface ReplayPlan {
   /** The configs to replay through, each with the name to report it by; the first sets the routes durations are kept by. */
@@ -71,35 +72,58 @@ class ReplayRun {
   private seq = 0;
   private firstArrival = Number.NaN;
   private lastArrival = Number.NaN;
-  private readonly plan: ReplayPlan;
   private readonly buffer: ReorderBuffer;
   private readonly durations = new DurationEstimates();
-  private readonly routes: RouteTable;
+  private readonly free: ReplayRequest[] = [];
   private readonly routeIds = new Map<Route, number>();
-  private replays: ConfigReplay[] | undefined;
-  private readonly offer = (record: AccessRecord) => this.replay(record);
+  private readonly replays: ConfigReplay[];
+  private readonly keepClients: boolean;
+  private readonly offer = (record: ReplayRequest) => this.replay(record);
 
   constructor(plan: ReplayPlan) {
-    this.plan = plan;
-    this.routes = new RouteTable(plan.configs[0]!.config);
-    // No request outlasts the longest time a gateway lets one take; longer ones are seen and widen it.
-    const longest = Math.max(...plan.configs.map(({ config }) => config.listen.requestTimeoutMs));
+    this.replays = plan.configs.map(
+      ({ label, config }, index) => new ConfigReplay({ label, config, index, perSecond: plan.perSecond }),
+    );
+    this.keepClients = this.replays.some((replay) => replay.readsClients);
+    // Answers normally end within the upstream timeout; longer ones (a slow stream) are seen and widen it.
+    const longest = Math.max(
+      ...plan.configs.flatMap(({ config }) =>
+        Object.values(config.regions).map((region) => region.timeoutMs),
+      ),
+    );
     this.buffer = new ReorderBuffer(longest, DISORDER_SLACK_MS);
   }
 
   line(source: Source, text: string, start: number, end: number): void {
-    const record = source.parser.parse(text, start, end);
-    if (record === 'other' || record === 'bad-input') {
+    const line = source.parser.parse(text, start, end);
+    if (line === 'other' || line === 'bad-input') {
       this.skipped++;
-      if (record === 'bad-input') this.badInput++;
+      if (line === 'bad-input') this.badInput++;
       return;
     }
-    record.seq = this.seq++;
-    record.route = this.routeId(record);
-    if (Number.isNaN(record.durationMs)) record.durationMs = this.durations.own(record.home, record.route);
-    else this.durations.observe(record.home, record.route, record.durationMs);
-    if (record.end > source.readThrough) source.readThrough = record.end;
-    this.buffer.push(record);
+    const first = this.replays[0]!;
+    const firstRoute = first.route(line);
+    const route = this.routeId(firstRoute);
+    let durationMs = line.durationMs;
+    if (line.refusedLive) durationMs = this.durations.own(line.home, route);
+    else this.durations.observe(line.home, route, durationMs);
+    let ranks = first.rank(firstRoute, line);
+    for (let i = 1; i < this.replays.length; i++) {
+      const replay = this.replays[i]!;
+      ranks |= replay.rank(replay.route(line), line) << (2 * i);
+    }
+    // Requests already replayed are reused: a log of millions of lines then makes little garbage.
+    const request = this.free.pop() ?? ({} as ReplayRequest);
+    request.arrival = line.end - line.durationMs;
+    request.end = line.end;
+    request.durationMs = durationMs;
+    request.home = line.home;
+    request.ranks = ranks;
+    request.client = this.keepClients ? ownCopy(source.parser.client()) : undefined;
+    request.route = route;
+    request.seq = this.seq++;
+    this.buffer.push(request);
+    if (line.end > source.readThrough) source.readThrough = line.end;
   }
 
   readThrough(endTime: number): void {
@@ -110,7 +134,6 @@ class ReplayRun {
 
   finish(): ReplayOutcome {
     this.buffer.drainAll(this.offer);
-    const replays = this.replays ?? this.startReplays(0);
     return {
       skipped: this.skipped,
       badInput: this.badInput,
@@ -118,30 +141,22 @@ class ReplayRun {
       firstArrival: this.firstArrival,
       lastArrival: this.lastArrival,
       peakBuffered: this.buffer.peak,
-      configs: replays.map((replay) => replay.finish()),
+      configs: this.replays.map((replay) => replay.finish()),
     };
   }
 
-  private replay(record: AccessRecord): void {
+  private replay(record: ReplayRequest): void {
     // Refused live with no admitted request of its route read before it: the estimate comes later.
     if (Number.isNaN(record.durationMs))
       record.durationMs = this.durations.withFallback(record.home, record.route);
-    const replays = this.replays ?? this.startReplays(record.arrival);
     if (Number.isNaN(this.firstArrival)) this.firstArrival = record.arrival;
     if (!(record.arrival <= this.lastArrival)) this.lastArrival = record.arrival;
-    for (const replay of replays) replay.offer(record);
+    for (const replay of this.replays) replay.offer(record);
+    record.client = undefined;
+    this.free.push(record);
   }
 
-  /** Admission state starts at the first arrival: full buckets, nothing in flight. */
-  private startReplays(startMs: number): ConfigReplay[] {
-    this.replays = this.plan.configs.map(
-      ({ label, config }) => new ConfigReplay({ label, config, startMs, perSecond: this.plan.perSecond }),
-    );
-    return this.replays;
-  }
-
-  private routeId(record: AccessRecord): number {
-    const route = this.routes.match(upstreamPath(record.path) ?? record.path, record.method);
+  private routeId(route: Route): number {
     let id = this.routeIds.get(route);
     if (id === undefined) {
       id = this.routeIds.size;
@@ -149,4 +164,14 @@ class ReplayRun {
     }
     return id;
   }
+}
+
+/**
+ * A copy of a string that shares no memory with the log's text. Short strings are copied by the
+ * engine anyway; a longer one is a slice that would pin its whole chunk (in an LRU of clients, for
+ * as long as the client is remembered). Joining and cutting again makes the engine flatten it.
+ */
+function ownCopy(value: string | undefined): string | undefined {
+  if (value === undefined || value.length < 13) return value;
+  return ` ${value}`.slice(1);
 }

@@ -1,20 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { AccessRecord } from '../../src/replay/access-line.js';
 import { ReorderBuffer } from '../../src/replay/reorder-buffer.js';
+import type { ReplayRequest } from '../../src/replay/replay-request.js';
 import { Timeline, VirtualClock } from '../../src/replay/virtual-clock.js';
 
-function record(arrival: number, durationMs: number, seq: number): AccessRecord {
+function record(arrival: number, durationMs: number, seq: number): ReplayRequest {
   return {
     arrival,
     end: arrival + durationMs,
     durationMs,
     home: 'a',
-    method: 'GET',
-    path: '/',
-    loggedRank: -1,
+    ranks: 0,
     client: undefined,
     route: 0,
     seq,
+    next: undefined,
   };
 }
 
@@ -23,7 +22,7 @@ describe('ReorderBuffer', () => {
   it('restores arrival order with bounded memory', () => {
     const buffer = new ReorderBuffer(100, 0);
     const out: number[] = [];
-    const ends: AccessRecord[] = [];
+    const ends: ReplayRequest[] = [];
     for (let i = 0; i < 1000; i++) ends.push(record(i * 10, (i * 37) % 100, i));
     ends.sort((a, b) => a.end - b.end);
     for (const r of ends) {
@@ -36,6 +35,20 @@ describe('ReorderBuffer', () => {
     // 100 ms of traffic at one request per 10 ms, and the few that end within it.
     expect(buffer.peak).toBeLessThanOrEqual(22);
     expect(buffer.late).toBe(0);
+  });
+
+  // Requests far beyond the ring's span (a sparse log read a chunk at a time) wait aside and come out in order.
+  it('orders requests spread far wider than its ring', () => {
+    const buffer = new ReorderBuffer(10, 0);
+    const arrivals = [0, 3_600_000, 5000, 86_400_000, 5000.5, 7, 3_600_000.25];
+    for (const [seq, arrival] of arrivals.entries()) buffer.push(record(arrival, 1, seq));
+    const out: number[] = [];
+    buffer.readThrough(3_600_000);
+    buffer.drain((r) => out.push(r.arrival));
+    expect(out).toEqual([0, 7, 5000, 5000.5]);
+    buffer.drainAll((r) => out.push(r.arrival));
+    expect(out).toEqual([...arrivals].sort((a, b) => a - b));
+    expect(buffer.size).toBe(0);
   });
 
   // Requests arriving in the same millisecond keep their read order.
@@ -51,7 +64,7 @@ describe('ReorderBuffer', () => {
   it('counts a request that outlasted the window as late', () => {
     const buffer = new ReorderBuffer(100, 0);
     const out: number[] = [];
-    const feed = (r: AccessRecord) => {
+    const feed = (r: ReplayRequest) => {
       buffer.push(r);
       buffer.readThrough(r.end);
       buffer.drain((x) => out.push(x.seq));
