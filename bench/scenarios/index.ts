@@ -4,6 +4,7 @@ import { clusterScenario } from './cluster.js';
 import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
+import { replayScenario } from './replay.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
 
@@ -16,4 +17,5 @@ export const SCENARIOS: readonly Scenario[] = [
   curveScenario,
   clusterScenario,
   adaptiveScenario,
+  replayScenario,
 ];

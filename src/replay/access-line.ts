@@ -102,11 +102,11 @@ export class AccessLineParser {
 
   /** `time` as epoch ms: pino's ISO string (its whole second cached), or a number of ms. */
   private time(s: JsonFieldScanner): number | undefined {
-    const numeric = s.number(TIME);
-    if (numeric !== undefined) return numeric;
     const line = s.text;
     const at = s.plainStringStart(TIME);
     if (at < 0 || !isPlainUtcMillis(line, at)) {
+      const numeric = s.number(TIME);
+      if (numeric !== undefined) return numeric;
       const parsed = Date.parse(s.string(TIME) ?? '');
       return Number.isFinite(parsed) ? parsed : undefined;
     }

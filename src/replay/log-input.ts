@@ -31,13 +31,18 @@ export async function checkLogsReadable(logs: readonly string[]): Promise<void> 
   }
 }
 
-/** The log's text as a stream of strings. */
-export function openLog(log: string, stdin: Readable = process.stdin): Readable {
+/**
+ * The log's text as a stream of strings. `latin1` reads each byte as one character, about twice as
+ * fast as decoding UTF-8; it is exact for every field replay reads (times, numbers, region names,
+ * addresses and everything ASCII in a path), so callers use UTF-8 only when a route prefix has
+ * other characters to match.
+ */
+export function openLog(log: string, encoding: 'utf8' | 'latin1', stdin: Readable = process.stdin): Readable {
   const raw = log === STDIN ? stdin : createReadStream(log, { highWaterMark: 1 << 20 });
-  if (!log.endsWith('.gz')) return raw.setEncoding('utf8');
+  if (!log.endsWith('.gz')) return raw.setEncoding(encoding);
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
   raw.on('error', (err: Error) => gunzip.destroy(err));
-  return raw.pipe(gunzip).setEncoding('utf8');
+  return raw.pipe(gunzip).setEncoding(encoding);
 }
 
 const MAX_LINE_CHARS = 1 << 20;

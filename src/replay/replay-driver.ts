@@ -50,8 +50,9 @@ interface Source {
 export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
   await checkLogsReadable(plan.logs);
   const run = new ReplayRun(plan);
+  const nonAscii = plan.configs.some(({ config }) => config.routes.some((r) => !isAscii(r.match.pathPrefix)));
   const sources: Source[] = plan.logs.map((log) => ({
-    reader: new LineReader(log, openLog(log, plan.stdin)),
+    reader: new LineReader(log, openLog(log, nonAscii ? 'utf8' : 'latin1', plan.stdin)),
     parser: new AccessLineParser(),
     readThrough: Number.NEGATIVE_INFINITY,
   }));
@@ -64,6 +65,11 @@ export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
   }
   for (const source of sources) run.skipped += source.reader.overlong;
   return run.finish();
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 class ReplayRun {

@@ -13,9 +13,11 @@ const PANEL_HEIGHT = 420;
 export function replayChart(outcome: ReplayOutcome): string {
   const [first, second] = outcome.configs;
   const origin = Math.floor(outcome.firstArrival / 1000);
+  // The log's last second is cut short; drawn, it would read as traffic falling off a cliff.
+  const lastWhole = Math.floor(outcome.lastArrival / 1000) - 1 - origin;
   const panels = first!.regions.map((region) => {
     const other = second?.regions.find((r) => r.name === region.name);
-    return panel(region, origin, other && { label: second!.label, region: other });
+    return panel({ region, origin, lastWhole, other: other && { label: second!.label, region: other } });
   });
   const width = Math.max(...panels.map(widthOf));
   const body = panels.map((svg, i) => `<g transform="translate(0 ${i * PANEL_HEIGHT})">${svg}</g>`);
@@ -27,25 +29,28 @@ export function replayChart(outcome: ReplayOutcome): string {
   ].join('\n');
 }
 
-function panel(
-  region: RegionReplay,
-  origin: number,
-  other?: { label: string; region: RegionReplay },
-): string {
+interface PanelSpec {
+  region: RegionReplay;
+  /** Epoch second that is x = 0. */
+  origin: number;
+  /** The last whole second of the log, counted from the origin. */
+  lastWhole: number;
+  other?: { label: string; region: RegionReplay } | undefined;
+}
+
+function panel({ region, origin, lastWhole, other }: PanelSpec): string {
   const series = region.series!;
   const step = Math.max(1, Math.ceil(series.offered.length / MAX_POINTS));
+  const draw = (from: SecondSeries, values: readonly number[]) =>
+    points(from, values, origin, step).filter(([x]) => x <= Math.max(0, lastWhole));
   const lines: Series[] = [
-    { name: 'offered', points: points(series, series.offered, origin, step) },
-    { name: 'admitted', points: points(series, series.admitted, origin, step) },
-    { name: 'shed', points: points(series, series.shed, origin, step) },
+    { name: 'offered', points: draw(series, series.offered) },
+    { name: 'admitted', points: draw(series, series.admitted) },
+    { name: 'shed', points: draw(series, series.shed) },
   ];
   if (other?.region.series) {
     const theirs = other.region.series;
-    lines.push({
-      name: `admitted (${other.label})`,
-      points: points(theirs, theirs.admitted, origin, step),
-      dashed: true,
-    });
+    lines.push({ name: `admitted (${other.label})`, points: draw(theirs, theirs.admitted), dashed: true });
   }
   const markers = region.surges.flatMap((s) => [
     { x: s.from / 1000 - origin, label: 'surge began' },

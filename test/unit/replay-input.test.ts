@@ -83,6 +83,24 @@ describe('reading logs', () => {
     expect(outcome.badInput).toBe(1);
   });
 
+  // Paths with characters beyond ASCII still take their routes, whether the route prefix is ASCII or not.
+  it('matches routes on paths beyond ASCII', async () => {
+    const log = accessLog([
+      { at: 0, path: '/café/1', durationMs: 5 },
+      { at: 10, path: '/api/vidéo', durationMs: 5 },
+    ]);
+    const routes = [
+      { match: { pathPrefix: '/café' }, priority: 'critical' },
+      { match: { pathPrefix: '/api/vid' }, priority: 'low' },
+    ];
+    const outcome = await replayText(log, [{ ...CONFIG, routes }]);
+    const byPriority = summarize(outcome, outcome.configs[0]!).regions['us-east']!.byPriority;
+    expect(byPriority.critical.admitted).toBe(1);
+    expect(byPriority.low.admitted).toBe(1);
+    const asciiOnly = await replayText(log, [{ ...CONFIG, routes: routes.slice(1) }]);
+    expect(summarize(asciiOnly, asciiOnly.configs[0]!).regions['us-east']!.byPriority.low.admitted).toBe(1);
+  });
+
   // A line far longer than any access line is dropped and counted rather than held in memory.
   it('drops an overlong line', async () => {
     const file = join(dir, 'overlong.log');
