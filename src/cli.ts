@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
 import { summarizeConfig } from './config/summary.js';
+import { configWarnings } from './config/warnings.js';
+import { installFatalHandler, writeFatal } from './observability/fatal.js';
 
 const EXIT_OK = 0;
+const EXIT_FAILED = 1;
 const EXIT_USAGE = 64;
 const EXIT_INVALID_CONFIG = 2;
 
@@ -30,11 +33,26 @@ async function check(args: string[]): Promise<number> {
   const file = args[0];
   if (!file || args.length > 1) return usage('check takes exactly one FILE');
   try {
-    process.stdout.write(`${summarizeConfig(file, await loadConfigFile(file))}\n`);
+    const config = await loadConfigFile(file);
+    await buildOnce(file, config);
+    process.stdout.write(`${summarizeConfig(file, config)}\n`);
+    // Warnings go with the problems, so `check FILE > /dev/null` still shows them.
+    for (const warning of configWarnings(config)) process.stderr.write(`warning: ${file}: ${warning}\n`);
     return EXIT_OK;
   } catch (err) {
     return reportConfigError(err);
   }
+}
+
+/** Builds the runtime as the gateway would and closes it again: what check accepts, the gateway has applied. */
+async function buildOnce(file: string, config: GatewayConfig): Promise<void> {
+  const [{ trialBuild }, { GatewayMetrics }, { default: pino }] = await Promise.all([
+    import('./reloader.js'),
+    import('./observability/metrics.js'),
+    import('pino'),
+  ]);
+  const deps = { clock: () => 0, metrics: new GatewayMetrics(), logger: pino({ level: 'silent' }) };
+  await trialBuild(file, config, deps);
 }
 
 async function start(argv: string[]): Promise<number> {
@@ -79,6 +97,11 @@ async function start(argv: string[]): Promise<number> {
       workers,
     });
   } catch (err) {
+    if (isSystemError(err)) {
+      // The environment's fault (a port in use, no permission to bind), not a bug: one line will do.
+      process.stderr.write(`floodgate: cannot start: ${err.message}\n`);
+      return EXIT_FAILED;
+    }
     return reportConfigError(err);
   }
 }
@@ -91,6 +114,10 @@ function reportConfigError(err: unknown): number {
   throw err;
 }
 
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
 function usage(problem: string): number {
   process.stderr.write(`floodgate: ${problem}\n${USAGE}\n`);
   return EXIT_USAGE;
@@ -101,12 +128,13 @@ async function packageVersion(): Promise<string> {
   return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
+installFatalHandler();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`floodgate: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
+    writeFatal('startup', err);
+    process.exitCode = EXIT_FAILED;
   },
 );

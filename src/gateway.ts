@@ -6,7 +6,9 @@ import type { Outcome } from './domain.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
 import { isIdempotent } from './http/methods.js';
+import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
+import type { StaleReason } from './observability/metrics.js';
 import { admit, admitFailover } from './request/admit.js';
 import { classify } from './request/classify.js';
 import { RequestContext } from './request/context.js';
@@ -37,6 +39,7 @@ export class Gateway implements ForwardListener {
     readonly clock: Clock,
     private readonly logger: Logger,
     private readonly tunnels: WebSocketTunnels,
+    private readonly badRequests: BadRequestSink['metrics'],
   ) {
     this.runtime = runtime;
     this.access = new AccessLog(logger);
@@ -124,14 +127,10 @@ export class Gateway implements ForwardListener {
       retryAfterSeconds: spec.retryAfter ? this.retryAfter(ctx, refusal) : 0,
       requestId: ctx.requestId,
     };
-    const res = ctx.res;
-    if (res === undefined) writeRefusalToSocket(ctx.socket, answer);
-    else {
-      // Framing the gateway cannot trust, or a body it will not read: the connection cannot carry another request.
-      if (refusal === 'bad-request' || refusal === 'not-implemented' || refusal === 'body-too-large')
-        res.shouldKeepAlive = false;
-      sendRefusal(res, answer);
-    }
+    // Malformed or oversized input: counted by reason; the answer also closes the connection.
+    if (spec.badRequest !== undefined) this.badRequests.countBadRequest(spec.badRequest);
+    if (ctx.res === undefined) writeRefusalToSocket(ctx.socket, answer);
+    else sendRefusal(ctx.res, answer);
     ctx.status = spec.status;
     this.record(ctx, spec.shed === undefined ? 'error' : 'shed');
   }
@@ -147,10 +146,12 @@ export class Gateway implements ForwardListener {
 
   /** The last step of every request: outcome counters and one access line. */
   private record(ctx: RequestContext, outcome: Outcome): void {
-    ctx.region.metrics.outcome(outcome);
-    if (this.access.enabled(ctx.runtime.config.log.access)) {
-      this.access.write(ctx, outcome, this.clock() - ctx.startedAt);
-    }
+    const elapsedMs = this.clock() - ctx.startedAt;
+    const metrics = ctx.region.metrics;
+    metrics.requestDone(outcome, elapsedMs / 1000);
+    // On the stale paths the reason is always why the fresh answer could not be had.
+    if (outcome === 'stale') metrics.staleServed(ctx.reason as StaleReason);
+    if (this.access.enabled(ctx.runtime.config.log.access)) this.access.write(ctx, outcome, elapsedMs);
   }
 }
 

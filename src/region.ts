@@ -13,8 +13,8 @@ import { UpstreamSet } from './upstream/pools.js';
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
- * region reconfigures this object instead of replacing it, so tokens, in-flight counts, the breaker
- * and the learned baseline carry over.
+ * region reconfigures this object instead of replacing it (`prepare`, then the change's `commit`),
+ * so tokens, in-flight counts, the breaker and the learned baseline carry over.
  */
 export class Region {
   readonly name: string;
@@ -38,33 +38,51 @@ export class Region {
     this.name = config.name;
     this.jsonName = JSON.stringify(config.name);
     this.config = config;
+    // The pools first: were anything to throw, nothing with a timer (the breaker) exists yet.
+    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), clock);
     this.admission = new RegionAdmission(admissionLimits(config, gateway), clock);
     this.breaker = new RegionBreaker(breakerOptions(config), (state) =>
       logEvent(logger, BREAKER_EVENTS[state], { region: this.name }),
     );
     this.metrics = metrics.region(this.name);
     this.refusals = new RefusalBodies(this.name);
-    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), clock);
     this.adaptive = config.capacity.adaptive ? new AdaptiveLimit(adaptiveOptions(config), clock) : undefined;
     this.followAdaptiveLimit();
   }
 
-  /** Applies a reloaded region config; returns the upstream set that was replaced, if any, to close once drained. */
-  reconfigure(config: RegionConfig, gateway: GatewayConfig): UpstreamSet | undefined {
-    const previous = this.config;
-    this.config = config;
-    this.admission.reconfigure(admissionLimits(config, gateway));
-    if (JSON.stringify(previous.breaker) !== JSON.stringify(config.breaker)) {
-      this.breaker.reconfigure(breakerOptions(config));
-    }
-    if (!config.capacity.adaptive) this.adaptive = undefined;
-    else if (this.adaptive) this.adaptive.reconfigure(adaptiveOptions(config));
-    else this.adaptive = new AdaptiveLimit(adaptiveOptions(config), this.clock);
-    this.followAdaptiveLimit();
-    if (this.upstreams.sameHosts(config.upstreams)) return undefined;
-    const replaced = this.upstreams;
-    this.upstreams = new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock);
-    return replaced;
+  /**
+   * Builds what a reloaded region config needs (new pools when the upstreams change, an adaptive
+   * limit when one is turned on) without touching this region, which keeps serving as it is until
+   * the whole new runtime has been built and the change is committed.
+   */
+  prepare(config: RegionConfig, gateway: GatewayConfig): RegionChange {
+    const limits = admissionLimits(config, gateway);
+    const breakerChanged = JSON.stringify(this.config.breaker) !== JSON.stringify(config.breaker);
+    const upstreams = this.upstreams.sameHosts(config.upstreams)
+      ? undefined
+      : new UpstreamSet(config.upstreams, connectionsPerHost(config), this.clock);
+    const adaptive =
+      config.capacity.adaptive && this.adaptive === undefined
+        ? new AdaptiveLimit(adaptiveOptions(config), this.clock)
+        : undefined;
+    return {
+      commit: () => {
+        this.config = config;
+        this.admission.reconfigure(limits);
+        if (breakerChanged) this.breaker.reconfigure(breakerOptions(config));
+        if (!config.capacity.adaptive) this.adaptive = undefined;
+        else if (adaptive !== undefined) this.adaptive = adaptive;
+        else this.adaptive?.reconfigure(adaptiveOptions(config));
+        this.followAdaptiveLimit();
+        if (upstreams === undefined) return undefined;
+        const replaced = this.upstreams;
+        this.upstreams = upstreams;
+        return replaced;
+      },
+      discard: async () => {
+        await upstreams?.close();
+      },
+    };
   }
 
   /** Once a second: folds the surge detector's window and follows the adaptive limit. */
@@ -109,6 +127,7 @@ export class Region {
       p50Ms: latency.p50Ms,
       p99Ms: latency.p99Ms,
       outcomes: this.metrics.outcomes(),
+      upstreamResponses: this.metrics.upstreamResponses(),
       shed: this.metrics.shedCounts(),
       upstreams: this.upstreams.hosts.map((h, i) => ({
         url: h.url,
@@ -122,6 +141,14 @@ export class Region {
     this.breaker.shutdown();
     await this.upstreams.close();
   }
+}
+
+/** A kept region's next settings, built but not applied: exactly one of its methods is called. */
+export interface RegionChange {
+  /** Applies the settings; returns the upstream set it replaced, to close once its requests finish. */
+  commit(): UpstreamSet | undefined;
+  /** Drops the settings, closing the pools made for them. */
+  discard(): Promise<void>;
 }
 
 const BREAKER_EVENTS = {

@@ -3,6 +3,7 @@ import { basename, dirname } from 'node:path';
 import { startClusteredGateway } from './cluster/clustered-gateway.js';
 import { startWorkerGroup } from './cluster/workers.js';
 import { loadConfigFile } from './config/load.js';
+import { onSignals } from './signals.js';
 import { startGateway } from './start-gateway.js';
 
 export interface RunOptions {
@@ -23,19 +24,13 @@ const WATCH_DEBOUNCE_MS = 300;
 export async function runGateway(options: RunOptions): Promise<number> {
   const running = await start(options);
   const reload = () => void running.reload();
-  process.on('SIGHUP', reload);
   const watcher = options.watch ? watchFile(options.configPath, reload) : undefined;
+  let removeHandlers = () => {};
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    removeHandlers = onSignals({ stop: resolve, reload });
   });
+  removeHandlers();
   watcher?.close();
-  process.off('SIGHUP', reload);
   await running.shutdown();
   return 0;
 }

@@ -5,7 +5,7 @@ import { StaleCache } from './cache/stale-cache.js';
 import type { GatewayConfig } from './config/load.js';
 import { TrustedProxies } from './http/client-ip.js';
 import type { GatewayMetrics } from './observability/metrics.js';
-import { Region } from './region.js';
+import { Region, type RegionChange } from './region.js';
 import { RouteTable } from './routing/route-table.js';
 
 export interface RuntimeDeps {
@@ -18,6 +18,35 @@ export interface RuntimeDeps {
 export interface Retired {
   regions: Region[];
   closeables: { close(): Promise<void> }[];
+}
+
+/**
+ * A runtime built but not yet serving. Building touches nothing the previous runtime serves with:
+ * kept regions and client buckets only get their next settings prepared. Exactly one of `commit`
+ * (apply those settings; then the caller swaps the runtime in) and `discard` (drop what the build
+ * made) follows, synchronously after the build, so no other reload can slip in between.
+ */
+export interface RuntimeBuild {
+  readonly runtime: Runtime;
+  commit(): Retired;
+  discard(): Promise<void>;
+}
+
+/** What a build made or prepared, so that it can be committed or thrown away as a whole. */
+class BuildParts {
+  readonly created: Region[] = [];
+  readonly changes: RegionChange[] = [];
+  readonly settle: (() => void)[] = [];
+
+  async discard(metrics: GatewayMetrics, previous: Runtime | undefined): Promise<void> {
+    for (const region of this.created) {
+      if (!previous?.regions.has(region.name)) metrics.forgetRegion(region.name);
+    }
+    await Promise.allSettled([
+      ...this.created.map((r) => r.close()),
+      ...this.changes.map((c) => c.discard()),
+    ]);
+  }
 }
 
 /**
@@ -44,31 +73,29 @@ export class Runtime {
     readonly version: number,
     previous: Runtime | undefined,
     deps: RuntimeDeps,
-    retired: Retired,
+    parts: BuildParts,
   ) {
     for (const regionConfig of Object.values(config.regions)) {
       const kept = previous?.regions.get(regionConfig.name);
       if (kept) {
-        const replaced = kept.reconfigure(regionConfig, config);
-        if (replaced) retired.closeables.push(replaced);
+        parts.changes.push(kept.prepare(regionConfig, config));
         this.regions.set(regionConfig.name, kept);
       } else {
-        this.regions.set(
-          regionConfig.name,
-          new Region(regionConfig, config, deps.clock, deps.metrics, deps.logger),
-        );
+        const region = new Region(regionConfig, config, deps.clock, deps.metrics, deps.logger);
+        parts.created.push(region);
+        this.regions.set(regionConfig.name, region);
       }
     }
-    for (const [name, region] of previous?.regions ?? []) {
-      if (!this.regions.has(name)) retired.regions.push(region);
-    }
-    this.defaultRegion = this.regions.get(config.routing.default)!;
+    const defaultRegion = this.regions.get(config.routing.default);
+    if (defaultRegion === undefined)
+      throw new Error(`routing.default names no region: ${config.routing.default}`);
+    this.defaultRegion = defaultRegion;
     this.regionHeader = config.routing.header.toLowerCase();
     this.routes = new RouteTable(config);
     this.trusted = new TrustedProxies(config.trustedProxies);
     this.enforce = config.shedding.mode === 'enforce';
     this.maxBodyBytes = config.listen.maxBodyBytes;
-    this.clientLimiter = clientLimiterFor(config, previous, deps.clock);
+    this.clientLimiter = clientLimiterFor(config, previous, deps.clock, parts);
     const keyName = config.clientLimit?.key;
     this.clientKeyHeader = keyName?.startsWith('header:')
       ? keyName.slice('header:'.length).toLowerCase()
@@ -76,14 +103,37 @@ export class Runtime {
     this.staleCache = staleCacheFor(config, previous, deps.clock);
   }
 
+  /** Builds the runtime for `config`; throws (having closed whatever it made) when it cannot. */
   static build(
     config: GatewayConfig,
     version: number,
     previous: Runtime | undefined,
     deps: RuntimeDeps,
-  ): { runtime: Runtime; retired: Retired } {
-    const retired: Retired = { regions: [], closeables: [] };
-    return { runtime: new Runtime(config, version, previous, deps, retired), retired };
+  ): RuntimeBuild {
+    const parts = new BuildParts();
+    let runtime: Runtime;
+    try {
+      runtime = new Runtime(config, version, previous, deps, parts);
+    } catch (err) {
+      void parts.discard(deps.metrics, previous);
+      throw err;
+    }
+    return {
+      runtime,
+      commit: () => {
+        const retired: Retired = { regions: [], closeables: [] };
+        for (const change of parts.changes) {
+          const replaced = change.commit();
+          if (replaced) retired.closeables.push(replaced);
+        }
+        for (const settle of parts.settle) settle();
+        for (const [name, region] of previous?.regions ?? []) {
+          if (!runtime.regions.has(name)) retired.regions.push(region);
+        }
+        return retired;
+      },
+      discard: () => parts.discard(deps.metrics, previous),
+    };
   }
 
   /** The home region named by the routing header, else the default. */
@@ -100,6 +150,7 @@ function clientLimiterFor(
   config: GatewayConfig,
   previous: Runtime | undefined,
   clock: Clock,
+  parts: BuildParts,
 ): ClientLimiter | undefined {
   const limit = config.clientLimit;
   if (limit === undefined) return undefined;
@@ -107,7 +158,7 @@ function clientLimiterFor(
   const kept = previous?.clientLimiter;
   if (kept === undefined || previous?.config.clientLimit?.key !== limit.key)
     return new ClientLimiter(options, clock);
-  kept.reconfigure(options);
+  parts.settle.push(() => kept.reconfigure(options));
   return kept;
 }
 

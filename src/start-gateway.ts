@@ -1,17 +1,19 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { startAdminServer } from './admin/admin-server.js';
-import type { AdminView, ConfigInfo, RegionView, ReloadResult } from './admin/admin-view.js';
+import { type AdminServer, startAdminServer } from './admin/admin-server.js';
+import type { AdminView, RegionView, ReloadResult } from './admin/admin-view.js';
 import { type Clock, monotonicClock } from './admission/clock.js';
 import type { LimitsPolicy } from './cluster/limits-policy.js';
-import { ConfigError, type GatewayConfig, loadConfigFile } from './config/load.js';
+import { type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
 import { createPublicServer } from './http/public-server.js';
+import { flushOnFatal, forgetOnFatal } from './observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
 import { GatewayMetrics } from './observability/metrics.js';
-import { type Retired, Runtime } from './runtime.js';
+import { initialRuntime, logConfigWarnings, Reloader } from './reloader.js';
+import type { Runtime, RuntimeDeps } from './runtime.js';
 import { WebSocketTunnels } from './upstream/websocket.js';
 
 /** What a limits policy may be built from (see src/cluster/). */
@@ -53,115 +55,155 @@ export interface RunningGateway {
 const SURGE_TICK_MS = 1_000;
 const IDLE_SWEEP_MS = 100;
 
-/** Loads the config and starts the public and admin listeners. Throws ConfigError when the file is invalid. */
+/**
+ * Loads the config and starts the public and admin listeners. Throws ConfigError when the file is
+ * invalid, before anything is bound.
+ */
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const load = options.load ?? (() => loadConfigFile(options.configPath));
   const config = await load();
-  const clock = options.clock ?? monotonicClock;
   const logger = options.logger ?? createLogger(config.log.level);
-  const metrics = new GatewayMetrics();
-  const deps = { clock, metrics, logger };
+  const deps: RuntimeDeps = { clock: options.clock ?? monotonicClock, metrics: new GatewayMetrics(), logger };
   const limits = options.limits?.(config, deps);
-  const initial = Runtime.build(config, 1, undefined, deps).runtime;
-  limits?.apply(initial);
-  await limits?.start();
-  const tunnels = new WebSocketTunnels(logger);
-  const gateway = new Gateway(initial, clock, logger, tunnels);
-  const configInfo: ConfigInfo = { version: 1, loadedAt: new Date().toISOString(), lastError: null };
-  let draining = false;
+  const running = new GatewayProcess({ configPath: options.configPath, load, config, deps, limits });
+  await running.start(options.serveAdmin !== false);
+  return running;
+}
 
-  const reload = async (): Promise<ReloadResult> => {
-    let next: GatewayConfig;
+interface ProcessOptions {
+  configPath: string;
+  load: () => Promise<GatewayConfig>;
+  config: GatewayConfig;
+  deps: RuntimeDeps;
+  limits: LimitsPolicy | undefined;
+}
+
+/**
+ * One gateway process, from start to shutdown: the runtime requests start on, the listeners, the
+ * reloader that swaps runtimes, and the once-a-second tick. A cluster worker is one of these too,
+ * so reloads and shutdowns follow the same sequence in one process and in a group.
+ */
+class GatewayProcess implements RunningGateway {
+  readonly gateway: Gateway;
+  readonly view: AdminView;
+  readonly metrics: GatewayMetrics;
+  readonly limits: LimitsPolicy | undefined;
+  private readonly tunnels: WebSocketTunnels;
+  private readonly reloader: Reloader;
+  private readonly server: Server;
+  private admin: AdminServer | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: ProcessOptions) {
+    const { config, deps, limits } = options;
+    this.metrics = deps.metrics;
+    this.limits = limits;
+    flushOnFatal(deps.logger);
+    this.tunnels = new WebSocketTunnels(deps.logger);
+    const initial = initialRuntime(options.configPath, config, deps, limits);
+    this.gateway = new Gateway(initial, deps.clock, deps.logger, this.tunnels, deps.metrics);
+    this.reloader = new Reloader({
+      file: options.configPath,
+      load: options.load,
+      deps,
+      limits,
+      holder: this.gateway,
+      bound: config,
+      applyLive: (next) => this.applyLive(next),
+    });
+    this.view = {
+      regions: () => regionViews(this.gateway.runtime),
+      configInfo: () => this.reloader.configInfo(),
+      reload: this.reload,
+      ready: () => this.stopping === undefined,
+    };
+    this.server = createPublicServer(config.listen, this.gateway.handleRequest, {
+      metrics: deps.metrics,
+      logger: deps.logger,
+    });
+    this.server.on('upgrade', this.gateway.handleUpgrade);
+  }
+
+  get publicUrl(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return httpUrl(this.options.config.listen.host, port);
+  }
+
+  get adminUrl(): string | undefined {
+    return this.admin ? httpUrl(this.options.config.admin.host, this.admin.port) : undefined;
+  }
+
+  /** Binds the listeners; on failure (a port in use) closes whatever was opened, then throws. */
+  async start(serveAdmin: boolean): Promise<void> {
+    const { config, deps } = this.options;
+    this.metrics.sampleRegionsWith(this.view.regions);
+    this.metrics.sampleStaleCacheWith(() => {
+      const cache = this.gateway.runtime.staleCache;
+      return { bytes: cache.bytesHeld, entries: cache.size };
+    });
+    this.metrics.setConfigVersion(1);
+    logConfigWarnings(this.options.configPath, config, deps);
     try {
-      next = await load();
+      await this.limits?.start();
+      await listen(this.server, config.listen.host, config.listen.port);
+      if (serveAdmin) this.admin = await startAdminServer(config.admin, this.view, this.metrics, deps.logger);
     } catch (err) {
-      const errors = err instanceof ConfigError ? err.problems : [String(err)];
-      configInfo.lastError = errors.join('\n');
-      metrics.countReload('rejected');
-      logEvent(logger, 'reload-rejected', { file: options.configPath, errors });
-      return { ok: false, errors };
+      this.server.close();
+      await this.closeResources();
+      throw err;
     }
-    const current = gateway.runtime;
-    const needRestart = restartOnlyChanges(config, next);
-    if (needRestart.length > 0) {
-      logger.warn(
-        { event: 'reload-needs-restart', keys: needRestart },
-        'these changes apply after a restart',
-      );
-    }
-    applyLiveSettings(next);
-    const { runtime, retired } = Runtime.build(next, current.version + 1, current, deps);
-    limits?.apply(runtime);
-    gateway.runtime = runtime;
-    for (const region of retired.regions) metrics.forgetRegion(region.name);
-    void closeRetired(retired);
-    configInfo.version = runtime.version;
-    configInfo.loadedAt = new Date().toISOString();
-    configInfo.lastError = null;
-    metrics.countReload('applied');
-    metrics.setConfigVersion(runtime.version);
-    logEvent(logger, 'reload-applied', { file: options.configPath, version: runtime.version });
-    return { ok: true, version: runtime.version };
+    this.ticker = setInterval(() => this.tick(), SURGE_TICK_MS);
+    this.ticker.unref();
+    const publicPort = (this.server.address() as AddressInfo).port;
+    logEvent(deps.logger, 'started', {
+      listen: `${config.listen.host}:${publicPort}`,
+      ...(this.admin ? { admin: `${config.admin.host}:${this.admin.port}` } : {}),
+    });
+  }
+
+  // Bound, so callers may pass them around (the signal handlers, the admin view, test harnesses).
+  readonly reload = (): Promise<ReloadResult> => this.reloader.reload();
+
+  /** Readiness turns 503, no new connections, requests in flight finish (up to the grace period). */
+  readonly shutdown = (): Promise<void> => {
+    this.stopping ??= this.drainAndClose();
+    return this.stopping;
   };
 
-  const view: AdminView = {
-    regions: () => regionViews(gateway.runtime),
-    configInfo: () => ({ ...configInfo }),
-    reload,
-    ready: () => !draining,
-  };
-  metrics.sampleRegionsWith(view.regions);
-  metrics.setConfigVersion(configInfo.version);
-
-  const server = createPublicServer(config.listen, gateway.handleRequest);
-  server.on('upgrade', gateway.handleUpgrade);
-  await listen(server, config.listen.host, config.listen.port);
-  const admin =
-    options.serveAdmin === false ? undefined : await startAdminServer(config.admin, view, metrics, logger);
-  const applyLiveSettings = (next: GatewayConfig): void => {
-    server.headersTimeout = next.listen.headersTimeoutMs;
-    server.requestTimeout = next.listen.requestTimeoutMs;
-    server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
-    admin?.setToken(next.admin.token);
-    logger.level = next.log.level;
-  };
-  const ticker = setInterval(() => {
-    for (const region of gateway.runtime.regions.values()) region.tick();
-    // The log destination batches writes; a quiet gateway must not hold an event line back for long.
-    logger.flush();
-  }, SURGE_TICK_MS);
-  ticker.unref();
-
-  const publicPort = (server.address() as AddressInfo).port;
-  logEvent(logger, 'started', {
-    listen: `${config.listen.host}:${publicPort}`,
-    ...(admin ? { admin: `${config.admin.host}:${admin.port}` } : {}),
-  });
-
-  const shutdown = async (): Promise<void> => {
-    if (draining) return;
-    draining = true;
-    const grace = gateway.runtime.config.shutdownGraceMs;
+  private async drainAndClose(): Promise<void> {
+    const { logger } = this.options.deps;
+    this.reloader.close();
+    const grace = this.gateway.runtime.config.shutdownGraceMs;
     logEvent(logger, 'shutdown-began', { graceMs: grace });
-    await drain(server, grace, () => tunnels.closeAll());
-    clearInterval(ticker);
-    await admin?.close();
-    await limits?.close();
-    await Promise.all([...gateway.runtime.regions.values()].map((r) => r.close()));
+    await drain(this.server, grace, () => this.tunnels.closeAll());
+    await this.closeResources();
     logEvent(logger, 'shutdown-complete', {});
     await flushLogger(logger);
-  };
+    forgetOnFatal(logger);
+  }
 
-  return {
-    publicUrl: httpUrl(config.listen.host, publicPort),
-    adminUrl: admin ? httpUrl(config.admin.host, admin.port) : undefined,
-    gateway,
-    view,
-    metrics,
-    limits,
-    reload,
-    shutdown,
-  };
+  private async closeResources(): Promise<void> {
+    clearInterval(this.ticker);
+    await this.admin?.close();
+    await this.limits?.close();
+    await Promise.all([...this.gateway.runtime.regions.values()].map((r) => r.close()));
+  }
+
+  /** What a reload changes outside the runtime: listener deadlines, the admin token, the log level. */
+  private applyLive(next: GatewayConfig): void {
+    this.server.headersTimeout = next.listen.headersTimeoutMs;
+    this.server.requestTimeout = next.listen.requestTimeoutMs;
+    this.server.keepAliveTimeout = next.listen.keepAliveTimeoutMs;
+    this.admin?.setToken(next.admin.token);
+    this.options.deps.logger.level = next.log.level;
+  }
+
+  private tick(): void {
+    for (const region of this.gateway.runtime.regions.values()) region.tick();
+    // The log destination batches writes; a quiet gateway must not hold an event line back for long.
+    this.options.deps.logger.flush();
+  }
 }
 
 function regionViews(runtime: Runtime): Record<string, RegionView> {
@@ -188,27 +230,4 @@ async function drain(server: Server, graceMs: number, cutTunnels: () => void): P
   server.closeAllConnections();
   cutTunnels();
   await closed;
-}
-
-async function closeRetired(retired: Retired): Promise<void> {
-  // Pool.close waits for the requests still using the pool, so nothing in flight is dropped.
-  await Promise.allSettled([
-    ...retired.regions.map((r) => r.close()),
-    ...retired.closeables.map((c) => c.close()),
-  ]);
-}
-
-/** Keys whose new values only a restart applies, compared with what this process bound at start. */
-function restartOnlyChanges(bound: GatewayConfig, next: GatewayConfig): string[] {
-  const changed: string[] = [];
-  if (bound.listen.host !== next.listen.host || bound.listen.port !== next.listen.port)
-    changed.push('listen address');
-  if (bound.admin.host !== next.admin.host || bound.admin.port !== next.admin.port)
-    changed.push('admin address');
-  if (bound.listen.maxHeaderBytes !== next.listen.maxHeaderBytes) changed.push('listen.maxHeaderBytes');
-  // Of the cluster section only the lease size applies live: the Redis connection and the shares are set up once.
-  const { leaseSize: _bound, ...boundCluster } = bound.cluster ?? {};
-  const { leaseSize: _next, ...nextCluster } = next.cluster ?? {};
-  if (JSON.stringify(boundCluster) !== JSON.stringify(nextCluster)) changed.push('cluster');
-  return changed;
 }

@@ -9,15 +9,19 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { listen } from '../http/listen.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { AdminView, RegionView } from './admin-view.js';
+import type { AdminView } from './admin-view.js';
 import { loadDashboardAssets, type StaticAsset } from './dashboard/dashboard-assets.js';
+import { RegionFeed, regionsBody } from './region-feed.js';
+import { HISTORY_POINTS } from './region-history.js';
 
 export interface AdminServerOptions {
   host: string;
   port: number;
   token?: string;
-  /** How often /admin/events pushes the regions; 1000 unless a test wants it faster. */
+  /** How often the regions are sampled for the history and /admin/events; 1000 unless a test wants it faster. */
   eventsIntervalMs?: number;
+  /** Samples the history keeps; 300 (five minutes at one a second) unless a test wants fewer. */
+  historyPoints?: number;
 }
 
 export interface AdminServer {
@@ -51,17 +55,25 @@ export async function startAdminServer(
   logger: Logger,
 ): Promise<AdminServer> {
   const assets = await loadDashboardAssets();
-  const events = new RegionEvents(view, logger, opts.eventsIntervalMs ?? DEFAULT_EVENTS_INTERVAL_MS);
+  const feed = new RegionFeed(view, logger, {
+    intervalMs: opts.eventsIntervalMs ?? DEFAULT_EVENTS_INTERVAL_MS,
+    historyPoints: opts.historyPoints ?? HISTORY_POINTS,
+  });
   const guard: Guard = { isAuthorized: bearerCheck(opts.token) };
-  const routes = buildRoutes(guard, view, metrics, events, assets);
+  const routes = buildRoutes(guard, view, metrics, feed, assets);
   const server = createServer((req, res) => dispatch(routes, req, res, logger));
-  await listen(server, opts.host, opts.port);
+  try {
+    await listen(server, opts.host, opts.port);
+  } catch (err) {
+    feed.close();
+    throw err;
+  }
   return {
     port: (server.address() as AddressInfo).port,
     setToken: (token) => {
       guard.isAuthorized = bearerCheck(token);
     },
-    close: () => closeServer(server, events),
+    close: () => closeServer(server, feed),
   };
 }
 
@@ -69,7 +81,7 @@ function buildRoutes(
   guard: Guard,
   view: AdminView,
   metrics: GatewayMetrics,
-  events: RegionEvents,
+  feed: RegionFeed,
   assets: Map<string, StaticAsset>,
 ): Map<string, Route> {
   const routes = new Map<string, Route>([
@@ -91,7 +103,11 @@ function buildRoutes(
     ],
     ['/admin/regions', { method: 'GET', handle: (_req, res) => sendJson(res, 200, regionsBody(view)) }],
     ['/admin/config', { method: 'GET', handle: (_req, res) => sendJson(res, 200, view.configInfo()) }],
-    ['/admin/events', { method: 'GET', handle: (req, res) => events.add(req, res) }],
+    ['/admin/events', { method: 'GET', handle: (req, res) => feed.add(req, res) }],
+    [
+      '/admin/history',
+      { method: 'GET', handle: (_req, res) => sendJson(res, 200, { points: feed.points() }) },
+    ],
     [
       '/admin/reload',
       {
@@ -141,29 +157,6 @@ function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** Rates and tokens are rounded for humans; everything else in the view is passed through. */
-export function regionsBody(view: AdminView): { regions: Record<string, RegionView> } {
-  const regions: Record<string, RegionView> = {};
-  for (const [name, r] of Object.entries(view.regions())) {
-    regions[name] = {
-      ...r,
-      tokens: round2(r.tokens),
-      rps: round2(r.rps),
-      admittedRps: round2(r.admittedRps),
-      shedRps: round2(r.shedRps),
-      baselineRps: round2(r.baselineRps),
-      currentRps: round2(r.currentRps),
-      p50Ms: round2(r.p50Ms),
-      p99Ms: round2(r.p99Ms),
-    };
-  }
-  return { regions };
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
 /**
  * Hashing both sides first gives timingSafeEqual equal-length inputs, so neither the comparison
  * nor an early length check reveals how long the token is.
@@ -197,74 +190,8 @@ function sendAsset(res: ServerResponse, asset: StaticAsset): void {
   res.end(asset.body);
 }
 
-/**
- * Server-sent events carrying the regions JSON every second. One timer serves every open stream
- * and runs only while at least one client is connected.
- */
-class RegionEvents {
-  private readonly clients = new Set<ServerResponse>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly view: AdminView,
-    private readonly logger: Logger,
-    private readonly intervalMs: number,
-  ) {}
-
-  add(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    res.write(`retry: 2000\n${this.frame()}`);
-    this.clients.add(res);
-    res.on('close', () => this.remove(res));
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.broadcast(), this.intervalMs);
-      this.timer.unref();
-    }
-  }
-
-  closeAll(): void {
-    for (const res of this.clients) res.end();
-    this.clients.clear();
-    this.stop();
-  }
-
-  private remove(res: ServerResponse): void {
-    this.clients.delete(res);
-    if (this.clients.size === 0) this.stop();
-  }
-
-  private stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private broadcast(): void {
-    let frame: string;
-    try {
-      frame = this.frame();
-    } catch (err) {
-      this.logger.error({ err }, 'reading region state for the event stream failed');
-      return;
-    }
-    for (const res of this.clients) res.write(frame);
-  }
-
-  private frame(): string {
-    const body = { at: Date.now(), ...regionsBody(this.view) };
-    return `event: regions\ndata: ${JSON.stringify(body)}\n\n`;
-  }
-}
-
-function closeServer(server: Server, events: RegionEvents): Promise<void> {
-  events.closeAll();
+function closeServer(server: Server, feed: RegionFeed): Promise<void> {
+  feed.close();
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

@@ -3,6 +3,7 @@
 // request path's internals.
 
 import type { BreakerState, Outcome } from '../domain.js';
+import type { StatusClass } from '../observability/metric-catalog.js';
 
 export interface UpstreamView {
   url: string;
@@ -27,6 +28,8 @@ export interface RegionView {
   p99Ms: number;
   /** Cumulative counts since the region was created. */
   outcomes: Record<Outcome, number>;
+  /** Cumulative counts of what the upstreams answered, by status class. */
+  upstreamResponses: Record<StatusClass, number>;
   /** Cumulative counts by reason, then priority; shadow-mode decisions use the key `would-shed:<reason>`. */
   shed: Record<string, Record<string, number>>;
   upstreams: UpstreamView[];

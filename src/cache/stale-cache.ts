@@ -1,89 +1,202 @@
 /**
- * Last good responses, kept to answer when a route's region sheds or fails. Bounded in bytes by
- * lru-cache (least recently served copies go first) and expired per entry by its route's ttl.
+ * Last good responses, kept by the rules of a shared cache (RFC 9111, see cache-rules.ts) to answer
+ * when a route's region sheds or fails. Bounded in bytes by lru-cache: one entry per target (key:
+ * home region, method, scheme, Host, path and query) holding up to `MAX_VARIANTS` copies that differ
+ * by the headers their Vary names, the least recently served target going first. Each copy expires
+ * after its route's ttl, or sooner when it may only be served while fresh.
  *
  * Expiry is kept here rather than in lru-cache: lru-cache treats a start time of 0 as "no ttl"
  * and caches its clock reading for a moment, both of which mislead an injected clock.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import type CachePolicy from 'http-cache-semantics';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../admission/clock.js';
+import { BodyCapture } from './body-capture.js';
+import {
+  ageSeconds,
+  answers,
+  type CacheRequest,
+  cacheKey,
+  clockedPolicy,
+  mayBeKept,
+  refusedByContract,
+  requestForPolicy,
+  responseForPolicy,
+  usefulForMs,
+  variantOf,
+  varyNames,
+} from './cache-rules.js';
+import { type Capture, type Copy, type CopySink, EMPTY, keptHeaders, PendingCopy } from './kept-copy.js';
 
-export interface StaleEntry {
-  status: number;
-  headers: Record<string, string | string[]>;
-  body: Buffer;
-  /** When the copy was taken, on the cache's clock (see `ageSeconds`). */
-  storedAt: number;
-}
+export type { CacheRequest, Capture };
+export { BodyCapture };
 
 export interface StaleCacheOptions {
   maxBytes: number;
   maxEntryBytes: number;
+  /**
+   * Wall-clock milliseconds at which `clock` read 0; defaults to now. Freshness from `Expires`
+   * and `Date` needs wall time; ages only need differences, which the monotonic clock gives.
+   */
+  epochAtZeroMs?: number;
 }
 
-interface StoredEntry {
-  entry: StaleEntry;
-  expiresAt: number;
-  size: number;
+/** A kept copy ready to be written: `res.writeHead(status, headers)` then `res.end(body)`. */
+export interface StaleAnswer {
+  status: number;
+  /**
+   * Flat `[name, value, ...]`: the upstream's headers as the client first got them (hop-by-hop and
+   * `x-floodgate-*` left out), then `content-length`, `age` in whole seconds and
+   * `x-floodgate-cache: stale`. A fresh list: the caller appends `x-floodgate-region`.
+   */
+  headers: string[];
+  body: Buffer;
 }
 
-/** Bookkeeping per entry (the key, the wrapper objects), so many tiny entries still add up. */
-const ENTRY_OVERHEAD_BYTES = 128;
+type Held = { kind: 'copies'; copies: readonly Copy[]; size: number };
 
-export class StaleCache {
-  private readonly entries: LRUCache<string, StoredEntry>;
+/** How old the newest copy of a target may be before an answer is copied again. */
+export const REFRESH_AFTER_MS = 1_000;
+
+/** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
+export const MAX_VARIANTS = 8;
+
+export class StaleCache implements CopySink {
+  private readonly entries: LRUCache<string, Held>;
+  private readonly maxBytes: number;
   private readonly maxEntryBytes: number;
+  private readonly Policy: typeof CachePolicy;
+  /** Copies served by `lookup` since the cache was made. */
+  servedTotal = 0;
 
   constructor(
     opts: StaleCacheOptions,
     private readonly clock: Clock,
   ) {
+    this.maxBytes = opts.maxBytes;
     this.maxEntryBytes = Math.min(opts.maxEntryBytes, opts.maxBytes);
-    this.entries = new LRUCache<string, StoredEntry>({
-      maxSize: opts.maxBytes,
-      maxEntrySize: this.maxEntryBytes,
-      sizeCalculation: sizeOfStored,
-    });
+    const epochAtZero = opts.epochAtZeroMs ?? Date.now() - clock();
+    this.Policy = clockedPolicy(() => epochAtZero + clock());
+    this.entries = new LRUCache<string, Held>({ maxSize: opts.maxBytes, sizeCalculation: sizeOfHeld });
   }
 
   /**
-   * Whether a response may be kept: status 200, not marked `no-store` or `private`, no `set-cookie`
-   * (one client's cookie must never reach another), and not `vary: *`. Header names are lower case.
+   * The check `captureFor` starts with, for a caller that would otherwise build a CacheRequest for
+   * every response: false means the response can never be kept.
    */
-  static cacheable(status: number, headers: Record<string, string | string[] | undefined>): boolean {
-    if (status !== 200) return false;
-    if (headers['set-cookie'] !== undefined) return false;
-    if (hasToken(headers.vary, '*')) return false;
-    const cacheControl = headers['cache-control'];
-    return !hasToken(cacheControl, 'no-store') && !hasToken(cacheControl, 'private');
+  static mayKeep(method: string, status: number, ttlMs: number | undefined): boolean {
+    return mayBeKept(method, status, ttlMs);
   }
 
+  /** Targets held (each with one or more variants). */
   get size(): number {
     return this.entries.size;
   }
 
-  get calculatedBytes(): number {
+  /** Bytes accounted for all kept copies together, never above `maxBytes`. */
+  get bytesHeld(): number {
     return this.entries.calculatedSize;
   }
 
-  get(key: string): StaleEntry | undefined {
-    const stored = this.entries.get(key);
-    if (stored === undefined) return undefined;
-    if (this.clock() >= stored.expiresAt) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return stored.entry;
+  /**
+   * Starts copying a response that may be kept, or returns undefined. `ttlMs` is the route's
+   * (undefined: the route keeps no copies). The status, method and route are checked before any
+   * header is read, so responses that can never be kept cost nothing more.
+   */
+  captureFor(
+    request: CacheRequest,
+    status: number,
+    headers: IncomingHttpHeaders,
+    ttlMs: number | undefined,
+  ): Capture | undefined {
+    if (!mayBeKept(request.method, status, ttlMs)) return undefined;
+    const key = cacheKey(request);
+    if (headers.vary === undefined && this.keptRecently(key)) return undefined;
+    const response = responseForPolicy(status, headers);
+    const vary = varyNames(response.headers);
+    if (refusedByContract(headers, vary)) return undefined;
+    const shown = requestForPolicy(request, vary);
+    const policy = new this.Policy(shown, response, { shared: true });
+    if (!policy.storable()) return undefined;
+    const usefulMs = usefulForMs(policy, ttlMs!);
+    if (usefulMs <= 0) return undefined;
+    const declared = headers['content-length'];
+    return new PendingCopy(this, this.maxEntryBytes, {
+      key,
+      declaredBytes: typeof declared === 'string' ? Number(declared) : undefined,
+      copy: {
+        policy,
+        vary,
+        variant: variantOf(shown, vary),
+        status,
+        headers: keptHeaders(headers),
+        body: EMPTY,
+        keptAt: this.clock(),
+        expiresAt: this.clock() + usefulMs,
+        size: 0,
+      },
+    });
   }
 
   /**
-   * Keeps `entry` for `ttlMs` from now. Returns false, keeping any earlier copy, when the entry is
-   * larger than `maxEntryBytes`.
+   * Whether the newest copy of `key` was taken less than REFRESH_AFTER_MS ago and varies on
+   * nothing. A copy a second old serves a failing origin as well as a new one, and taking a new
+   * copy of every answer would put the caching rules on the hot path of a busy route. Skipping a
+   * capture never stores anything, so it cannot let an answer reach a request it must not.
    */
-  set(key: string, entry: StaleEntry, ttlMs: number): boolean {
-    const size = key.length + entry.body.length + headerBytes(entry.headers) + ENTRY_OVERHEAD_BYTES;
-    if (size > this.maxEntryBytes || ttlMs <= 0) return false;
-    this.entries.set(key, { entry, expiresAt: this.clock() + ttlMs, size }, { size });
+  private keptRecently(key: string): boolean {
+    const newest = this.entries.peek(key)?.copies[0];
+    return (
+      newest !== undefined && newest.vary.length === 0 && this.clock() - newest.keptAt < REFRESH_AFTER_MS
+    );
+  }
+
+  /**
+   * A kept copy that may answer `request` now (see `answers` in cache-rules.ts), ready to write;
+   * or undefined. Counts it in `servedTotal` and makes its target recently used.
+   */
+  lookup(request: CacheRequest): StaleAnswer | undefined {
+    const key = cacheKey(request);
+    const copy = this.find(key, request);
+    if (copy === undefined) return undefined;
+    this.entries.get(key);
+    this.servedTotal++;
+    const headers = copy.headers.slice();
+    headers.push('content-length', String(copy.body.length), 'age', String(ageSeconds(copy.policy)));
+    headers.push('x-floodgate-cache', 'stale');
+    return { status: copy.status, headers, body: copy.body };
+  }
+
+  /** Whether `lookup` would answer `request` now; nothing is counted or refreshed. */
+  has(request: CacheRequest): boolean {
+    return this.find(cacheKey(request), request) !== undefined;
+  }
+
+  private find(key: string, request: CacheRequest): Copy | undefined {
+    if (request.method !== 'GET') return undefined;
+    // A peek: only a copy actually served makes its target recently used.
+    const held = this.entries.peek(key);
+    if (held?.kind !== 'copies') return undefined;
+    const now = this.clock();
+    for (const copy of held.copies) if (now < copy.expiresAt && answers(copy, request)) return copy;
+    this.dropExpired(key, held.copies, now);
+    return undefined;
+  }
+
+  /** Called by a finished capture. Returns false, keeping the earlier copies, when it is too large. */
+  keep(key: string, copy: Copy): boolean {
+    if (copy.size > this.maxEntryBytes) return false;
+    const held = this.entries.peek(key);
+    const now = this.clock();
+    const copies = [copy];
+    if (held?.kind === 'copies') {
+      for (const other of held.copies) {
+        const same = other.variant === copy.variant;
+        if (!same && now < other.expiresAt && copies.length < MAX_VARIANTS) copies.push(other);
+      }
+    }
+    this.store(key, copies);
     return true;
   }
 
@@ -95,88 +208,22 @@ export class StaleCache {
     this.entries.clear();
   }
 
-  /** Whole seconds since the copy was taken, for the `age` header. */
-  ageSeconds(entry: StaleEntry): number {
-    return Math.max(0, Math.floor((this.clock() - entry.storedAt) / 1000));
+  private dropExpired(key: string, copies: readonly Copy[], now: number): void {
+    const live = copies.filter((copy) => now < copy.expiresAt);
+    if (live.length === copies.length) return;
+    if (live.length === 0) this.entries.delete(key);
+    else this.store(key, live);
   }
 
-  /** A capture bounded like this cache's entries. */
-  capture(): BodyCapture {
-    return new BodyCapture(this.maxEntryBytes);
-  }
-}
-
-/**
- * Collects a streaming response body for the cache while it is forwarded, up to `maxBytes`. Once
- * the body is larger it lets go of everything it held and ignores the rest.
- */
-export class BodyCapture {
-  private chunks: Buffer[] | undefined = [];
-  private bytes = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  /** False once the body is over the bound (or after `finish`); the caller may stop pushing then. */
-  push(chunk: Buffer): boolean {
-    const chunks = this.chunks;
-    if (chunks === undefined) return false;
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) {
-      this.chunks = undefined;
-      return false;
-    }
-    chunks.push(chunk);
-    return true;
-  }
-
-  /** The whole body, or undefined when it went over the bound. */
-  finish(): Buffer | undefined {
-    const chunks = this.chunks;
-    if (chunks === undefined) return undefined;
-    this.chunks = undefined;
-    // A dedicated allocation: a slice of the shared pool, or a chunk that is a view into a larger
-    // socket read, would keep far more memory alive than the cache accounts for.
-    const body = Buffer.allocUnsafeSlow(this.bytes);
-    let offset = 0;
-    for (const chunk of chunks) offset += chunk.copy(body, offset);
-    return body;
+  private store(key: string, copies: Copy[]): void {
+    let size = 0;
+    for (const copy of copies) size += copy.size;
+    // Variants together stay within the whole bound: the oldest go first.
+    while (size > this.maxBytes && copies.length > 1) size -= copies.pop()!.size;
+    this.entries.set(key, { kind: 'copies', copies, size });
   }
 }
 
-function sizeOfStored(stored: StoredEntry): number {
-  return stored.size;
-}
-
-function headerBytes(headers: Record<string, string | string[]>): number {
-  let bytes = 0;
-  for (const name in headers) {
-    const value = headers[name];
-    bytes += name.length + 4;
-    if (typeof value === 'string') bytes += value.length;
-    else if (value !== undefined) for (const item of value) bytes += name.length + 4 + item.length;
-  }
-  return bytes;
-}
-
-/** Whether a comma-separated header holds `token` as a directive name (case-insensitive). */
-function hasToken(value: string | string[] | undefined, token: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'string') return value.some((item) => hasToken(item, token));
-  const haystack = value.toLowerCase();
-  let from = haystack.indexOf(token);
-  while (from !== -1) {
-    const end = from + token.length;
-    if (isDirectiveBoundary(haystack, from - 1, true) && isDirectiveBoundary(haystack, end, false))
-      return true;
-    from = haystack.indexOf(token, end);
-  }
-  return false;
-}
-
-function isDirectiveBoundary(text: string, index: number, before: boolean): boolean {
-  if (index < 0 || index >= text.length) return true;
-  const char = text[index];
-  if (char === ',' || char === ' ' || char === '\t') return true;
-  // `private="set-cookie"`: the name ends where its argument begins.
-  return !before && char === '=';
+function sizeOfHeld(held: Held): number {
+  return held.size;
 }

@@ -5,7 +5,6 @@ import { type LimitsDeps, type RunningGateway, startGateway } from '../start-gat
 import { type LimitsPolicy, LocalShare, processShare } from './limits-policy.js';
 import { RedisBucketStore } from './redis-bucket.js';
 import { SharedLimits } from './shared-limits.js';
-import { sharedLimitsMetrics } from './shared-limits-metrics.js';
 
 export interface ClusteredGatewayOptions {
   configPath: string;
@@ -56,7 +55,7 @@ function limitsPolicyFor(
     fallbackShare: share,
     clock: deps.clock,
     logger: deps.logger,
-    metrics: sharedLimitsMetrics(deps.metrics.registry),
+    metrics: deps.metrics.sharedLimits(),
     ...options.sharedLimits,
   });
 }

@@ -22,6 +22,7 @@ function copyView(view: RegionView): RegionView {
   return {
     ...view,
     outcomes: { ...view.outcomes },
+    upstreamResponses: { ...view.upstreamResponses },
     shed: addShed({}, view.shed),
     upstreams: view.upstreams.map((u) => ({ ...u })),
   };
@@ -49,9 +50,16 @@ function addView(sum: RegionView, view: RegionView): RegionView {
       shed: sum.outcomes.shed + view.outcomes.shed,
       error: sum.outcomes.error + view.outcomes.error,
     },
+    upstreamResponses: addCounts(sum.upstreamResponses, view.upstreamResponses),
     shed: addShed(sum.shed, view.shed),
     upstreams: addUpstreams(sum.upstreams, view.upstreams),
   };
+}
+
+function addCounts<K extends string>(sum: Record<K, number>, more: Record<K, number>): Record<K, number> {
+  const total = { ...sum };
+  for (const key of Object.keys(more) as K[]) total[key] = (total[key] ?? 0) + more[key];
+  return total;
 }
 
 function addShed(

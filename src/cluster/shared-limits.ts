@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../admission/clock.js';
 import type { RegionAdmission, TokenSupply } from '../admission/region-admission.js';
+import type { SharedLimitsMetrics } from '../observability/metrics.js';
 import { leaseFloor, leaseSize, localCapacity, tokensWanted } from './lease-plan.js';
 import { type LimitedRegion, type LimitedRuntime, type LimitsPolicy, sameSupply } from './limits-policy.js';
 import type { BucketStore, LeaseReply } from './redis-bucket.js';
-import type { SharedLimitsMetrics } from './shared-limits-metrics.js';
 
 export interface SharedLimitsOptions {
   store: BucketStore;

@@ -4,7 +4,9 @@
 
 import cluster from 'node:cluster';
 import { parseConfigText } from '../config/load.js';
+import { installFatalHandler } from '../observability/fatal.js';
 import { batchedDestination, createLogger, type Logger } from '../observability/logger.js';
+import { onSignals } from '../signals.js';
 import { type ClusteredGateway, startClusteredGateway } from './clustered-gateway.js';
 import {
   isPrimaryMessage,
@@ -94,16 +96,15 @@ function send(message: WorkerMessage): void {
 }
 
 if (cluster.isWorker) {
+  installFatalHandler({ worker: cluster.worker?.id });
   const worker = new Worker(process.env.FLOODGATE_CONFIG ?? '');
   process.on('message', (message: unknown) => {
     if (isPrimaryMessage(message)) void worker.handle(message);
   });
   send({ type: 'hello' });
-  // The primary reloads the group; a SIGHUP sent to every process must not end this one.
-  process.on('SIGHUP', () => {});
-  // Ctrl-C and `systemctl stop` may signal every process of the group, not only the primary.
-  process.on('SIGTERM', () => void worker.stop());
-  process.on('SIGINT', () => void worker.stop());
+  // Ctrl-C and `systemctl stop` may signal every process of the group, not only the primary; the
+  // primary reloads the group, so this one ignores SIGHUP.
+  onSignals({ stop: () => void worker.stop() });
   // The primary is gone: nobody can reach the admin port or stop this worker any more.
   process.on('disconnect', () => void worker.stop());
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { startAdminServer } from '../admin/admin-server.js';
 import type { AdminView, ReloadResult } from '../admin/admin-view.js';
 import { httpUrl } from '../http/listen.js';
+import { flushOnFatal } from '../observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from '../observability/logger.js';
 import { WorkerGroupMetrics } from './cluster-metrics.js';
 import { readConfig, WorkerGroup, type WorkerHandle } from './worker-group.js';
@@ -37,6 +38,7 @@ export async function startWorkerGroup(options: WorkerGroupStartOptions): Promis
   const loaded = await readConfig(options.configPath);
   const { config } = loaded;
   const logger = options.logger ?? createLogger(config.log.level);
+  flushOnFatal(logger);
   cluster.setupPrimary({ exec: WORKER_MAIN, args: [] });
   const group: WorkerGroup = new WorkerGroup({
     size: options.workers,

@@ -133,6 +133,11 @@ function checkReferences(config: GatewayConfig): string[] {
       `listen.headersTimeoutMs: must not exceed listen.requestTimeoutMs (${config.listen.requestTimeoutMs})`,
     );
   }
+  if (sharesAnAddress(config.listen, config.admin)) {
+    problems.push(
+      `admin.port: must differ from listen.port (${config.listen.port}): both would bind the same address`,
+    );
+  }
   const { high, normal, low } = config.shedding.reserve;
   if (!(high <= normal && normal <= low)) {
     problems.push(
@@ -140,6 +145,14 @@ function checkReferences(config: GatewayConfig): string[] {
     );
   }
   return problems;
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0', 'localhost']);
+
+/** Two listeners on one fixed port whose hosts overlap: the second bind fails with EADDRINUSE. */
+function sharesAnAddress(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  if (a.port === 0 || a.port !== b.port) return false;
+  return a.host === b.host || ANY_ADDRESS.has(a.host) || ANY_ADDRESS.has(b.host);
 }
 
 function describeIssue(file: string, issue: z.core.$ZodIssue, input: unknown): string[] {

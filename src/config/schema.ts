@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseRedisUrl, parseUpstreamOrigin, UPSTREAM_SHAPE, UPSTREAM_SHAPE_PROBLEM } from './origins.js';
 
 // One schema for YAML and JSON files, for validation, defaults and `floodgate schema`.
 // Every object is strict so a typo is an error, never a silently ignored key. Defaults sit next to
@@ -15,22 +17,40 @@ const fraction = () =>
     .number({ error: 'must be a number between 0 and 1' })
     .min(0, 'must be a number between 0 and 1')
     .lt(1, 'must be a number between 0 and 1 (exclusive)');
+// Node's timers cannot wait longer than 2^31-1 ms (a longer wait fires after 1 ms), and some waits
+// add a margin to a configured time (a worker's drain), so every time that reaches a timer stays below.
+const MAX_TIMER_MS = 2_000_000_000;
+const timerMs = () => positiveInt().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} (about 23 days)`);
 const port = () =>
   z
     .int({ error: 'must be a port number (0-65535)' })
     .min(0, 'must be a port number (0-65535)')
     .max(65535, 'must be a port number (0-65535)');
-const host = () => z.string({ error: 'must be a host name or address' }).min(1, 'must not be empty');
+// What net.Server#listen can bind: an IP address, or a name the resolver is asked about.
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const host = () =>
+  z
+    .string({ error: 'must be a host name or address' })
+    .min(1, 'must not be empty')
+    .refine(
+      (h) => isIP(h) !== 0 || HOST_NAME.test(h),
+      'must be an IP address (no brackets around IPv6) or a host name, e.g. 0.0.0.0 or ::',
+    );
 
 export const PRIORITY_NAMES = ['critical', 'high', 'normal', 'low'] as const;
 const priority = () => z.enum(PRIORITY_NAMES, { error: `must be one of ${PRIORITY_NAMES.join(', ')}` });
 
+/** Parsed as the upstream pool will parse it, and kept in the parser's spelling (see origins.ts). */
 const upstreamUrl = z
   .string({ error: 'must be an http:// or https:// origin' })
-  .regex(
-    /^https?:\/\/[^/?#\s]+\/?$/,
-    'must be an http:// or https:// origin without a path, e.g. http://10.0.0.1:9001',
-  );
+  .regex(UPSTREAM_SHAPE, UPSTREAM_SHAPE_PROBLEM)
+  .transform((text, ctx) => {
+    const parsed = parseUpstreamOrigin(text);
+    if (parsed.ok) return parsed.url;
+    ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
+    return z.NEVER;
+  });
 
 const cidr = z
   .string({ error: 'must be an address or CIDR' })
@@ -43,9 +63,9 @@ const regionName = z
 const listenSchema = z.strictObject({
   host: host().default('127.0.0.1'),
   port: port().default(8080),
-  headersTimeoutMs: positiveInt().default(10_000),
-  requestTimeoutMs: positiveInt().default(30_000),
-  keepAliveTimeoutMs: positiveInt().default(5_000),
+  headersTimeoutMs: timerMs().default(10_000),
+  requestTimeoutMs: timerMs().default(30_000),
+  keepAliveTimeoutMs: timerMs().default(5_000),
   maxHeaderBytes: positiveInt().max(1_048_576, 'must be at most 1048576').default(16_384),
   maxBodyBytes: nonNegativeInt().default(10_485_760),
 });
@@ -71,8 +91,8 @@ const breakerSchema = z.strictObject({
     .max(100, 'must be at most 100')
     .default(50),
   volumeThreshold: nonNegativeInt().default(20),
-  windowMs: positiveInt().min(100, 'must be at least 100').default(10_000),
-  resetTimeoutMs: positiveInt().default(5_000),
+  windowMs: timerMs().min(100, 'must be at least 100').default(10_000),
+  resetTimeoutMs: timerMs().default(5_000),
 });
 
 const regionSchema = z.strictObject({
@@ -80,7 +100,7 @@ const regionSchema = z.strictObject({
     .array(upstreamUrl, { error: 'must be a list of upstream URLs' })
     .min(1, 'needs at least one upstream'),
   capacity: capacitySchema,
-  timeoutMs: positiveInt().default(5_000),
+  timeoutMs: timerMs().default(5_000),
   breaker: breakerSchema.prefault({}),
   failover: z.array(regionName, { error: 'must be a list of region names' }).default([]),
 });
@@ -112,7 +132,8 @@ const clientLimitSchema = z.strictObject({
   key: clientKey.default('ip'),
   rps: positive(),
   burst: positive().optional(),
-  maxKeys: positiveInt().default(100_000),
+  // lru-cache allocates its index for every key up front: 10 million keys are about 200 MB.
+  maxKeys: positiveInt().max(10_000_000, 'must be at most 10000000').default(100_000),
 });
 
 const staleCacheSchema = z.strictObject({
@@ -147,6 +168,10 @@ const clusterSchema = z.strictObject({
   redis: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .superRefine((text, ctx) => {
+      const parsed = parseRedisUrl(text);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem, input: text });
+    })
     .optional(),
   /** Tokens per lease from the shared bucket; default max(1, rps / 50), at most the burst. */
   leaseSize: positiveInt().optional(),
@@ -155,7 +180,7 @@ const clusterSchema = z.strictObject({
   /** Prefix of the Redis keys, so several gateway groups can share one Redis. */
   keyPrefix: z.string().min(1, 'must not be empty').default('floodgate'),
   /** A lease that takes longer than this counts as Redis being unreachable. */
-  timeoutMs: positiveInt().default(100),
+  timeoutMs: timerMs().default(100),
 });
 
 const logSchema = z.strictObject({
@@ -171,7 +196,7 @@ export const configSchema = z.strictObject({
   listen: listenSchema.prefault({}),
   admin: adminSchema.prefault({}),
   trustedProxies: z.array(cidr).default([]),
-  shutdownGraceMs: nonNegativeInt().default(10_000),
+  shutdownGraceMs: nonNegativeInt().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS}`).default(10_000),
   regions: z
     .record(regionName, regionSchema, { error: 'must be a map of region name to region' })
     .refine((r) => Object.keys(r).length > 0, 'needs at least one region'),

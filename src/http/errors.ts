@@ -1,4 +1,5 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { BadRequestReason } from '../observability/metrics.js';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -15,7 +16,15 @@ export type Refusal =
   | 'upstream-unreachable'
   | 'body-too-large'
   | 'bad-request'
-  | 'not-implemented';
+  | 'bad-method'
+  | 'bad-host'
+  | 'bad-framing'
+  | 'bad-version'
+  | 'version-not-supported'
+  | 'not-implemented'
+  | 'headers-too-large'
+  | 'headers-timeout'
+  | 'request-timeout';
 
 interface RefusalSpec {
   status: number;
@@ -23,6 +32,12 @@ interface RefusalSpec {
   /** The `x-floodgate-shed` value; absent for failures that are not load shedding. */
   shed?: string;
   retryAfter: boolean;
+  /**
+   * The `floodgate_bad_requests_total` reason, set on every refusal of malformed or oversized
+   * input. Each of those also closes the connection, as nginx does: the request's framing may be in
+   * doubt (RFC 9112 §6.1) or its body left unread, so the next bytes are not trusted as a request.
+   */
+  badRequest?: BadRequestReason;
 }
 
 export const REFUSALS: Record<Refusal, RefusalSpec> = {
@@ -33,18 +48,64 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
   'client-rate': { status: 429, error: 'too many requests', shed: 'client-rate', retryAfter: true },
   'upstream-timeout': { status: 504, error: 'upstream timeout', retryAfter: false },
   'upstream-unreachable': { status: 502, error: 'bad gateway', retryAfter: false },
-  'body-too-large': { status: 413, error: 'request body too large', retryAfter: false },
-  'bad-request': { status: 400, error: 'bad request', retryAfter: false },
-  'not-implemented': { status: 501, error: 'transfer coding not implemented', retryAfter: false },
+  'body-too-large': {
+    status: 413,
+    error: 'request body too large',
+    retryAfter: false,
+    badRequest: 'body-too-large',
+  },
+  'bad-request': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'malformed' },
+  'bad-method': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'method' },
+  'bad-host': { status: 400, error: 'bad host', retryAfter: false, badRequest: 'bad-host' },
+  'bad-framing': {
+    status: 400,
+    error: 'bad request',
+    retryAfter: false,
+    badRequest: 'bad-framing',
+  },
+  'bad-version': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'version' },
+  'version-not-supported': {
+    status: 505,
+    error: 'http version not supported',
+    retryAfter: false,
+    badRequest: 'version',
+  },
+  'not-implemented': {
+    status: 501,
+    error: 'transfer coding not implemented',
+    retryAfter: false,
+    badRequest: 'bad-framing',
+  },
+  'headers-too-large': {
+    status: 431,
+    error: 'request header fields too large',
+    retryAfter: false,
+    badRequest: 'headers-too-large',
+  },
+  'headers-timeout': {
+    status: 408,
+    error: 'request timeout',
+    retryAfter: false,
+    badRequest: 'headers-timeout',
+  },
+  'request-timeout': {
+    status: 408,
+    error: 'request timeout',
+    retryAfter: false,
+    badRequest: 'request-timeout',
+  },
 };
 
 const refusalNames = Object.keys(REFUSALS) as Refusal[];
 
-/** Pre-rendered bodies for one region, so a shed costs no JSON work. */
+/**
+ * Pre-rendered bodies for one region, so a shed costs no JSON work. Without a region (requests
+ * refused by the HTTP parser, before any routing) bodies and headers name none.
+ */
 export class RefusalBodies {
   private readonly bodies = new Map<Refusal, Buffer>();
 
-  constructor(readonly region: string) {
+  constructor(readonly region: string | undefined) {
     for (const name of refusalNames) {
       const spec = REFUSALS[name];
       const body = spec.shed
@@ -63,16 +124,9 @@ export class RefusalBodies {
 function refusalHeaders(answer: RefusalAnswer): string[] {
   const { refusal, bodies, retryAfterSeconds } = answer;
   const spec = REFUSALS[refusal];
-  const headers = [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(bodies.body(refusal).length),
-    'x-floodgate-region',
-    bodies.region,
-    'x-request-id',
-    answer.requestId,
-  ];
+  const headers = ['content-type', 'application/json', 'content-length', String(bodies.body(refusal).length)];
+  if (bodies.region !== undefined) headers.push('x-floodgate-region', bodies.region);
+  if (answer.requestId !== undefined) headers.push('x-request-id', answer.requestId);
   if (spec.shed) headers.push('x-floodgate-shed', spec.shed);
   if (spec.retryAfter) headers.push('retry-after', String(retryAfterSeconds));
   return headers;
@@ -84,11 +138,28 @@ export interface RefusalAnswer {
   bodies: RefusalBodies;
   /** Used only by refusals that carry `retry-after`. */
   retryAfterSeconds: number;
-  requestId: string;
+  /** undefined only for what the HTTP parser refused: no request was made of it. */
+  requestId: string | undefined;
+}
+
+// Connections whose request was refused as bad input: what the parser says about their remaining
+// bytes is about the same request, already answered and counted.
+const refusedConnections = new WeakSet<object>();
+
+function closeAfterBadRequest(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  if (res.socket !== null) refusedConnections.add(res.socket);
+}
+
+/** True when this connection's request was already refused as bad input (see `sendRefusal`). */
+export function refusedAsBadRequest(socket: object): boolean {
+  return refusedConnections.has(socket);
 }
 
 export function sendRefusal(res: ServerResponse, answer: RefusalAnswer): void {
-  res.writeHead(REFUSALS[answer.refusal].status, refusalHeaders(answer));
+  const spec = REFUSALS[answer.refusal];
+  if (spec.badRequest !== undefined) closeAfterBadRequest(res);
+  res.writeHead(spec.status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
 }
 
@@ -107,6 +178,38 @@ export function refusalForUpstreamError(err: Error): Refusal {
       return 'bad-request';
     default:
       return 'upstream-unreachable';
+  }
+}
+
+/**
+ * What node:http's parser refused (its `clientError` codes), as a refusal of this table. Node
+ * reports a headers timeout and a whole-request timeout as one error; `headersReceived` (a request
+ * on the socket got as far as its handler) tells them apart.
+ */
+export function refusalForParserError(code: string | undefined, headersReceived: boolean): Refusal {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 'headers-too-large';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return headersReceived ? 'request-timeout' : 'headers-timeout';
+    // llhttp knows a fixed table of methods (node:http's METHODS); anything else ends here.
+    case 'HPE_INVALID_METHOD':
+      return 'bad-method';
+    case 'HPE_INVALID_VERSION':
+      return 'bad-version';
+    // The HTTP/2 connection preface (`PRI * HTTP/2.0`) on a cleartext HTTP/1 port.
+    case 'HPE_PAUSED_H2_UPGRADE':
+      return 'version-not-supported';
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'bad-framing';
+    // Node answers this one 413 itself: chunk extensions are part of the body's bytes.
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 'body-too-large';
+    default:
+      return 'bad-request';
   }
 }
 

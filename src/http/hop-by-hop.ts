@@ -20,16 +20,31 @@ function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName) || lowerName.startsWith('proxy-');
 }
 
-/** The extra header names a `connection` header declares hop-by-hop (`connection: close, x-foo`). */
+/**
+ * The extra header names a `connection` header declares hop-by-hop (`connection: close, x-foo`).
+ * Never `host`: it is end-to-end by definition (RFC 9112 §3.2), and a client naming it must not
+ * make the upstream see its own address instead of the client's virtual host.
+ */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const token of joined.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name !== '') tokens.add(name);
+    if (name !== '' && name !== 'host') tokens.add(name);
   }
   return tokens.size > 0 ? tokens : undefined;
+}
+
+/**
+ * Request header names with `_` are dropped, as nginx does by default (`underscores_in_headers
+ * off`): CGI-style backends (PHP, WSGI, Rack) map `-` and `_` to the same variable, so
+ * `transfer_encoding` next to `content-length` would give them two framings, and `x_forwarded_for`
+ * would shadow the gateway's own header. Such names are not malformed (RFC 9110 tokens allow `_`),
+ * which is why they are dropped rather than refused.
+ */
+function hasUnderscore(name: string): boolean {
+  return name.indexOf('_') !== -1;
 }
 
 export interface ForwardedValues {
@@ -45,7 +60,7 @@ const REQUEST_ID = 'x-request-id';
 /**
  * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
  * hop-by-hop headers (and those named in `connection`), client-sent `x-floodgate-*` and
- * `x-forwarded-*` are dropped, then the gateway's own `x-forwarded-*` are appended. Raw headers keep
+ * `x-forwarded-*`, and names with `_` are dropped, then the gateway's own `x-forwarded-*` are appended. Raw headers keep
  * the client's spelling and order, so everything else reaches the upstream unchanged.
  */
 export function upstreamRequestHeaders(
@@ -63,7 +78,8 @@ export function upstreamRequestHeaders(
       isSetByProxy(lower) ||
       lower === ANSWERED_HERE ||
       lower === REQUEST_ID ||
-      lower.startsWith('x-floodgate-')
+      lower.startsWith('x-floodgate-') ||
+      hasUnderscore(lower)
     )
       continue;
     if (named?.has(lower)) continue;
@@ -109,40 +125,21 @@ export function headerListToObject(list: string[]): Record<string, string | stri
 }
 
 /**
- * Prepares an upgrade request's header object for the tunnel: `connection` and `upgrade` must
- * reach the upstream for the handshake; every other hop-by-hop header, client-sent
- * `x-floodgate-*` and `x-forwarded-*` go, and the gateway's own `x-forwarded-*` are set.
+ * Prepares an upgrade request's header object for the tunnel: `connection` (reduced to `upgrade`)
+ * and `upgrade` must reach the upstream for the handshake; every other hop-by-hop header, the
+ * headers `connection` names, names with `_`, client-sent `x-floodgate-*` and `x-forwarded-*` go,
+ * and the gateway's own `x-forwarded-*` are set.
  */
 export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedValues): void {
+  const named = connectionTokens(headers.connection);
   for (const name of Object.keys(headers)) {
-    const droppable = name !== 'connection' && name !== 'upgrade' && isHopByHop(name);
-    if (droppable || isSetByProxy(name) || name.startsWith('x-floodgate-')) delete headers[name];
+    const droppable = name !== 'connection' && name !== 'upgrade' && (isHopByHop(name) || named?.has(name));
+    if (droppable || isSetByProxy(name) || name.startsWith('x-floodgate-') || hasUnderscore(name))
+      delete headers[name];
   }
+  headers.connection = 'upgrade';
   headers['x-forwarded-for'] = forwarded.forwardedFor;
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
   headers[REQUEST_ID] = forwarded.requestId;
-}
-
-/**
- * Request framing the gateway refuses before admission, so it costs no tokens and never reaches
- * the breaker (RFC 9112 §3.2, §6.1): more than one Host is 400, as is a transfer coding list that
- * does not end in `chunked` (the body's length cannot be known); `chunked` after another coding is
- * 501, since forwarding it without the header would hand the upstream a body it cannot read.
- * undici would refuse to send the duplicate Host, and that failure would count against the region.
- */
-export function framingProblem(
-  rawHeaders: string[],
-  transferEncoding: string | undefined,
-): 'bad-request' | 'not-implemented' | undefined {
-  if (transferEncoding !== undefined && transferEncoding.toLowerCase() !== 'chunked') {
-    const codings = transferEncoding.toLowerCase().split(',');
-    return codings.at(-1)!.trim() === 'chunked' ? 'not-implemented' : 'bad-request';
-  }
-  let hosts = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'bad-request';
-  }
-  return undefined;
 }

@@ -1,7 +1,7 @@
 import { lowerOnly } from '../admission/priority.js';
 import { clientAddress } from '../http/client-ip.js';
 import type { Refusal } from '../http/errors.js';
-import { framingProblem } from '../http/hop-by-hop.js';
+import { requestProblem } from '../http/request-checks.js';
 import { upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
 import { requestIdFor } from './request-id.js';
@@ -21,11 +21,7 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
-  const framing = framingProblem(req.rawHeaders, headers['transfer-encoding']);
-  if (framing !== undefined) return framing;
-  const declared = headers['content-length'];
-  if (declared !== undefined && Number(declared) > runtime.maxBodyBytes) return 'body-too-large';
-  return undefined;
+  return requestProblem(req, runtime.maxBodyBytes);
 }
 
 /** Whether the request carries a body, by its framing headers. */

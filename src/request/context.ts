@@ -25,6 +25,8 @@ export class RequestContext {
   requestId = '';
   /** The peer's address, or the last untrusted hop of x-forwarded-for from a trusted proxy. */
   client = '';
+  /** The scheme the client used: `https` once the public port speaks TLS. */
+  scheme: 'http' | 'https' = 'http';
   /** The path sent upstream; '' until classified. */
   path = '';
   route!: Route;

@@ -38,7 +38,8 @@ export class Permit {
     if (host !== undefined) {
       host.inflight--;
       if (verdict === 'ok') this.upstreams!.ejection.success(this.hostIndex);
-      else if (verdict === 'failed') this.upstreams!.ejection.failure(this.hostIndex);
+      else if (verdict === 'failed' && this.upstreams!.ejection.failure(this.hostIndex))
+        this.region.metrics.upstreamEjected();
     }
     if (verdict === 'ok') this.call.succeed();
     else if (verdict === 'failed') this.call.fail();

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { BodyCapture } from '../cache/stale-cache.js';
+import type { Capture } from '../cache/stale-cache.js';
 import { forwardedFor } from '../http/client-ip.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
 import { clientResponseHeaders, type ForwardedValues, upstreamRequestHeaders } from '../http/hop-by-hop.js';
@@ -8,7 +8,7 @@ import { isIdempotent } from '../http/methods.js';
 import { hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
-import { captureFor, keepCopy, keptCopy } from './serve-stale.js';
+import { captureFor, hasKeptCopy } from './serve-stale.js';
 
 /**
  * How a trip upstream ended, for the pipeline to act on:
@@ -52,8 +52,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private inflightAtStart = 0;
   private retried = false;
   private clientGone = false;
-  private capture: BodyCapture | undefined;
-  private capturedHeaders: string[] | undefined;
+  private capture: Capture | undefined;
   /** The declared response length while no body byte has been sent; -1 once streaming. */
   private wholeBodyBytes = -1;
   private bodyLimit = Number.POSITIVE_INFINITY;
@@ -147,11 +146,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const region = permit.region;
     const elapsedMs = ctx.clock() - this.upstreamStartedAt;
     region.metrics.upstreamDuration(elapsedMs / 1000);
+    region.metrics.upstreamResponse(statusCode);
     region.sampleLatency(elapsedMs, this.inflightAtStart);
     ctx.status = statusCode;
     ctx.upstream = permit.host!.url;
     this.verdict = statusCode >= 500 ? 'failed' : 'ok';
-    if (statusCode >= 500 && keptCopy(ctx) !== undefined) {
+    if (statusCode >= 500 && hasKeptCopy(ctx)) {
       controller.abort(new Error('answered from the stale cache'));
       ctx.reason = 'upstream-5xx';
       this.end('failed');
@@ -159,7 +159,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const list = clientResponseHeaders(headers);
     this.capture = captureFor(ctx, statusCode, headers);
-    if (this.capture !== undefined) this.capturedHeaders = list.slice();
     list.push('x-floodgate-region', region.name, 'x-request-id', ctx.requestId);
     if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);
     const declared = headers['content-length'];
@@ -191,7 +190,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.permit === undefined) return;
     const res = this.ctx.res!;
     if (!res.writableEnded) res.end();
-    if (this.capture !== undefined) keepCopy(this.ctx, this.capture, this.capturedHeaders!);
+    this.capture?.finish();
     this.end('answered');
   }
 

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Clock } from '../admission/clock.js';
+import { parseUpstreamOrigin } from '../config/origins.js';
 import { DEFAULT_EJECTION_OPTIONS, OutlierEjection } from './outlier-ejection.js';
 
 export interface UpstreamHost {
@@ -17,8 +18,14 @@ export class UpstreamSet {
   readonly ejection: OutlierEjection;
   private rotation = 0;
 
+  /** Throws, before any pool is made, on a URL that validation (the same parser) would have refused. */
   constructor(urls: string[], connectionsPerHost: number, clock: Clock) {
-    this.hosts = urls.map((url) => ({
+    const origins = urls.map((url) => {
+      const parsed = parseUpstreamOrigin(url);
+      if (!parsed.ok) throw new TypeError(`Invalid URL: ${parsed.problem}`);
+      return parsed.url;
+    });
+    this.hosts = origins.map((url) => ({
       url,
       pool: new Pool(url, { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 }),
       inflight: 0,

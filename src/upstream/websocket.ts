@@ -85,6 +85,7 @@ function answered(state: TunnelState, res: IncomingMessage): void {
   res.headers['x-request-id'] = ctx.requestId;
   ctx.status = res.statusCode!;
   ctx.upstream = state.permit?.host?.url;
+  ctx.region.metrics.upstreamResponse(res.statusCode!);
   end(state, res.statusCode! < 500 ? 'ok' : 'failed', 'answered');
 }
 

@@ -2,27 +2,30 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdminServer, startAdminServer } from '../../src/admin/admin-server.js';
 import type { AdminView, RegionView, ReloadResult } from '../../src/admin/admin-view.js';
+import type { HistoryPoint } from '../../src/admin/region-history.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
+import { regionView } from '../support/region-view.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = 's3cret-token';
 
 class FakeView implements AdminView {
   isReady = true;
   regionReads = 0;
+  upstream5xx = 0;
   reloadCalls = 0;
   nextReload: ReloadResult = { ok: true, version: 2 };
 
   regions(): Record<string, RegionView> {
     this.regionReads++;
+    this.upstream5xx += 2;
     return {
-      'us-east': {
+      'us-east': regionView({
         breaker: 'open',
         inflight: 3,
         inflightLimit: 64,
         tokens: 12.3456,
-        burst: 100,
-        rps: 50,
         admittedRps: 40.129,
         shedRps: 9.871,
         baselineRps: 20.004,
@@ -31,9 +34,11 @@ class FakeView implements AdminView {
         p50Ms: 4.567,
         p99Ms: 99.999,
         outcomes: { forwarded: 10, failover: 0, stale: 1, shed: 4, error: 2 },
+        // Two more 5xx on every read, so consecutive samples see a rate.
+        upstreamResponses: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': this.upstream5xx },
         shed: { rate: { low: 4 } },
         upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 3, ejected: false }],
-      },
+      }),
     };
   }
 
@@ -56,22 +61,31 @@ let server: AdminServer | undefined;
 let view: FakeView;
 let metrics: GatewayMetrics;
 
+const HISTORY_POINTS = 5;
+
 async function start(token?: string): Promise<string> {
   view = new FakeView();
   metrics = new GatewayMetrics();
   metrics.sampleRegionsWith(() => view.regions());
-  metrics.region('us-east').outcome('forwarded');
+  metrics.region('us-east').requestDone('forwarded', 0.02);
   metrics.region('us-east').upstreamDuration(0.01);
-  const opts = { host: '127.0.0.1', port: 0, token, eventsIntervalMs: 50 };
+  metrics.region('us-east').upstreamResponse(503);
+  metrics.countBadRequest('headers-too-large');
+  const opts = { host: '127.0.0.1', port: 0, token, eventsIntervalMs: 50, historyPoints: HISTORY_POINTS };
   server = await startAdminServer(opts, view, metrics, createLogger('fatal', silentLog));
   return `http://127.0.0.1:${server.port}`;
 }
 
-/** Reads server-sent events until `count` have arrived, returning their data fields parsed. */
-async function readEvents(res: Response, count: number): Promise<unknown[]> {
+interface ServerEvent {
+  event: string;
+  data: unknown;
+}
+
+/** Reads server-sent events until `count` have arrived, returning their names and parsed data. */
+async function readEvents(res: Response, count: number): Promise<ServerEvent[]> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
-  const events: unknown[] = [];
+  const events: ServerEvent[] = [];
   let buffered = '';
   while (events.length < count) {
     const { value, done } = await reader.read();
@@ -79,11 +93,10 @@ async function readEvents(res: Response, count: number): Promise<unknown[]> {
     buffered += decoder.decode(value, { stream: true });
     let end = buffered.indexOf('\n\n');
     while (end !== -1) {
-      const data = buffered
-        .slice(0, end)
-        .split('\n')
-        .find((line) => line.startsWith('data: '));
-      if (data !== undefined) events.push(JSON.parse(data.slice(6)));
+      const lines = buffered.slice(0, end).split('\n');
+      const data = lines.find((line) => line.startsWith('data: '));
+      const event = lines.find((line) => line.startsWith('event: '))?.slice(7) ?? 'message';
+      if (data !== undefined) events.push({ event, data: JSON.parse(data.slice(6)) });
       buffered = buffered.slice(end + 2);
       end = buffered.indexOf('\n\n');
     }
@@ -91,6 +104,8 @@ async function readEvents(res: Response, count: number): Promise<unknown[]> {
   reader.releaseLock();
   return events;
 }
+
+type RegionsEvent = { at: number; regions: Record<string, RegionView>; sample?: HistoryPoint['regions'] };
 
 afterEach(async () => {
   await server?.close();
@@ -125,6 +140,12 @@ describe('admin server', () => {
       'floodgate_region_tokens{region="us-east"}',
       'floodgate_inflight{region="us-east"} 3',
       'floodgate_upstream_duration_seconds_bucket{region="us-east",le="0.01"} 1',
+      'floodgate_upstream_responses_total{region="us-east",class="5xx"} 1',
+      'floodgate_upstream_responses_total{region="us-east",class="2xx"} 0',
+      'floodgate_bad_requests_total{reason="headers-too-large"} 1',
+      'floodgate_request_duration_seconds_bucket{region="us-east",outcome="forwarded",le="0.025"} 1',
+      'floodgate_region_capacity_rps{region="us-east"} 50',
+      'floodgate_build_info{version="',
     ]) {
       expect(text).toContain(name);
     }
@@ -224,6 +245,7 @@ describe('admin server', () => {
       ['/dashboard/uplot.js', 'text/javascript', 'uPlot'],
       ['/dashboard/uplot.css', 'text/css', '.uplot'],
       ['/dashboard/dashboard.js', 'text/javascript', 'EventSource'],
+      ['/dashboard/dashboard-charts.js', 'text/javascript', 'RegionCharts'],
       ['/dashboard/dashboard.css', 'text/css', '.region'],
     ];
     for (const [path, type, marker] of assets) {
@@ -235,36 +257,58 @@ describe('admin server', () => {
     }
   });
 
-  it('streams the regions as server-sent events, repeatedly', async () => {
-    // The first event comes at once and later ones on the interval, each with the regions JSON.
+  it('streams the history, then the regions as they are, then a sampled frame every tick', async () => {
+    // The first two events come at once; later ones on the interval carry that tick's sample.
     const base = await start();
     const res = await fetch(`${base}/admin/events`);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const events = (await readEvents(res, 2)) as { at: number; regions: Record<string, RegionView> }[];
-    expect(events).toHaveLength(2);
-    for (const event of events) {
+    const events = await readEvents(res, 4);
+    await res.body!.cancel();
+    expect(events.map((e) => e.event)).toEqual(['history', 'regions', 'regions', 'regions']);
+    const [now, ...ticks] = events.slice(1).map((e) => e.data as RegionsEvent);
+    expect(now!.sample).toBeUndefined();
+    for (const event of [now!, ...ticks]) {
       expect(typeof event.at).toBe('number');
       expect(event.regions['us-east']?.breaker).toBe('open');
       expect(event.regions['us-east']?.tokens).toBe(12.35);
     }
-    await res.body!.cancel();
+    // Between reads only the 5xx count moves (two a read), so all of the new answers are 5xx.
+    const sample = ticks[1]!.sample!['us-east']!;
+    expect(sample.upstream5xxShare).toBe(1);
+    expect(sample.upstream5xxRps).toBeGreaterThan(0);
+    expect(sample).toMatchObject({ admittedRps: 40.13, shedRps: 9.87, limitRps: 50, surging: true });
+    expect(sample.shedShare).toBeCloseTo(9.87 / 50, 4);
   });
 
-  it('stops reading region state once the event client has gone', async () => {
-    // The ticker runs only while someone listens, so an idle admin port costs nothing.
+  it('gives a freshly opened stream the kept history, at most historyPoints samples, oldest first', async () => {
+    // A page opened after a while draws the recent past at once; the ring never grows past its bound.
     const base = await start();
-    const controller = new AbortController();
-    const res = await fetch(`${base}/admin/events`, { signal: controller.signal });
-    await readEvents(res, 2);
-    controller.abort();
-    await waitUntil(async () => {
-      const before = view.regionReads;
-      await delay(200);
-      return view.regionReads === before;
-    });
-    const settled = view.regionReads;
-    await delay(300);
-    expect(view.regionReads).toBe(settled);
+    await until(() => view.regionReads > HISTORY_POINTS + 3, 10_000, 'enough samples');
+    const res = await fetch(`${base}/admin/events`);
+    const [history] = await readEvents(res, 1);
+    await res.body!.cancel();
+    const points = (history!.data as { points: HistoryPoint[] }).points;
+    expect(points).toHaveLength(HISTORY_POINTS);
+    const times = points.map((p) => p.at);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(points.at(-1)!.regions['us-east']?.limitRps).toBe(50);
+    const json = (await (await fetch(`${base}/admin/history`)).json()) as { points: HistoryPoint[] };
+    expect(json.points).toHaveLength(HISTORY_POINTS);
+  });
+
+  it('reads the region state once per tick however many streams are open', async () => {
+    // Three pages share each sampled frame: they see the same `at` values, not one read each.
+    const base = await start();
+    const streams = await Promise.all([1, 2, 3].map(() => fetch(`${base}/admin/events`)));
+    const seen = await Promise.all(streams.map((res) => readEvents(res, 6)));
+    await Promise.all(streams.map((res) => res.body!.cancel()));
+    const tickTimes = seen.map((events) =>
+      events
+        .filter((e) => (e.data as RegionsEvent).sample !== undefined)
+        .map((e) => (e.data as RegionsEvent).at),
+    );
+    const shared = tickTimes[0]!.filter((at) => tickTimes[1]!.includes(at) && tickTimes[2]!.includes(at));
+    expect(shared.length).toBeGreaterThanOrEqual(2);
   });
 
   it('ends open event streams when the server closes', async () => {
@@ -280,14 +324,3 @@ describe('admin server', () => {
     expect(done).toBe(true);
   });
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-  }
-}

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
@@ -72,6 +73,106 @@ describe('floodgate CLI', () => {
     const result = run('--config', file);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`${file}: regions: needs at least one region`);
+  });
+
+  // Issue 11: an upstream URL the pool cannot parse passed `check` and made `--config` die with a stack trace.
+  it.each(['http://127.0.0.1:70000', 'http://[::1', 'http://a:b:c'])(
+    'check and --config refuse the upstream %s with one line',
+    async (url) => {
+      const file = join(dir, 'bad-url.yaml');
+      const port = await freePort();
+      await writeFile(
+        file,
+        stringify({
+          listen: { port },
+          admin: { port: 0 },
+          regions: { a: { upstreams: [url], capacity: { rps: 1 } } },
+          routing: { default: 'a' },
+        }),
+      );
+      for (const result of [run('check', file), run('--config', file)]) {
+        expect(result.status).toBe(2);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^${escapeRegExp(file)}: regions\\.a\\.upstreams\\.0: `));
+      }
+    },
+  );
+
+  // Warnings do not fail a check: exit 0, the summary on stdout, one `warning:` line each on stderr.
+  it('check prints warnings and exits 0', async () => {
+    const file = join(dir, 'warned.yaml');
+    await writeFile(
+      file,
+      stringify({
+        regions: {
+          a: { upstreams: ['http://127.0.0.1:1', 'http://127.0.0.1:1/'], capacity: { rps: 100, burst: 1 } },
+        },
+        routing: { default: 'a' },
+        routes: [{ match: { pathPrefix: '/api' } }, { match: { pathPrefix: '/api/v2' }, priority: 'low' }],
+      }),
+    );
+    const result = run('check', file);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`${file}: valid`);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.map((l) => l.slice(0, l.indexOf(': ', `warning: ${file}: `.length)))).toEqual([
+      `warning: ${file}: routes.1`,
+      `warning: ${file}: regions.a.upstreams.1`,
+      `warning: ${file}: regions.a.capacity.burst`,
+    ]);
+  });
+
+  // A port already in use is the environment's fault: one line on stderr, exit 1, no stack trace.
+  it('reports a port in use in one line', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    const file = join(dir, 'taken.yaml');
+    await writeFile(
+      file,
+      stringify({
+        listen: { port },
+        admin: { port: 0 },
+        regions: { a: { upstreams: ['http://127.0.0.1:1'], capacity: { rps: 1 } } },
+        routing: { default: 'a' },
+      }),
+    );
+    const result = run('--config', file);
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `floodgate: cannot start: listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
+    ]);
+  });
+
+  // The last resort: what nothing caught is one JSON `fatal` line with its stack on stdout, after
+  // the lines the logger still buffered, then exit 1.
+  it.each([
+    ['uncaughtException', "setTimeout(() => { throw new Error('boom'); });"],
+    ['unhandledRejection', "Promise.reject(new Error('boom'));"],
+  ])('logs a fatal line on %s', (kind, crash) => {
+    const fatal = pathToFileURL(join(process.cwd(), 'dist/src/observability/fatal.js')).href;
+    const pinoUrl = pathToFileURL(join(process.cwd(), 'node_modules/pino/pino.js')).href;
+    const script = `
+      import { installFatalHandler, flushOnFatal } from '${fatal}';
+      import pino from '${pinoUrl}';
+      const logger = pino(pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+      installFatalHandler();
+      flushOnFatal(logger);
+      logger.info({ event: 'before' }, 'buffered');
+      ${crash}`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.event)).toEqual(['before', 'fatal']);
+    expect(lines[1]).toMatchObject({ level: 'fatal', event: 'fatal', kind, message: 'boom' });
+    expect(lines[1].stack).toMatch(/^Error: boom\n\s+at /);
   });
 
   describe('a running gateway', () => {
@@ -170,3 +271,7 @@ describe('floodgate CLI', () => {
     });
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

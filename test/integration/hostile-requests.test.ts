@@ -1,117 +1,19 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import {
+  DEADLINE_SLACK_MS,
+  get,
+  H,
+  HEADERS_TIMEOUT_MS,
+  handshake,
+  MAX_BODY_BYTES,
+  MAX_HEADER_BYTES,
+  post,
+  REFUSED,
+  REQUEST_TIMEOUT_MS,
+} from '../support/hostile-payloads.js';
+import { converse, statusOf } from '../support/raw-socket.js';
 import { oneRegion, startTestGateway, type TestGateway } from '../support/test-gateway.js';
-
-const HEADERS_TIMEOUT_MS = 500;
-const REQUEST_TIMEOUT_MS = 1500;
-const MAX_HEADER_BYTES = 2048;
-const MAX_BODY_BYTES = 1000;
-// The contract's "about a second" after a deadline, plus room for a busy CI machine.
-const DEADLINE_SLACK_MS = 1000 + 750;
-
-type Step = string | { waitMs: number } | { waitFor: RegExp };
-
-interface Conversation {
-  text: string;
-  ended: 'closed' | 'timeout';
-  /** From the last write to the end of the conversation. */
-  sinceLastWriteMs: number;
-}
-
-/** Plays `steps` on one raw connection, then collects everything until the gateway closes it. */
-function converse(port: number, steps: Step[], timeoutMs = 6000): Promise<Conversation> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let lastWriteAt = Date.now();
-    let ended: Conversation['ended'] | undefined;
-    const text = () => Buffer.concat(chunks).toString('latin1');
-    const finish = (how: Conversation['ended']) => {
-      if (ended) return;
-      ended = how;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: text(), ended: how, sinceLastWriteMs: Date.now() - lastWriteAt });
-    };
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('close', () => finish('closed'));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      err.code === 'ECONNRESET' ? finish('closed') : reject(err),
-    );
-    const play = async () => {
-      for (const step of steps) {
-        if (ended) return;
-        if (typeof step === 'string') {
-          socket.write(step, 'latin1');
-          lastWriteAt = Date.now();
-        } else if ('waitMs' in step) await new Promise((r) => setTimeout(r, step.waitMs));
-        else while (!ended && !step.waitFor.test(text())) await new Promise((r) => setTimeout(r, 10));
-      }
-    };
-    play().catch(reject);
-  });
-}
-
-const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-const H = 'Host: app.example\r\n';
-const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\n${H}${extra}Connection: close\r\n\r\n`;
-const post = (headers: string, body = '') => `POST /p HTTP/1.1\r\n${H}${headers}\r\n${body}`;
-const CHUNKED = 'Transfer-Encoding: chunked\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
-
-/** Refused before any handler runs or by the gateway's own checks: [name, payload, status]. */
-const REFUSED: [string, string, number][] = [
-  ['duplicate transfer-encoding', post(`${CHUNKED}${CHUNKED}`, LAST_CHUNK), 400],
-  ['transfer-encoding listed twice', post('Transfer-Encoding: chunked, chunked\r\n', LAST_CHUNK), 400],
-  ['chunked not the final coding', post('Transfer-Encoding: chunked, gzip\r\n', LAST_CHUNK), 400],
-  ['unknown sole transfer-encoding', post('Transfer-Encoding: xchunked\r\n'), 400],
-  ['transfer-encoding identity', post('Transfer-Encoding: identity\r\n'), 400],
-  ['transfer-encoding with content-length', post(`Content-Length: 4\r\n${CHUNKED}`, LAST_CHUNK), 400],
-  [
-    'whitespace before the colon of transfer-encoding',
-    post('Transfer-Encoding : chunked\r\n', LAST_CHUNK),
-    400,
-  ],
-  ['obs-fold with a space', get('/a', 'X-A: one\r\n two\r\n'), 400],
-  ['obs-fold with a tab', get('/a', 'X-A: one\r\n\ttwo\r\n'), 400],
-  ['bare LF line endings', 'GET /a HTTP/1.1\nHost: a\n\n', 400],
-  ['bare LF inside the headers', 'GET /a HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n', 400],
-  ['bare CR inside the headers', 'GET /a HTTP/1.1\r\nHost: a\rX-A: b\r\n\r\n', 400],
-  ['whitespace before the first header name', 'GET /a HTTP/1.1\r\n Host: a\r\n\r\n', 400],
-  ['whitespace before a later header name', get('/a', ' X-A: b\r\n'), 400],
-  ['space before the colon', get('/a', 'X-A : b\r\n'), 400],
-  ['tab before the colon', get('/a', 'X-A\t: b\r\n'), 400],
-  ['empty content-length', post('Content-Length: \r\n'), 400],
-  ['conflicting content-length', post('Content-Length: 1\r\nContent-Length: 2\r\n', 'ab'), 400],
-  ['duplicate equal content-length', post('Content-Length: 2\r\nContent-Length: 2\r\n', 'ab'), 400],
-  ['content-length as a list', post('Content-Length: 2, 2\r\n', 'ab'), 400],
-  ['negative content-length', post('Content-Length: -1\r\n'), 400],
-  ['content-length with a plus sign', post('Content-Length: +2\r\n', 'ab'), 400],
-  ['hexadecimal content-length', post('Content-Length: 0x2\r\n', 'ab'), 400],
-  ['content-length beyond 2^64', post('Content-Length: 99999999999999999999999\r\n', 'ab'), 400],
-  ['empty header name', get('/a', ': b\r\n'), 400],
-  ['NUL in a header value', get('/a', 'X-A: b\0c\r\n'), 400],
-  ['NUL in a header name', get('/a', 'X-\0A: b\r\n'), 400],
-  ['NUL in the target', get('/a\0b'), 400],
-  ['DEL in a header value', get('/a', 'X-A: b\x7fc\r\n'), 400],
-  ['control character in a header value', get('/a', 'X-A: b\x01c\r\n'), 400],
-  ['space inside the target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
-  ['raw UTF-8 bytes in the target', get('/caf\xc3\xa9'), 400],
-  ['HTTP/1.1 without Host', 'GET /a HTTP/1.1\r\n\r\n', 400],
-  ['unknown HTTP version', 'GET /a HTTP/1.2\r\nHost: a\r\n\r\n', 400],
-  ['lower-case method', 'get /a HTTP/1.1\r\nHost: a\r\n\r\n', 400],
-  ['unknown method', 'FOO /a HTTP/1.1\r\nHost: a\r\n\r\n', 400],
-  ['chunk size that is not hex', post(CHUNKED, `zz\r\nab\r\n${LAST_CHUNK}`), 400],
-  ['chunk size overflow', post(CHUNKED, `fffffffffffffffffff\r\nab\r\n${LAST_CHUNK}`), 400],
-  ['chunk framing with bare LF', post(CHUNKED, '2\nab\n0\n\n'), 400],
-  ['asterisk-form target', 'OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400],
-  ['one header over maxHeaderBytes', get('/a', `X-Big: ${'a'.repeat(MAX_HEADER_BYTES + 100)}\r\n`), 431],
-  ['many headers summing over maxHeaderBytes', get('/a', 'X-Header-Name: some-value\r\n'.repeat(200)), 431],
-  ['request line over maxHeaderBytes', get(`/${'a'.repeat(MAX_HEADER_BYTES + 100)}`), 431],
-  ['declared body over maxBodyBytes', post(`Content-Length: ${MAX_BODY_BYTES + 1}\r\n`), 413],
-];
 
 /** Targets forwarded byte for byte to the configured upstream: [client target, target the upstream must see]. */
 const TARGETS: [string, string][] = [
@@ -176,13 +78,92 @@ describe('hostile requests over a raw socket', () => {
     await guarded?.close();
   });
 
-  // Each malformed, oversized or smuggling-shaped request gets its exact status and never reaches the upstream.
-  it.each(REFUSED)('refuses %s', async (_name, payload, status) => {
+  /** The current value of floodgate_bad_requests_total for one reason. */
+  async function badRequests(reason: string): Promise<number> {
+    const text = await gw.metrics.text();
+    const line = new RegExp(`^floodgate_bad_requests_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+    expect(line, `floodgate_bad_requests_total{reason="${reason}"} is exported`).not.toBeNull();
+    return Number(line![1]);
+  }
+
+  // Each malformed, oversized or smuggling-shaped request gets its exact status, never reaches the upstream, and is counted.
+  it.each(REFUSED)('refuses %s', async (_name, payload, status, reason) => {
     const before = upstream.requests.length;
+    const counted = await badRequests(reason);
     const answer = await converse(port, [payload]);
     expect(statusOf(answer.text)).toBe(status);
     expect(answer.ended).toBe('closed');
     expect(upstream.requests.length).toBe(before);
+    expect(await badRequests(reason)).toBe(counted + 1);
+  });
+
+  // A refusal by the gateway's checks is routed: it names the region and the request id, and an access line records it.
+  it('answers a bad Host with the region, the request id and an access line', async () => {
+    const answer = await converse(port, ['GET /bad-host HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n']);
+    expect(statusOf(answer.text)).toBe(400);
+    expect(answer.text).toMatch(/\r\nx-floodgate-region: us-east\r\n/);
+    expect(answer.text).toMatch(/\r\nx-request-id: [!-~]{1,128}\r\n/);
+    expect(answer.text).toMatch(/\r\n\r\n\{"error":"bad host","region":"us-east"\}$/);
+    await expect
+      .poll(() => gw.logs.find((l) => l.path === '/bad-host'), { timeout: 3000 })
+      .toMatchObject({ status: 400, outcome: 'error', region: 'us-east' });
+  });
+
+  // A parser refusal has no region; it gets one event line with its reason and llhttp's code.
+  it('logs each parser refusal once', async () => {
+    const before = gw.logs.filter((l) => l.event === 'bad-request').length;
+    const answer = await converse(port, ['FOO /a HTTP/1.1\r\nHost: a\r\n\r\n']);
+    expect(answer.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer.text).not.toMatch(/x-floodgate-region/);
+    await expect
+      .poll(() => gw.logs.filter((l) => l.event === 'bad-request').length, { timeout: 3000 })
+      .toBe(before + 1);
+    expect(gw.logs.filter((l) => l.event === 'bad-request').at(-1)).toMatchObject({
+      reason: 'method',
+      status: 400,
+      code: 'HPE_INVALID_METHOD',
+      client: '127.0.0.1',
+    });
+  });
+
+  // RFC 9112 §3.2: Host is end-to-end; naming it in connection must not make the upstream lose it.
+  it('keeps Host when connection names it', async () => {
+    const before = upstream.requests.length;
+    const answer = await converse(port, [get('/conn-host', 'Connection: host\r\n')]);
+    expect(statusOf(answer.text)).toBe(200);
+    const seen = upstream.requests[before]!;
+    expect(seen.headers.host).toBe('app.example');
+    expect(seen.headers['x-forwarded-host']).toBe('app.example');
+  });
+
+  // A backend that maps `_` to `-` must not see a second framing: underscore names are dropped, as nginx does.
+  it('drops header names with an underscore', async () => {
+    const before = upstream.requests.length;
+    const answer = await converse(port, [
+      'POST /echo HTTP/1.1\r\nHost: a\r\ntransfer_encoding: chunked\r\nX_Forwarded_For: 6.6.6.6\r\n' +
+        'Content-Length: 3\r\nConnection: close\r\n\r\nabc',
+    ]);
+    expect(statusOf(answer.text)).toBe(200);
+    const seen = upstream.requests[before]!;
+    expect(seen.rawHeaders.filter((name, i) => i % 2 === 0 && name.includes('_'))).toEqual([]);
+    expect(seen.bodyBytes).toBe(3);
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  // Headers a client names in connection stay off the upgrade request too; Host and the handshake headers go through.
+  it('strips connection-named headers from a WebSocket handshake', async () => {
+    const before = upstream.requests.length;
+    // The test upstream has no upgrade listener, so it answers the handshake as a plain request.
+    const answer = await converse(port, [
+      handshake('Host: app.example\r\n', 'Upgrade, X-Secret, host', 'X-Secret: s\r\nx_secret: u\r\n'),
+    ]);
+    expect(statusOf(answer.text)).toBe(200);
+    const seen = upstream.requests[before]!;
+    expect(seen.headers['x-secret']).toBeUndefined();
+    expect(seen.headers.x_secret).toBeUndefined();
+    expect(seen.headers.host).toBe('app.example');
+    expect(seen.headers.upgrade).toBe('websocket');
+    expect(seen.headers['sec-websocket-key']).toBe('dGhlIHNhbXBsZSBub25jZQ==');
   });
 
   // An error body never echoes what the client sent.
@@ -224,8 +205,10 @@ describe('hostile requests over a raw socket', () => {
   });
 
   // Headers trickled on a fresh connection are cut off about a second after headersTimeoutMs.
-  it('disconnects slow headers on a fresh connection', async () => {
+  it('disconnects slow headers on a fresh connection, and counts it', async () => {
+    const counted = await badRequests('headers-timeout');
     const answer = await converse(port, ['GET /a HTTP/1.1\r\n', { waitMs: 100 }, H]);
+    expect(await badRequests('headers-timeout')).toBe(counted + 1);
     expect(answer.ended).toBe('closed');
     expect([0, 408]).toContain(statusOf(answer.text));
     expect(answer.sinceLastWriteMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 200);
@@ -249,8 +232,9 @@ describe('hostile requests over a raw socket', () => {
   });
 
   // A body that does not arrive within requestTimeoutMs ends the exchange; the upstream never gets a complete request.
-  it('ends a slow body at requestTimeoutMs', async () => {
+  it('ends a slow body at requestTimeoutMs, and counts it', async () => {
     const before = upstream.requests.length;
+    const counted = await badRequests('request-timeout');
     const answer = await converse(
       port,
       ['POST /slow-body HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab'],
@@ -261,6 +245,7 @@ describe('hostile requests over a raw socket', () => {
     expect(answer.sinceLastWriteMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
     expect(answer.sinceLastWriteMs).toBeLessThan(REQUEST_TIMEOUT_MS + DEADLINE_SLACK_MS);
     expect(upstream.requests.slice(before).every((r) => r.bodySha256 === '')).toBe(true);
+    expect(await badRequests('request-timeout')).toBe(counted + 1);
     await expect.poll(() => gw.view.regions()['us-east']!.inflight, { timeout: 5000 }).toBe(0);
   });
 

@@ -2,9 +2,13 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ClientLimiter } from '../../src/admission/client-limiter.js';
-import { StaleCache } from '../../src/cache/stale-cache.js';
+import { type CacheRequest, StaleCache } from '../../src/cache/stale-cache.js';
 
 const MIB = 1024 * 1024;
+
+function staleRequest(url: string): CacheRequest {
+  return { method: 'GET', url, scheme: 'http', region: 'us-east', headers: { host: 'api.example' } };
+}
 
 /** A real collector: the run's own `gc` when exposed, else one switched on at runtime. */
 function collector(): (() => void) | undefined {
@@ -77,16 +81,18 @@ describe('memory bounds', () => {
     const before = liveBytes();
     for (let i = 0; i < 200_000; i++) {
       now += 1;
-      const body = Buffer.allocUnsafeSlow(i % 3 === 0 ? 4096 : i % 97);
-      cache.set(
-        `us-east /api/likes/${i}`,
-        { status: 200, headers: { 'content-type': 'text/plain' }, body, storedAt: now },
+      const capture = cache.captureFor(
+        staleRequest(`/api/likes/${i}`),
+        200,
+        { 'content-type': 'text/plain' },
         60_000,
       );
-      if (i % 1000 === 0) expect(cache.calculatedBytes).toBeLessThanOrEqual(maxBytes);
+      capture!.push(Buffer.allocUnsafe(i % 3 === 0 ? 4096 : i % 97));
+      capture!.finish();
+      if (i % 1000 === 0) expect(cache.bytesHeld).toBeLessThanOrEqual(maxBytes);
     }
     const after = liveBytes();
-    expect(cache.calculatedBytes).toBeLessThanOrEqual(maxBytes);
+    expect(cache.bytesHeld).toBeLessThanOrEqual(maxBytes);
     expect(cache.size).toBeGreaterThan(0);
     // 200k copies kept whole would be hundreds of MiB; the bound plus bookkeeping is a handful.
     expect(after - before).toBeLessThan((gc ? 16 : 96) * MIB);
@@ -94,14 +100,12 @@ describe('memory bounds', () => {
 
   // A copy larger than maxEntryBytes is refused instead of evicting everything else to make room.
   it('refuses a single copy over maxEntryBytes', () => {
-    const cache = new StaleCache({ maxBytes: MIB, maxEntryBytes: 1024 }, () => 0);
-    const kept = cache.set('small', { status: 200, headers: {}, body: Buffer.alloc(100), storedAt: 0 }, 1000);
-    const refused = cache.set(
-      'big',
-      { status: 200, headers: {}, body: Buffer.alloc(4096), storedAt: 0 },
-      1000,
-    );
-    expect([kept, refused]).toEqual([true, false]);
-    expect(cache.get('small')).toBeDefined();
+    const cache = new StaleCache({ maxBytes: MIB, maxEntryBytes: 4096 }, () => 0);
+    const offer = (path: string, bytes: number) => {
+      const capture = cache.captureFor(staleRequest(path), 200, {}, 1000)!;
+      return capture.push(Buffer.alloc(bytes)) && capture.finish();
+    };
+    expect([offer('/small', 100), offer('/big', 8192)]).toEqual([true, false]);
+    expect(cache.lookup(staleRequest('/small'))).toBeDefined();
   });
 });

@@ -1,4 +1,8 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type GatewayConfig, parseConfigText } from '../../src/config/load.js';
+import { type RunningGateway, startGateway } from '../../src/start-gateway.js';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText } from '../support/http-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
@@ -141,5 +145,84 @@ describe('reload', () => {
     expect(metrics).not.toContain('region="us-west"');
     const routed = await fetchText(`${gw.publicUrl}/x`, { headers: { 'x-region': 'us-west' } });
     expect(routed.headers['x-floodgate-region']).toBe('us-east');
+  });
+
+  // Issue 11: an upstream URL undici cannot parse passed validation and a reload then killed the gateway.
+  it.each(['http://127.0.0.1:70000', 'http://[::1', 'http://a:b:c'])(
+    'rejects the upstream %s and keeps serving',
+    async (bad) => {
+      a = await startFaultUpstream();
+      gw = await startTestGateway({
+        regions: { 'us-east': { upstreams: [a.url], capacity: { rps: 100 } } },
+        routing: { default: 'us-east' },
+      });
+      await gw.writeConfig(config({ 'us-east': { upstreams: [bad], capacity: { rps: 100 } } }));
+      const result = await gw.reload();
+      expect(result.ok).toBe(false);
+      expect(gw.view.configInfo().lastError).toContain(`${gw.configPath}: regions.us-east.upstreams.0: `);
+      expect((await fetchText(`${gw.publicUrl}/x`)).status).toBe(200);
+    },
+  );
+});
+
+describe('a reload whose runtime cannot be built', () => {
+  let a: FaultUpstream;
+  let running: RunningGateway | undefined;
+  afterEach(async () => {
+    await running?.shutdown();
+    running = undefined;
+    await a?.close();
+  });
+
+  // Build-then-commit: an exception while the new runtime is built (here an unvalidated config, as
+  // if validation had missed something) leaves the old runtime serving, its regions untouched.
+  it('leaves the old runtime and its regions as they were', async () => {
+    a = await startFaultUpstream();
+    const text = (burst: number, extra = '') => `
+listen: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+regions:
+  us-east: { upstreams: ["${a.url}"], capacity: { rps: 0.01, burst: ${burst} } }
+${extra}
+routing: { default: us-east }
+`;
+    let next: GatewayConfig = parseConfigText(text(3), 'gw.yaml', {});
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+        done();
+      },
+    });
+    running = await startGateway({ configPath: 'gw.yaml', load: async () => next, logger: pino(sink) });
+    for (let i = 0; i < 2; i++) expect((await fetchText(`${running.publicUrl}/x`)).status).toBe(200);
+    expect((await fetchText(`${running.publicUrl}/x`)).status).toBe(503);
+    const before = running.gateway.runtime;
+    const east = before.regions.get('us-east')!;
+
+    next = parseConfigText(
+      text(
+        50,
+        '  us-west: { upstreams: ["http://127.0.0.1:1"], capacity: { rps: 1 } }\nlog: { level: warn }',
+      ),
+      'gw.yaml',
+      {},
+    );
+    next.regions['us-west']!.upstreams = ['http://[::1'];
+    const answer = await fetchText(`${running.adminUrl}/admin/reload`, { method: 'POST' });
+
+    expect(answer.status).toBe(400);
+    expect(running.gateway.runtime).toBe(before);
+    expect(east.config.capacity.burst).toBe(3);
+    expect(east.view().burst).toBe(3);
+    const linesBefore = logs.length;
+    expect((await fetchText(`${running.publicUrl}/after`)).status).toBe(503);
+    // The log level of the rejected file (warn) was not applied: the access line is still written.
+    await until(() => logs.slice(linesBefore).some((l) => l.path === '/after'));
+    expect(running.view.configInfo()).toMatchObject({ version: 1 });
+    expect(running.view.configInfo().lastError).toContain('Invalid URL');
+    expect(logs.some((l) => l.event === 'reload-rejected')).toBe(true);
+    const metrics = (await fetchText(`${running.adminUrl}/metrics`)).body;
+    expect(metrics).not.toContain('region="us-west"');
   });
 });

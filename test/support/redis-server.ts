@@ -1,36 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { toolAvailable } from './tools.js';
 
-const INSTALL_HINT = 'redis-server is not installed (apt-get install redis-server)';
 const READY_TIMEOUT_MS = 10_000;
 
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return join(dir, command);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/**
- * Whether the Redis tests can run: for a describe-level condition. Under CI=true a missing
- * redis-server is an error, so the suite fails instead of passing without having run; on a
- * developer's machine the tests are skipped with a message saying how to install it.
- */
+/** Whether the Redis tests can run (see toolAvailable): for a describe-level condition. */
 export function redisServerAvailable(): boolean {
-  if (onPath('redis-server') !== undefined) return true;
-  if (process.env.CI === 'true') throw new Error(`${INSTALL_HINT}; the CI run installs it, see .ci/run`);
-  console.warn(`skipping the Redis tests: ${INSTALL_HINT}`);
-  return false;
+  return toolAvailable('redis-server', 'redis-server', 'the Redis tests');
 }
 
 export interface RedisServer {

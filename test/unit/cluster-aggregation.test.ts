@@ -1,30 +1,27 @@
-import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { RegionView } from '../../src/admin/admin-view.js';
 import { aggregateMetrics } from '../../src/cluster/cluster-metrics.js';
 import { sumRegionViews } from '../../src/cluster/region-view-sum.js';
 import type { MetricJson } from '../../src/cluster/worker-messages.js';
+import { GatewayMetrics } from '../../src/observability/metrics.js';
+import { regionView } from '../support/region-view.js';
 
 function view(overrides: Partial<RegionView>): RegionView {
-  return {
-    breaker: 'closed',
+  return regionView({
     inflight: 1,
     inflightLimit: 128,
     tokens: 10,
-    burst: 100,
-    rps: 50,
     admittedRps: 20,
     shedRps: 5,
     baselineRps: 12,
     currentRps: 25,
-    surging: false,
     p50Ms: 3,
     p99Ms: 40,
     outcomes: { forwarded: 10, failover: 1, stale: 0, shed: 2, error: 0 },
     shed: { rate: { low: 2 } },
     upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 1, ejected: false }],
     ...overrides,
-  };
+  });
 }
 
 describe('sumRegionViews', () => {
@@ -86,35 +83,34 @@ describe('sumRegionViews', () => {
   });
 });
 
-async function workerMetrics(requests: number, breaker: number, version: number): Promise<MetricJson[]> {
-  const registry = new Registry();
-  new Counter({
-    name: 'floodgate_requests_total',
-    help: 'h',
-    labelNames: ['region'],
-    registers: [registry],
-  }).inc({ region: 'east' }, requests);
-  new Gauge({
-    name: 'floodgate_breaker_state',
-    help: 'h',
-    labelNames: ['region'],
-    registers: [registry],
-  }).set({ region: 'east' }, breaker);
-  new Gauge({ name: 'floodgate_config_version', help: 'h', registers: [registry] }).set(version);
-  return (await registry.getMetricsAsJSON()) as unknown as MetricJson[];
+/** A worker's metrics as it sends them to the primary: its own GatewayMetrics, as JSON. */
+async function workerMetrics(
+  requests: number,
+  breaker: 'closed' | 'open',
+  sharedUp: boolean,
+): Promise<MetricJson[]> {
+  const metrics = new GatewayMetrics();
+  metrics.setConfigVersion(9);
+  metrics.sampleRegionsWith(() => ({ east: regionView({ breaker }) }));
+  for (let i = 0; i < requests; i++) metrics.region('east').requestDone('forwarded', 0);
+  metrics.sharedLimits().setUp(sharedUp);
+  return (await metrics.registry.getMetricsAsJSON()) as unknown as MetricJson[];
 }
 
 describe('aggregateMetrics', () => {
-  it('sums counters, keeps the worst state gauge and takes the config version from the primary', async () => {
-    // 3 + 4 requests make 7; breakers 0 and 2 make 2, not 2 + 0; workers' version 9 yields to the primary's 2.
-    const primary = new Registry();
-    new Gauge({ name: 'floodgate_config_version', help: 'h', registers: [primary] }).set(2);
+  it('sums counters, keeps the worst state gauge and takes the config series from the primary', async () => {
+    // 3 + 4 requests make 7; two open breakers stay 2 (not 4); one worker off Redis makes the
+    // group's shared_limits_up 0; the workers' version 9 yields to the primary's 2.
+    const primary = new GatewayMetrics();
+    primary.setConfigVersion(2);
     const text = await aggregateMetrics(
-      [await workerMetrics(3, 0, 9), await workerMetrics(4, 2, 9)],
-      (await primary.getMetricsAsJSON()) as unknown as MetricJson[],
+      [await workerMetrics(3, 'open', true), await workerMetrics(4, 'open', false)],
+      (await primary.registry.getMetricsAsJSON()) as unknown as MetricJson[],
     ).metrics();
-    expect(text).toContain('floodgate_requests_total{region="east"} 7');
+    expect(text).toContain('floodgate_requests_total{region="east",outcome="forwarded"} 7');
     expect(text).toContain('floodgate_breaker_state{region="east"} 2');
+    expect(text).toMatch(/^floodgate_shared_limits_up 0$/m);
     expect(text).toMatch(/^floodgate_config_version 2$/m);
+    expect(text).toMatch(/^floodgate_build_info\{.*\} 1$/m);
   });
 });

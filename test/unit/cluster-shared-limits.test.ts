@@ -6,7 +6,7 @@ import { type AdmissionLimits, RegionAdmission } from '../../src/admission/regio
 import { leaseSize, localCapacity } from '../../src/cluster/lease-plan.js';
 import type { BucketStore, LeaseReply, LeaseRequest } from '../../src/cluster/redis-bucket.js';
 import { SharedLimits } from '../../src/cluster/shared-limits.js';
-import type { LeaseResult, SharedLimitsMetrics } from '../../src/cluster/shared-limits-metrics.js';
+import type { LeaseResult, SharedLimitsMetrics } from '../../src/observability/metrics.js';
 
 const RPS = 1000;
 const BURST = 100;

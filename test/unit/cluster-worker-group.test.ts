@@ -5,6 +5,7 @@ import type { RegionView } from '../../src/admin/admin-view.js';
 import { parseWorkerCount } from '../../src/cluster/worker-count.js';
 import { WorkerGroup, type WorkerHandle } from '../../src/cluster/worker-group.js';
 import type { PrimaryMessage, WorkerMessage } from '../../src/cluster/worker-messages.js';
+import { regionView as quietRegion } from '../support/region-view.js';
 
 const VALID = `
 regions:
@@ -97,24 +98,12 @@ function makeGroup(
 }
 
 function regionView(forwarded: number): RegionView {
-  return {
-    breaker: 'closed',
-    inflight: 0,
+  return quietRegion({
     inflightLimit: 10,
     tokens: 1,
-    burst: 100,
     rps: 100,
-    admittedRps: 0,
-    shedRps: 0,
-    baselineRps: 0,
-    currentRps: 0,
-    surging: false,
-    p50Ms: 0,
-    p99Ms: 0,
     outcomes: { forwarded, failover: 0, stale: 0, shed: 0, error: 0 },
-    shed: {},
-    upstreams: [],
-  };
+  });
 }
 
 afterEach(() => {

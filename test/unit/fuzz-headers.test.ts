@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clientResponseHeaders,
   headerListToObject,
+  prepareUpgradeHeaders,
   upstreamRequestHeaders,
 } from '../../src/http/hop-by-hop.js';
 import { failOnStrayErrors } from '../support/fail-on-stray-errors.js';
@@ -33,6 +34,9 @@ const SPECIAL_NAMES = [
   'accept',
   'authorization',
   'expect',
+  'transfer_encoding',
+  'content_length',
+  'x_forwarded_for',
 ];
 const EXTRA_FORWARDED_NAMES = [
   'x-forwarded-port',
@@ -88,6 +92,7 @@ function namedByConnection(value: string | string[] | undefined): Set<string> {
   );
 }
 
+/** Dropped from requests: the hop-by-hop set, gateway-owned names, underscore names, and what connection names but Host. */
 function mustDrop(lower: string, named: Set<string>): boolean {
   return (
     HOP_BY_HOP.includes(lower) ||
@@ -95,7 +100,8 @@ function mustDrop(lower: string, named: Set<string>): boolean {
     lower.startsWith('x-floodgate-') ||
     APPENDED.includes(lower) ||
     lower === ANSWERED_BY_GATEWAY ||
-    named.has(lower)
+    lower.includes('_') ||
+    (named.has(lower) && lower !== 'host')
   );
 }
 
@@ -117,7 +123,7 @@ function clientPart(out: string[]): string[] {
 describe('hop-by-hop stripping under arbitrary headers', () => {
   failOnStrayErrors();
 
-  // No hop-by-hop, proxy-*, x-floodgate-*, expect, client x-forwarded-for/proto/host or connection-named header survives.
+  // No hop-by-hop, proxy-*, x-floodgate-*, expect, underscore, client x-forwarded-for/proto/host or connection-named header (Host aside) survives.
   it('drops every hop-by-hop and gateway-owned request header, whatever its case', () => {
     fc.assert(
       fc.property(rawHeaders(), (raw) => {
@@ -156,6 +162,38 @@ describe('hop-by-hop stripping under arbitrary headers', () => {
     );
   }, 60_000);
 
+  // A WebSocket handshake keeps connection (as `upgrade`), upgrade, Host and expect, and loses everything else upstreamRequestHeaders drops.
+  it('strips handshake headers the same way, keeping what the handshake needs', () => {
+    fc.assert(
+      fc.property(rawHeaders(), (raw) => {
+        const connection = connectionOf(raw);
+        const named = namedByConnection(connection);
+        const headers: IncomingHttpHeaders = {};
+        for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] = raw[i + 1]!;
+        headers.connection = connection === undefined ? 'upgrade' : [connection].flat().join(', ');
+        headers.upgrade = 'websocket';
+        const before = { ...headers };
+        prepareUpgradeHeaders(headers, FORWARDED);
+        const expected: IncomingHttpHeaders = {};
+        for (const name of Object.keys(before)) {
+          // Node answers expect: 100-continue only on ordinary requests; a handshake passes it on.
+          const needed = name === 'connection' || name === 'upgrade';
+          const passedOn = name === ANSWERED_BY_GATEWAY && !named.has(name);
+          if (needed || passedOn || !mustDrop(name, named)) expected[name] = before[name];
+        }
+        expected.connection = 'upgrade';
+        Object.assign(expected, {
+          'x-forwarded-for': FORWARDED.forwardedFor,
+          'x-forwarded-proto': FORWARDED.proto,
+          'x-forwarded-host': FORWARDED.host,
+          'x-request-id': FORWARDED.requestId,
+        });
+        expect(headers).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  }, 60_000);
+
   // A response loses its hop-by-hop, proxy-*, x-floodgate-* and connection-named headers and keeps the rest.
   it('strips response headers the same way', () => {
     // Names arrive lower-cased (undici's parsed form); connection tokens may be in any case.
@@ -179,7 +217,8 @@ describe('hop-by-hop stripping under arbitrary headers', () => {
         const named = namedByConnection(headers.connection);
         const expected = Object.fromEntries(
           Object.entries(headers).filter(([name]) => {
-            const dropped = HOP_BY_HOP.includes(name) || name.startsWith('proxy-') || named.has(name);
+            const dropped =
+              HOP_BY_HOP.includes(name) || name.startsWith('proxy-') || (named.has(name) && name !== 'host');
             return !dropped && !name.startsWith('x-floodgate-');
           }),
         );

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clientResponseHeaders,
   headerListToObject,
+  prepareUpgradeHeaders,
   upstreamRequestHeaders,
 } from '../../src/http/hop-by-hop.js';
 import { upstreamPath } from '../../src/routing/route-table.js';
@@ -59,6 +60,38 @@ describe('request headers sent upstream', () => {
       [['X-Public', 'p']],
     ],
     [
+      'never drops Host, even when connection names it',
+      ['Host', 'app.example', 'Connection', 'host, HOST, X-A', 'X-A', '1', 'B', '2'],
+      'host, HOST, X-A',
+      [
+        ['Host', 'app.example'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      // Backends that map `_` to `-` (CGI, WSGI, PHP) would read these as transfer-encoding and x-forwarded-for.
+      'drops header names with an underscore, as nginx does',
+      [
+        'transfer_encoding',
+        'chunked',
+        'Content-Length',
+        '3',
+        'X_Forwarded_For',
+        '6.6.6.6',
+        'x_floodgate_region',
+        'eu',
+        '_',
+        'x',
+        'X-Ok',
+        'y',
+      ],
+      undefined,
+      [
+        ['Content-Length', '3'],
+        ['X-Ok', 'y'],
+      ],
+    ],
+    [
       "replaces the client's x-request-id with the request's id",
       ['X-Request-Id', 'client-sent', 'A', 'b'],
       undefined,
@@ -98,6 +131,37 @@ describe('request headers sent upstream', () => {
   it('omits x-forwarded-host without a host', () => {
     const out = pairs(upstreamRequestHeaders(['A', 'b'], undefined, { ...FORWARDED, host: undefined }));
     expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id']);
+  });
+});
+
+describe('WebSocket handshake headers sent upstream', () => {
+  // connection and upgrade stay for the handshake; what connection names goes, and so does the rest of the hop-by-hop set.
+  it('strips headers named in connection but keeps the handshake and Host', () => {
+    const headers: Record<string, string> = {
+      host: 'app.example',
+      connection: 'Upgrade, X-Secret, host, keep-alive',
+      upgrade: 'websocket',
+      'x-secret': 's',
+      'keep-alive': 'timeout=5',
+      'proxy-authorization': 'Basic x',
+      x_secret: 'u',
+      'x-floodgate-region': 'forged',
+      'x-forwarded-host': 'forged',
+      'sec-websocket-key': 'k',
+      'sec-websocket-version': '13',
+    };
+    prepareUpgradeHeaders(headers, FORWARDED);
+    expect(headers).toEqual({
+      host: 'app.example',
+      connection: 'upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-key': 'k',
+      'sec-websocket-version': '13',
+      'x-forwarded-for': '10.0.0.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'app.example',
+      'x-request-id': 'req-1',
+    });
   });
 });
 

@@ -1,138 +1,201 @@
-import { beforeEach, describe, expect, it } from 'vitest';
-import { BodyCapture, StaleCache, type StaleEntry } from '../../src/cache/stale-cache.js';
+/**
+ * The stale cache as a store: its byte bounds, per-route ttl, what a served copy carries, the
+ * capture of a streaming body, and that responses which can never be kept cost no header work.
+ * The RFC 9111 rules are in stale-cache-rules.test.ts and stale-cache-serving.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { REFRESH_AFTER_MS } from '../../src/cache/stale-cache.js';
+import {
+  fakeNow,
+  headerOf,
+  newCache,
+  offer,
+  request,
+  servedBody,
+  useFakeClock,
+} from '../support/stale-cache-fixtures.js';
 
-let now = 0;
-const clock = () => now;
+useFakeClock();
 
-beforeEach(() => {
-  now = 0;
-});
-
-function entry(bodyBytes: number, headers: Record<string, string | string[]> = {}): StaleEntry {
-  return {
-    status: 200,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: Buffer.alloc(bodyBytes, 'x'),
-    storedAt: now,
-  };
-}
+const target = (i: number) => request({}, { url: `/item/${i}` });
 
 describe('StaleCache', () => {
-  it('stays within maxBytes however many entries are inserted', () => {
-    // Verifies: the byte bound holds and the least recently used entries are the ones evicted.
-    const cache = new StaleCache({ maxBytes: 100_000, maxEntryBytes: 10_000 }, clock);
+  it('stays within maxBytes however many copies are offered', () => {
+    // Verifies: the byte bound holds and the least recently used targets are the ones evicted.
+    const cache = newCache({ maxBytes: 100_000, maxEntryBytes: 10_000 });
     for (let i = 0; i < 1_000; i++) {
-      cache.set(`/item/${i}`, entry(900), 60_000);
-      expect(cache.calculatedBytes).toBeLessThanOrEqual(100_000);
+      offer(cache, target(i), { body: 'x'.repeat(900) });
+      expect(cache.bytesHeld).toBeLessThanOrEqual(100_000);
     }
-    expect(cache.size).toBeGreaterThan(50);
+    expect(cache.size).toBeGreaterThan(30);
     expect(cache.size).toBeLessThan(1_000);
-    expect(cache.get('/item/999')?.body.length).toBe(900);
-    expect(cache.get('/item/0')).toBeUndefined();
+    expect(servedBody(cache, target(999))?.length).toBe(900);
+    expect(servedBody(cache, target(0))).toBeUndefined();
   });
 
-  it('keeps recently read entries over untouched ones', () => {
-    // Verifies: get() refreshes recency, so a popular copy survives a flood of new ones.
-    const cache = new StaleCache({ maxBytes: 10_000, maxEntryBytes: 5_000 }, clock);
-    cache.set('/popular', entry(500), 60_000);
+  it('keeps recently served copies over untouched ones', () => {
+    // Verifies: serving a copy refreshes its recency, so a popular copy survives a flood of new ones.
+    const cache = newCache({ maxBytes: 10_000, maxEntryBytes: 5_000 });
+    offer(cache, target(-1), { body: 'popular' });
     for (let i = 0; i < 100; i++) {
-      cache.set(`/other/${i}`, entry(500), 60_000);
-      expect(cache.get('/popular')).toBeDefined();
+      offer(cache, target(i), { body: 'x'.repeat(500) });
+      expect(servedBody(cache, target(-1))).toBe('popular');
     }
   });
 
-  it('expires entries after their ttl on the injected clock', () => {
-    // Verifies: an entry is served until ttlMs has passed and not after; each entry has its own ttl.
-    now = 0;
-    const cache = new StaleCache({ maxBytes: 100_000, maxEntryBytes: 10_000 }, clock);
-    cache.set('/short', entry(10), 1_000);
-    cache.set('/long', entry(10), 60_000);
-    now = 999;
-    expect(cache.get('/short')).toBeDefined();
-    now = 1_000;
-    expect(cache.get('/short')).toBeUndefined();
-    expect(cache.get('/long')).toBeDefined();
-    now = 60_000;
-    expect(cache.get('/long')).toBeUndefined();
+  it("expires copies after their route's ttl on the injected clock", () => {
+    // Verifies: a copy is served until ttlMs has passed and not after; each copy has its own ttl.
+    const cache = newCache();
+    offer(cache, target(1), { ttlMs: 1_000 });
+    offer(cache, target(2), { ttlMs: 60_000 });
+    fakeNow.ms = 999;
+    expect(servedBody(cache, target(1))).toBe('kept');
+    fakeNow.ms = 1_000;
+    expect(servedBody(cache, target(1))).toBeUndefined();
+    expect(servedBody(cache, target(2))).toBe('kept');
+    fakeNow.ms = 60_000;
+    expect(servedBody(cache, target(2))).toBeUndefined();
     expect(cache.size).toBe(0);
   });
 
-  it('skips entries larger than maxEntryBytes and keeps the earlier copy', () => {
-    // Verifies: set() refuses oversized entries without evicting what was there.
-    const cache = new StaleCache({ maxBytes: 100_000, maxEntryBytes: 1_000 }, clock);
-    expect(cache.set('/a', entry(100), 60_000)).toBe(true);
-    expect(cache.set('/a', entry(5_000), 60_000)).toBe(false);
-    expect(cache.get('/a')?.body.length).toBe(100);
-    expect(cache.set('/b', entry(1_000), 60_000)).toBe(false);
+  it('refuses a copy larger than maxEntryBytes and keeps the earlier one', () => {
+    // Verifies: an oversized copy is refused without evicting what was there.
+    const cache = newCache({ maxBytes: 100_000, maxEntryBytes: 2_000 });
+    expect(offer(cache, target(1), { body: 'small' })).toBe(true);
+    expect(offer(cache, target(1), { body: 'x'.repeat(5_000) })).toBe(false);
+    expect(servedBody(cache, target(1))).toBe('small');
+    // Headers count too: a body just under the bound with a large header is still too large.
+    expect(offer(cache, target(2), { body: 'x'.repeat(1_500), headers: { etag: 'e'.repeat(600) } })).toBe(
+      false,
+    );
     expect(cache.size).toBe(1);
   });
 
-  it('reports the age of a copy in whole seconds', () => {
-    // Verifies: ageSeconds rounds down on the cache's clock.
-    now = 5_000;
-    const cache = new StaleCache({ maxBytes: 100_000, maxEntryBytes: 10_000 }, clock);
-    const kept = entry(10);
-    now = 7_999;
-    expect(cache.ageSeconds(kept)).toBe(2);
+  it('serves the original status, headers and body, with content-length, age and x-floodgate-cache', () => {
+    // Verifies: the answer is ready for writeHead, without hop-by-hop, x-floodgate-*, the upstream's request id, length and age.
+    const cache = newCache();
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': '11',
+      etag: '"v1"',
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'hop',
+      'keep-alive': 'timeout=5',
+      'x-floodgate-cache': 'forged',
+      'x-request-id': 'made-up-upstream',
+      age: '4',
+    };
+    offer(cache, request(), { body: '{"likes":1}', headers });
+    fakeNow.ms = 1_000;
+    const answer = cache.lookup(request())!;
+    expect(answer.status).toBe(200);
+    expect(answer.body.toString()).toBe('{"likes":1}');
+    expect(answer.headers).toEqual([
+      'content-type',
+      'application/json',
+      'etag',
+      '"v1"',
+      'content-length',
+      '11',
+      'age',
+      '5',
+      'x-floodgate-cache',
+      'stale',
+    ]);
+    // A fresh list each time: the caller appends x-floodgate-region to it.
+    answer.headers.push('x-floodgate-region', 'us-east');
+    expect(headerOf(cache.lookup(request())!.headers, 'x-floodgate-region')).toBeUndefined();
+  });
+
+  it('counts copies served and bytes held', () => {
+    // Verifies: servedTotal counts only answers given; bytesHeld follows what is kept.
+    const cache = newCache();
+    expect(cache.bytesHeld).toBe(0);
+    offer(cache, request(), { body: 'x'.repeat(1_000) });
+    expect(cache.bytesHeld).toBeGreaterThan(1_000);
+    cache.lookup(request({}, { url: '/missing' }));
+    cache.lookup(request());
+    cache.lookup(request());
+    expect(cache.servedTotal).toBe(2);
+    // has() answers the same question without serving.
+    expect(cache.has(request())).toBe(true);
+    expect(cache.has(request({ 'cache-control': 'no-cache' }))).toBe(false);
+    expect(cache.servedTotal).toBe(2);
+    cache.clear();
+    expect(cache.bytesHeld).toBe(0);
+  });
+
+  it("does not hold a client's other request headers (cookies) with a copy", () => {
+    // Verifies: only what the rules read is kept of the request, so a large cookie costs no bytes.
+    const plain = newCache();
+    const withCookie = newCache();
+    offer(plain, request());
+    offer(withCookie, request({ cookie: `session=${'c'.repeat(4_000)}` }));
+    expect(withCookie.bytesHeld).toBe(plain.bytesHeld);
   });
 
   it.each([
-    [200, {}, true],
-    [200, { 'cache-control': 'max-age=60, public' }, true],
-    [200, { 'cache-control': 'no-cache' }, true],
-    [201, {}, false],
-    [304, {}, false],
-    [500, {}, false],
-    [200, { 'cache-control': 'no-store' }, false],
-    [200, { 'cache-control': 'max-age=0, No-Store' }, false],
-    [200, { 'cache-control': 'private' }, false],
-    [200, { 'cache-control': 'private="set-cookie", max-age=5' }, false],
-    [200, { 'cache-control': ['public', 'private'] }, false],
-    [200, { 'cache-control': 'x-not-private-really' }, true],
-    [200, { 'set-cookie': 'session=abc' }, false],
-    [200, { 'set-cookie': ['a=1', 'b=2'] }, false],
-    [200, { vary: '*' }, false],
-    [200, { vary: 'accept-encoding' }, true],
-  ] as const)('cacheable(%i, %j) is %s', (status, headers, expected) => {
-    // Verifies: only 200s without no-store, private, set-cookie or vary: * may be kept.
-    expect(StaleCache.cacheable(status, headers as Record<string, string | string[]>)).toBe(expected);
+    ['POST', 200, 60_000],
+    ['GET', 500, 60_000],
+    ['GET', 304, 60_000],
+    ['GET', 200, undefined],
+  ] as const)(
+    'never reads the headers of a response that cannot be kept (%s %i, ttl %s)',
+    (method, status, ttlMs) => {
+      // Verifies: the cheap check on method, status and route comes before any header (or CachePolicy) work.
+      const untouchable = new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('headers read');
+          },
+          ownKeys() {
+            throw new Error('headers read');
+          },
+        },
+      );
+      expect(newCache().captureFor(request({}, { method }), status, untouchable, ttlMs)).toBeUndefined();
+    },
+  );
+
+  it('keeps nothing for a capture that was never finished, or a body shorter than declared', () => {
+    // Verifies: a cut-off answer never becomes a copy, even if the caller calls finish().
+    const cache = newCache();
+    const abandoned = cache.captureFor(request(), 200, { 'content-length': '10' }, 60_000)!;
+    abandoned.push(Buffer.from('12345'));
+    expect(servedBody(cache, request())).toBeUndefined();
+    expect(abandoned.finish()).toBe(false);
+    expect(servedBody(cache, request())).toBeUndefined();
+    const whole = cache.captureFor(request(), 200, { 'content-length': '10' }, 60_000)!;
+    whole.push(Buffer.from('12345'));
+    whole.push(Buffer.from('67890'));
+    expect(whole.finish()).toBe(true);
+    expect(servedBody(cache, request())).toBe('1234567890');
+  });
+
+  it('drops a capture that goes over maxEntryBytes', () => {
+    // Verifies: push() turns false past the bound and finish() keeps nothing.
+    const cache = newCache({ maxEntryBytes: 2_000 });
+    const capture = cache.captureFor(request(), 200, {}, 60_000)!;
+    expect(capture.push(Buffer.alloc(1_500))).toBe(true);
+    expect(capture.push(Buffer.alloc(1_000))).toBe(false);
+    expect(capture.finish()).toBe(false);
+    expect(cache.size).toBe(0);
   });
 });
 
-describe('BodyCapture', () => {
-  it('joins the chunks of a body within the bound', () => {
-    // Verifies: finish() returns the exact bytes pushed, in order.
-    const capture = new BodyCapture(10);
-    expect(capture.push(Buffer.from('hello '))).toBe(true);
-    expect(capture.push(Buffer.from('you!'))).toBe(true);
-    expect(capture.finish()?.toString()).toBe('hello you!');
-  });
-
-  it('drops everything once the body is over the bound', () => {
-    // Verifies: push() turns false at the first byte over and finish() yields nothing.
-    const capture = new BodyCapture(10);
-    expect(capture.push(Buffer.alloc(6))).toBe(true);
-    expect(capture.push(Buffer.alloc(5))).toBe(false);
-    expect(capture.push(Buffer.alloc(1))).toBe(false);
-    expect(capture.finish()).toBeUndefined();
-  });
-
-  it('copies the body out of the buffers it was given', () => {
-    // Verifies: the finished body does not share memory with a larger chunk it came from.
-    const socketRead = Buffer.from('0123456789');
-    const capture = new BodyCapture(100);
-    capture.push(socketRead.subarray(2, 5));
-    const body = capture.finish()!;
-    socketRead.fill('z');
-    expect(body.toString()).toBe('234');
-    expect(body.buffer.byteLength).toBe(3);
-  });
-
-  it('is bounded like the cache when made by it', () => {
-    // Verifies: StaleCache.capture() uses maxEntryBytes as the bound.
-    const cache = new StaleCache({ maxBytes: 100_000, maxEntryBytes: 50 }, clock);
-    const capture = cache.capture();
-    expect(capture.push(Buffer.alloc(50))).toBe(true);
-    expect(capture.push(Buffer.alloc(1))).toBe(false);
+describe('StaleCache refresh', () => {
+  it('copies a busy target again only once its newest copy is REFRESH_AFTER_MS old', () => {
+    // Verifies: answers within a second of the last copy are not copied (the hot path skips the
+    // caching rules), a later one replaces the copy, and a response with Vary is always considered.
+    const cache = newCache();
+    expect(offer(cache, target(1), { body: 'first' })).toBe(true);
+    fakeNow.ms = REFRESH_AFTER_MS - 1;
+    expect(offer(cache, target(1), { body: 'second' })).toBe(false);
+    expect(servedBody(cache, target(1))).toBe('first');
+    fakeNow.ms = REFRESH_AFTER_MS;
+    expect(offer(cache, target(1), { body: 'third' })).toBe(true);
+    expect(servedBody(cache, target(1))).toBe('third');
+    expect(offer(cache, target(1), { body: 'varied', headers: { vary: 'accept-language' } })).toBe(true);
   });
 });

@@ -14,6 +14,11 @@ export interface StaticAsset {
 const OWN_FILES = [
   { route: '/', file: 'index.html', contentType: 'text/html; charset=utf-8' },
   { route: '/dashboard/dashboard.js', file: 'dashboard.js', contentType: 'text/javascript; charset=utf-8' },
+  {
+    route: '/dashboard/dashboard-charts.js',
+    file: 'dashboard-charts.js',
+    contentType: 'text/javascript; charset=utf-8',
+  },
   { route: '/dashboard/dashboard.css', file: 'dashboard.css', contentType: 'text/css; charset=utf-8' },
 ];
 

@@ -2,18 +2,8 @@
 // Everything is written with textContent, never innerHTML, because region names and upstream URLs
 // come from a config file and should never be able to inject markup.
 (() => {
-  const WINDOW_SECONDS = 300;
-  const CHART_HEIGHT = 96;
   const CONFIG_POLL_MS = 5000;
-  const COLORS = {
-    admitted: '#3b9eff',
-    shed: '#e5484d',
-    current: '#f5a524',
-    baseline: '#8a96a3',
-    surge: '#ff4dcf',
-    axis: '#8a96a3',
-    grid: '#222b35',
-  };
+  const { RegionCharts } = window.FloodgateCharts;
 
   const main = document.getElementById('regions');
   const template = document.getElementById('region-card');
@@ -28,40 +18,6 @@
     return n >= 100 ? n.toFixed(0) : n.toFixed(1);
   }
 
-  function axes() {
-    const axis = {
-      stroke: COLORS.axis,
-      grid: { stroke: COLORS.grid, width: 1 },
-      ticks: { stroke: COLORS.grid },
-    };
-    return [
-      { ...axis, size: 26, font: '10px system-ui' },
-      { ...axis, size: 38, font: '10px system-ui' },
-    ];
-  }
-
-  function makeChart(target, title, series) {
-    const options = {
-      title,
-      width: Math.max(200, target.clientWidth || 380),
-      height: CHART_HEIGHT,
-      legend: { show: false },
-      cursor: { show: false },
-      scales: {
-        // At least a minute, at most five: the first seconds are not stretched across the whole axis.
-        x: {
-          time: true,
-          range: (_u, min, max) => [max - Math.min(WINDOW_SECONDS, Math.max(60, max - min)), max],
-        },
-        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
-      },
-      axes: axes(),
-      series: [{}, ...series.map((s) => ({ points: { show: false }, ...s }))],
-    };
-    const data = [[], ...series.map(() => [])];
-    return new uPlot(options, data, target);
-  }
-
   function createCard(name) {
     const root = template.content.firstElementChild.cloneNode(true);
     root.dataset.region = name;
@@ -70,17 +26,10 @@
     main.appendChild(root);
     const card = {
       root,
-      history: { t: [], admitted: [], shed: [], current: [], baseline: [], surge: [] },
       previous: null,
-      traffic: makeChart(field(root, 'chart-traffic'), 'admitted vs shed rps', [
-        { label: 'admitted', stroke: COLORS.admitted, width: 1.5 },
-        { label: 'shed', stroke: COLORS.shed, width: 1.5, fill: 'rgba(229,72,77,0.18)' },
-      ]),
-      surge: makeChart(field(root, 'chart-surge'), 'current vs baseline rps', [
-        { label: 'current', stroke: COLORS.current, width: 1.5 },
-        { label: 'baseline', stroke: COLORS.baseline, width: 1.5, dash: [4, 3] },
-        { label: 'surging', stroke: COLORS.surge, width: 4, spanGaps: false },
-      ]),
+      // The newest sample: the upstream 5xx rate and the shed share are computed by the admin port.
+      sample: null,
+      charts: new RegionCharts((name) => field(root, name)),
     };
     cards.set(name, card);
     return card;
@@ -88,8 +37,7 @@
 
   function removeCard(name) {
     const card = cards.get(name);
-    card.traffic.destroy();
-    card.surge.destroy();
+    card.charts.destroy();
     card.root.remove();
     cards.delete(name);
   }
@@ -153,20 +101,15 @@
     });
   }
 
-  function pushHistory(card, at, r) {
-    const h = card.history;
-    h.t.push(at / 1000);
-    h.admitted.push(r.admittedRps);
-    h.shed.push(r.shedRps);
-    h.current.push(r.currentRps);
-    h.baseline.push(r.baselineRps);
-    h.surge.push(r.surging ? r.currentRps : null);
-    const oldest = at / 1000 - WINDOW_SECONDS;
-    while (h.t.length > 0 && h.t[0] < oldest) {
-      for (const series of Object.values(h)) series.shift();
-    }
-    card.traffic.setData([h.t, h.admitted, h.shed]);
-    card.surge.setData([h.t, h.current, h.baseline, h.surge]);
+  function percentText(share) {
+    return `${(share * 100).toFixed(share > 0 && share < 0.1 ? 1 : 0)}%`;
+  }
+
+  function renderSample(root, s) {
+    field(root, 'shed-share').textContent = s === null ? '' : percentText(s.shedShare);
+    field(root, 'upstream-5xx').textContent = s === null ? '0' : fmt(s.upstream5xxRps);
+    field(root, 'upstream-5xx-share').textContent = s === null ? '' : percentText(s.upstream5xxShare);
+    root.classList.toggle('failing', s !== null && s.upstream5xxRps > 0);
   }
 
   function renderCard(card, at, r, hot) {
@@ -190,6 +133,8 @@
     setBar(field(root, 'inflight-bar'), r.inflight, r.inflightLimit, false);
 
     field(root, 'admitted-rps').textContent = fmt(r.admittedRps);
+    // Configured limits are usually whole numbers; show them as written in the config.
+    field(root, 'limit-rps').textContent = Number.isInteger(r.rps) ? String(r.rps) : fmt(r.rps);
     field(root, 'shed-rps').textContent = fmt(r.shedRps);
     field(root, 'current-rps').textContent = fmt(r.currentRps);
     field(root, 'baseline-rps').textContent = fmt(r.baselineRps);
@@ -203,7 +148,7 @@
     field(root, 'outcomes').textContent = describeRates(outcomeRates(r.outcomes, card.previous, seconds));
     card.previous = { at, shed: r.shed, outcomes: r.outcomes };
     renderUpstreams(field(root, 'upstreams'), r.upstreams);
-    pushHistory(card, at, r);
+    renderSample(root, card.sample);
   }
 
   function heat(r) {
@@ -236,14 +181,35 @@
     });
   }
 
+  // The kept samples, sent first whenever the stream (re)connects: the charts start from them.
+  function loadHistory(message) {
+    for (const card of cards.values()) card.charts.clear();
+    for (const point of message.points) {
+      for (const [name, sample] of Object.entries(point.regions)) {
+        const card = cards.get(name) ?? createCard(name);
+        card.charts.append(point.at, sample);
+        card.sample = sample;
+      }
+    }
+    for (const card of cards.values()) card.charts.redraw();
+    main.dataset.historyPoints = String(message.points.length);
+    resizeCharts();
+  }
+
   function update(message) {
-    const { at, regions } = message;
+    const { at, regions, sample } = message;
     for (const name of [...cards.keys()]) if (!(name in regions)) removeCard(name);
     const hot = hotReasons(regions);
     const names = order(regions);
     const before = cards.size;
     for (const name of names) {
       const card = cards.get(name) ?? createCard(name);
+      // Only the timer's frames carry a sample; the one sent on connect shows the state now.
+      if (sample?.[name] !== undefined) {
+        card.sample = sample[name];
+        card.charts.append(at, card.sample);
+        card.charts.redraw();
+      }
       renderCard(card, at, regions[name], hot.get(name));
     }
     // New cards change the grid, so every chart takes its column's width again.
@@ -276,17 +242,13 @@
   }
 
   function resizeCharts() {
-    for (const card of cards.values()) {
-      for (const chart of [card.traffic, card.surge]) {
-        const width = chart.root.parentElement.clientWidth;
-        if (width > 0) chart.setSize({ width, height: CHART_HEIGHT });
-      }
-    }
+    for (const card of cards.values()) card.charts.resize();
   }
 
   const events = new EventSource('/admin/events');
   events.addEventListener('open', () => setConnection('live'));
   events.addEventListener('error', () => setConnection('reconnecting'));
+  events.addEventListener('history', (event) => loadHistory(JSON.parse(event.data)));
   events.addEventListener('regions', (event) => update(JSON.parse(event.data)));
   window.addEventListener('resize', resizeCharts);
   pollConfig();

@@ -1,0 +1,198 @@
+/**
+ * The RFC 9111 shared-cache rules the stale cache applies, and which of them http-cache-semantics
+ * (4.3.0, `shared: true`) decides. The library decides:
+ *
+ * - storability (§3): request no-store, method, status, response no-store, `private` (shared), and
+ *   a request with `authorization` unless the response says `public`, `s-maxage` or
+ *   `must-revalidate` (§3.5);
+ * - freshness (§4.2.1, §4.2.2): s-maxage, max-age, Expires against Date, the Last-Modified
+ *   heuristic; `proxy-revalidate` makes a shared copy never fresh, `no-cache` too;
+ * - age (§4.2.3): the upstream's Age plus the time kept (its corrected initial age is the Age value);
+ * - whether a stored copy answers a request (§4, §4.1, §5.2.1): the target and Host, the method,
+ *   the headers named by Vary, the request's no-cache (and Pragma: no-cache, §5.4), max-age,
+ *   min-fresh and max-stale, and must-revalidate, which it never lets answer without revalidation.
+ *
+ * What this module adds: the cheap checks that keep the library off responses that can never be
+ * kept; the contract's own refusals (`set-cookie`, `vary: *`, which the library stores); header
+ * values made single strings (the library reads them as strings, undici gives repeats as arrays);
+ * and §4.2.4 for a copy that is no longer fresh: served only while the gateway cannot get a fresh
+ * answer (a disconnected cache may), never where no-cache, must-revalidate, proxy-revalidate or
+ * s-maxage forbid it. The library's own max-stale path does not check those, so such a copy is
+ * kept only while fresh.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import CachePolicy from 'http-cache-semantics';
+
+/** What the cache reads of a request; a per-request context with these fields can be passed as is. */
+export interface CacheRequest {
+  readonly method: string;
+  /** The request target as forwarded upstream: path and query. */
+  readonly url: string;
+  /** The client's request headers (`host`, or HTTP/2's `:authority`, among them). */
+  readonly headers: IncomingHttpHeaders;
+  /** The scheme the client used: `https` on a TLS listener. */
+  readonly scheme: 'http' | 'https';
+  /** The home region: a copy made for one region is never served for another. */
+  readonly region: string;
+}
+
+type Headers = CachePolicy.Headers;
+
+/** Whether a response could be kept at all, before any header is read (the hot path's check). */
+export function mayBeKept(method: string, status: number, ttlMs: number | undefined): boolean {
+  return status === 200 && method === 'GET' && ttlMs !== undefined && ttlMs > 0;
+}
+
+/** The cache key: method, scheme, Host and target (RFC 9111 §2), and the home region. */
+export function cacheKey(request: CacheRequest): string {
+  return `${request.region} GET ${request.scheme}://${authorityOf(request.headers) ?? ''}${request.url}`;
+}
+
+/** A CachePolicy class reading the cache's clock, so ages and freshness follow an injected clock. */
+export function clockedPolicy(now: () => number): typeof CachePolicy {
+  return class ClockedPolicy extends CachePolicy {
+    // The library reads time only through this method (its typings leave it out), meant to be replaced.
+    now(): number {
+      return now();
+    }
+  };
+}
+
+/** The names a response's Vary lists, lower case; `*` among them means no request matches. */
+export function varyNames(headers: Headers): string[] {
+  const vary = headers.vary;
+  if (vary === undefined) return [];
+  const names: string[] = [];
+  for (const name of (typeof vary === 'string' ? vary : vary.join(',')).split(',')) {
+    const lower = name.trim().toLowerCase();
+    if (lower !== '') names.push(lower);
+  }
+  return names;
+}
+
+/**
+ * The request as the library is shown it: only what it reads (Host, Authorization, the cache
+ * directives and the headers Vary names), so a kept copy never holds a client's cookies.
+ */
+export function requestForPolicy(request: CacheRequest, vary: readonly string[]): CachePolicy.Request {
+  const from = request.headers;
+  const headers: Headers = { host: authorityOf(from) };
+  // An empty Authorization is still one (§3.5); the library tests it for truthiness.
+  if (from.authorization !== undefined) headers.authorization = from.authorization || '(empty)';
+  for (const name of vary) copyJoined(from, headers, name);
+  copyDirectives(from, headers);
+  return { method: request.method, url: request.url, headers };
+}
+
+/** The response fields the library reads; it is shown only these, so it keeps no other copy. */
+const POLICY_RESPONSE_FIELDS = ['expires', 'date', 'last-modified', 'vary', 'etag'] as const;
+
+/**
+ * The response as the library is shown it: repeated fields joined into one list (two
+ * Cache-Control lines are one list, RFC 9110 §5.3), directives in lower case (§5.2: compared
+ * case-insensitively; the library compares exactly), and an Age that is not a non-negative integer
+ * ignored, a list-valued one read by its first member (§5.1).
+ */
+export function responseForPolicy(status: number, from: IncomingHttpHeaders): CachePolicy.Response {
+  const headers: Headers = {};
+  for (const name of POLICY_RESPONSE_FIELDS) copyJoined(from, headers, name);
+  copyDirectives(from, headers);
+  const age = from.age;
+  if (age !== undefined) {
+    const first = (typeof age === 'string' ? age : (age as string[]).join(',')).split(',')[0]!.trim();
+    if (/^\d+$/.test(first)) headers.age = first;
+  }
+  return { status, headers };
+}
+
+/** Contract refusals the library would store: one client's cookie, and a Vary that nothing matches. */
+export function refusedByContract(headers: IncomingHttpHeaders, vary: readonly string[]): boolean {
+  return headers['set-cookie'] !== undefined || vary.includes('*');
+}
+
+/** A kept copy's policy with what is read from it on every lookup, worked out once. */
+export interface KeptPolicy {
+  policy: CachePolicy;
+  /** The header names its Vary lists. */
+  vary: readonly string[];
+}
+
+/**
+ * Response directives under which a copy that is no longer fresh must not be served (§4.2.4,
+ * §5.2.2.2 must-revalidate, §5.2.2.4 no-cache, §5.2.2.8 proxy-revalidate, §5.2.2.10 s-maxage),
+ * as the library parsed them. A qualified `no-cache="field"` counts as plain no-cache.
+ */
+export function forbidsStale(cc: Readonly<Record<string, unknown>>): boolean {
+  return (
+    cc['no-cache'] !== undefined ||
+    cc['must-revalidate'] !== undefined ||
+    cc['proxy-revalidate'] !== undefined ||
+    cc['s-maxage'] !== undefined
+  );
+}
+
+/**
+ * How long a new copy can be of use, at most `ttlMs`: 0 under must-revalidate (the library never
+ * reuses such a copy without revalidation, which a gateway that cannot reach its origin cannot
+ * do); where stale serving is forbidden, only while fresh, so the copy expires the moment it
+ * turns stale and §4.2.4 needs no check at lookup; else the route's whole ttl.
+ */
+export function usefulForMs(policy: CachePolicy, ttlMs: number): number {
+  const cc = policy.toObject().rescc;
+  if (cc['must-revalidate'] !== undefined) return 0;
+  if (!forbidsStale(cc)) return ttlMs;
+  return Math.min(ttlMs, Math.max(0, (policy.maxAge() - policy.age()) * 1000));
+}
+
+/**
+ * Whether a kept copy may answer `request` while the gateway cannot get a fresh answer.
+ * The library is asked as if the client allowed any staleness (`max-stale`), which is the
+ * permission §4.2.4 gives a disconnected cache; a client's own max-stale bound, placed after it,
+ * wins. The library then still refuses a different target, Host or Vary, the request's no-cache,
+ * max-age and min-fresh, and must-revalidate. What it does not check for max-stale (no-cache,
+ * proxy-revalidate, s-maxage) cannot reach here: such copies expire once stale (`usefulForMs`).
+ */
+export function answers(kept: KeptPolicy, request: CacheRequest): boolean {
+  if (request.method !== 'GET') return false;
+  const shown = requestForPolicy(request, kept.vary);
+  const own = shown.headers['cache-control'];
+  shown.headers['cache-control'] = own === undefined ? 'max-stale' : `max-stale, ${own as string}`;
+  return kept.policy.evaluateRequest(shown).response !== undefined;
+}
+
+/** Whole seconds for the `age` header: the upstream's Age plus the time kept (§4.2.3, §5.1). */
+export function ageSeconds(policy: CachePolicy): number {
+  return Math.max(0, Math.floor(policy.age()));
+}
+
+/**
+ * Which variant of a target a copy is: the values of the headers its Vary names. Used only to
+ * replace an older copy of the same variant; which copy answers a request, the library decides.
+ */
+export function variantOf(request: CachePolicy.Request, vary: readonly string[]): string {
+  let key = '';
+  for (const name of vary) {
+    const value = request.headers[name];
+    key += value === undefined ? `${name}\n` : `${name}=${value as string}\n`;
+  }
+  return key;
+}
+
+function authorityOf(headers: IncomingHttpHeaders): string | undefined {
+  return headers.host ?? (headers[':authority'] as string | undefined);
+}
+
+function copyJoined(from: IncomingHttpHeaders, to: Headers, name: string): void {
+  const value = from[name];
+  if (value !== undefined) to[name] = typeof value === 'string' ? value : value.join(', ');
+}
+
+const DIRECTIVE_FIELDS = ['cache-control', 'pragma'] as const;
+
+function copyDirectives(from: IncomingHttpHeaders, to: Headers): void {
+  for (const name of DIRECTIVE_FIELDS) {
+    // Typed as one string by Node; undici gives repeated fields as arrays.
+    const value = from[name] as string | string[] | undefined;
+    if (value !== undefined) to[name] = (typeof value === 'string' ? value : value.join(', ')).toLowerCase();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * RFC 9111 rules for serving a kept copy that may no longer be fresh (§4.2.4), the request's own
+ * directives (§5.2.1, §5.4) and the Age it is served with (§4.2.3, §5.1), one test per rule, on a
+ * fake clock. Each refusal is paired with the same copy being served where the rule allows it.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  fakeNow,
+  headerOf,
+  httpDate,
+  newCache,
+  offer,
+  request,
+  servedBody,
+  useFakeClock,
+} from '../support/stale-cache-fixtures.js';
+
+useFakeClock();
+
+describe('serving a copy that is no longer fresh (RFC 9111 §4.2.4)', () => {
+  it('§4.2.4: a copy without directives against it is served stale while the origin cannot answer', () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=10' } });
+    offer(cache, request({}, { url: '/none' }), { body: 'no freshness information' });
+    fakeNow.ms = 30_000;
+    expect(servedBody(cache, request())).toBe('kept');
+    expect(servedBody(cache, request({}, { url: '/none' }))).toBe('no freshness information');
+  });
+
+  it.each(['no-cache', 'no-cache="set-cookie"', 'max-age=60, no-cache'])(
+    '§5.2.2.4: a copy marked %s is never served without revalidation, so it is not kept',
+    (cacheControl) => {
+      const cache = newCache();
+      expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
+      expect(servedBody(cache, request())).toBeUndefined();
+    },
+  );
+
+  it('pragma: no-cache on a response without cache-control is taken as no-cache (the library; §5.4 defines it for requests)', () => {
+    expect(offer(newCache(), request(), { headers: { pragma: 'no-cache' } })).toBe(false);
+  });
+
+  it('§5.2.2.2: a copy marked must-revalidate is never served stale (nor kept: it needs the origin)', () => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { 'cache-control': 'max-age=60, must-revalidate' } })).toBe(
+      false,
+    );
+    fakeNow.ms = 120_000;
+    expect(servedBody(cache, request())).toBeUndefined();
+  });
+
+  it('§5.2.2.8: a copy marked proxy-revalidate is never served stale by a shared cache', () => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { 'cache-control': 'max-age=60, proxy-revalidate' } })).toBe(
+      false,
+    );
+    expect(servedBody(cache, request())).toBeUndefined();
+  });
+
+  it('§5.2.2.10: a copy with s-maxage is served while fresh and never once stale', () => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { 'cache-control': 's-maxage=60, max-age=600' } })).toBe(true);
+    fakeNow.ms = 59_000;
+    expect(servedBody(cache, request())).toBe('kept');
+    fakeNow.ms = 60_500;
+    expect(servedBody(cache, request())).toBeUndefined();
+    // Forbidden once stale, it is no longer held either.
+    expect(cache.size).toBe(0);
+  });
+
+  it('§5.2.2.10: s-maxage=0 is never fresh, so such a copy is not kept', () => {
+    expect(offer(newCache(), request(), { headers: { 'cache-control': 's-maxage=0' } })).toBe(false);
+  });
+});
+
+describe("the request's directives (RFC 9111 §5.2.1, §5.4)", () => {
+  it('§4 and §5.2.1.4: a request with no-cache is not answered from a copy', () => {
+    const cache = newCache();
+    offer(cache, request());
+    expect(servedBody(cache, request({ 'cache-control': 'no-cache' }))).toBeUndefined();
+    expect(servedBody(cache, request({ 'cache-control': 'No-Cache' }))).toBeUndefined();
+    expect(servedBody(cache, request())).toBe('kept');
+  });
+
+  it('§5.4: a request with pragma: no-cache and no cache-control is not answered from a copy', () => {
+    const cache = newCache();
+    offer(cache, request());
+    expect(servedBody(cache, request({ pragma: 'no-cache' }))).toBeUndefined();
+  });
+
+  it('§5.2.1.1: a request with max-age=N is not answered by a copy older than N seconds', () => {
+    const cache = newCache();
+    offer(cache, request());
+    fakeNow.ms = 1_000;
+    expect(servedBody(cache, request({ 'cache-control': 'max-age=0' }))).toBeUndefined();
+    fakeNow.ms = 30_000;
+    expect(servedBody(cache, request({ 'cache-control': 'max-age=20' }))).toBeUndefined();
+    expect(servedBody(cache, request({ 'cache-control': 'max-age=60' }))).toBe('kept');
+  });
+
+  it("§5.2.1.2: a request's max-stale=N bound is kept: no copy stale by more than N seconds", () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=10' } });
+    fakeNow.ms = 20_000;
+    expect(servedBody(cache, request({ 'cache-control': 'max-stale=5' }))).toBeUndefined();
+    expect(servedBody(cache, request({ 'cache-control': 'max-stale=30' }))).toBe('kept');
+    expect(servedBody(cache, request({ 'cache-control': 'max-stale' }))).toBe('kept');
+  });
+
+  it('§5.2.1.3: a request with min-fresh=N is answered only by a copy fresh for N more seconds', () => {
+    const cache = newCache();
+    // Freshness from Expires against Date (§4.2.1), read on the cache's wall clock.
+    const headers = { date: httpDate(0), expires: httpDate(60_000) };
+    offer(cache, request(), { headers });
+    fakeNow.ms = 10_000;
+    expect(servedBody(cache, request({ 'cache-control': 'min-fresh=30' }))).toBe('kept');
+    fakeNow.ms = 40_000;
+    expect(servedBody(cache, request({ 'cache-control': 'min-fresh=30' }))).toBeUndefined();
+    expect(servedBody(cache, request())).toBe('kept');
+  });
+});
+
+describe('Age (RFC 9111 §4.2.3, §5.1)', () => {
+  const ageServed = (cache: ReturnType<typeof newCache>) => headerOf(cache.lookup(request())!.headers, 'age');
+
+  it("§4.2.3: age is the upstream's Age plus the time kept, in whole seconds", () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { age: '100' } });
+    fakeNow.ms = 2_900;
+    expect(ageServed(cache)).toBe('102');
+  });
+
+  it("§4.2.3: the upstream's Age counts against freshness", () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 's-maxage=60', age: '50' } });
+    fakeNow.ms = 9_000;
+    expect(servedBody(cache, request())).toBe('kept');
+    fakeNow.ms = 11_000;
+    expect(servedBody(cache, request())).toBeUndefined();
+  });
+
+  it.each([
+    ['abc', '3'],
+    ['-5', '3'],
+    ['7, 9', '10'],
+    [['8', '9'], '11'],
+  ])(
+    '§5.1: Age %j is read as its first member, and ignored unless a non-negative integer (age %s)',
+    (age, expected) => {
+      const cache = newCache();
+      offer(cache, request(), { headers: { age: age as string } });
+      fakeNow.ms = 3_000;
+      expect(ageServed(cache)).toBe(expected);
+    },
+  );
+});
