@@ -33,7 +33,14 @@ export interface FloodgateConfig {
   clientLimit?: { key: string; rps: number; burst: number; maxKeys?: number };
   staleCache?: { maxBytes: number };
   shedding?: { mode?: 'enforce' | 'shadow'; retryAfterSeconds?: number; reserve?: Record<string, number> };
-  surge?: { factor?: number; halfLifeMs?: number; minRps?: number; shedBelow?: Priority };
+  surge?: {
+    factor?: number;
+    halfLifeMs?: number;
+    minRps?: number;
+    shedBelow?: Priority;
+    baselineRps?: number;
+  };
+  cluster?: { redis?: string; instances?: number };
   shutdownGraceMs?: number;
   log?: { level: string };
 }

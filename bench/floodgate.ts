@@ -27,6 +27,8 @@ export interface RunningFloodgate {
   readonly logPath: string;
   regions(): Promise<Record<string, RegionSnapshot> | undefined>;
   metrics(): Promise<string | undefined>;
+  /** SIGKILL, the way a crash or a hard restart stops it: requests in flight are lost. */
+  kill(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,14 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
     regions: async () =>
       (await getJson<{ regions: Record<string, RegionSnapshot> }>(`${adminUrl}/admin/regions`))?.regions,
     metrics: () => getText(`${adminUrl}/metrics`),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await close();
+    },
     close,
   };
 }

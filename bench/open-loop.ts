@@ -21,6 +21,11 @@ export interface LoadPhase {
 
 export interface OpenLoopOptions {
   url: string;
+  /**
+   * The gateways to spread requests over, asked for every request and taken in turn, the way an L7
+   * load balancer would (restarts and scale-out change it during the run); `[url]` when not given.
+   */
+  targets?: () => readonly string[];
   streams: LoadStream[];
   phases: LoadPhase[];
   /** A client gives up on a request after this long. */
@@ -61,6 +66,8 @@ export interface OpenLoopResult {
   /** Per slice of `bucketMs` (by send time): outcome counts per stream. */
   timeline: TimelineSlice[];
   bucketMs: number;
+  /** Per target URL: outcome counts per stream, over the whole run. */
+  byTarget: Record<string, Record<string, OutcomeCounts>>;
 }
 
 const TICK_MS = 5;
@@ -81,7 +88,9 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
 }
 
 class OpenLoopRun {
-  private readonly pool: Pool;
+  private readonly pools = new Map<string, Pool>();
+  private readonly byTarget: OpenLoopResult['byTarget'] = {};
+  private nextTarget = 0;
   private readonly totalMs: number;
   private readonly bucketMs: number;
   private readonly phaseResults: OpenLoopResult['phases'];
@@ -97,7 +106,6 @@ class OpenLoopRun {
   private reportedSecond = 0;
 
   constructor(private readonly options: OpenLoopOptions) {
-    this.pool = new Pool(options.url, { connections: 8192, pipelining: 1, keepAliveTimeout: 30_000 });
     this.totalMs = options.phases.reduce((sum, phase) => sum + phase.durationMs, 0);
     this.bucketMs = options.bucketMs ?? 1000;
     this.phaseResults = options.phases.map((phase) => ({
@@ -135,7 +143,7 @@ class OpenLoopRun {
     });
     this.reportSecond(this.totalMs + 1000);
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    await this.pool.destroy();
+    await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
     for (const [p, phase] of this.phaseResults.entries()) {
       for (const [s, stream] of this.options.streams.entries()) {
         phase.streams[stream.name]!.latencyMs = summarizeLatency(this.okLatencies[p]![s]!);
@@ -146,6 +154,7 @@ class OpenLoopRun {
       timeline: this.timeline,
       bucketMs: this.bucketMs,
       longestStallsMs: this.longestStalls,
+      byTarget: this.byTarget,
     };
   }
 
@@ -184,7 +193,10 @@ class OpenLoopRun {
     sliceCounts.sent++;
     this.secondSent++;
     this.inFlight++;
-    this.pool
+    const url = this.pickTarget();
+    const counts = this.targetCounts(url, stream.name);
+    counts.sent++;
+    this.pool(url)
       .request({
         method: 'GET',
         path,
@@ -202,11 +214,37 @@ class OpenLoopRun {
           sliceCounts.failover++;
         }
         if (outcome === 'ok') this.okLatencies[phaseIndex]![index]!.push(performance.now() - due);
+        countOutcome(counts, outcome);
         this.record(phaseCounts, sliceCounts, outcome);
       })
-      .catch((error: unknown) =>
-        this.record(phaseCounts, sliceCounts, isTimeout(error) ? 'timeout' : 'error'),
-      );
+      .catch((error: unknown) => {
+        const outcome = isTimeout(error) ? 'timeout' : 'error';
+        countOutcome(counts, outcome);
+        this.record(phaseCounts, sliceCounts, outcome);
+      });
+  }
+
+  private pickTarget(): string {
+    const urls = this.options.targets?.() ?? [this.options.url];
+    return urls[this.nextTarget++ % urls.length] ?? this.options.url;
+  }
+
+  private targetCounts(url: string, streamName: string): OutcomeCounts {
+    const streams = this.byTarget[url] ?? {};
+    this.byTarget[url] = streams;
+    const counts = streams[streamName] ?? emptyCounts();
+    streams[streamName] = counts;
+    return counts;
+  }
+
+  private pool(url: string): Pool {
+    let pool = this.pools.get(url);
+    if (pool === undefined) {
+      assertLoopback(url);
+      pool = new Pool(url, { connections: 8192, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.pools.set(url, pool);
+    }
+    return pool;
   }
 
   private record(phaseCounts: OutcomeCounts, sliceCounts: OutcomeCounts, outcome: Outcome): void {

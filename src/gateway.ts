@@ -79,7 +79,10 @@ export class Gateway implements ForwardListener {
       case 'refused':
         return this.refuse(ctx, ctx.reason as Refusal);
       case 'unreached':
-        // No byte reached that region: an idempotent request may go elsewhere before the breaker opens.
+        // No byte reached that region: an idempotent request may go elsewhere before the breaker
+        // opens. A kept copy answers first, leaving the failover region's spare capacity to
+        // requests that have no copy.
+        if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.region === ctx.home && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
         return this.failed(ctx);
       case 'failed':
@@ -91,9 +94,10 @@ export class Gateway implements ForwardListener {
   private whenRefused(ctx: RequestContext, refusal: Refusal): void {
     ctx.reason = refusal;
     if (refusal === 'client-rate') return this.refuse(ctx, refusal);
+    // A kept copy first: another region's spare capacity goes to requests that have none.
+    if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
     // A surge is the home region's own policy: its requests are not pushed onto another region.
     if (refusal !== 'surge' && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
-    if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
     this.refuse(ctx, refusal);
   }
 

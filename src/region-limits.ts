@@ -10,6 +10,8 @@ export function admissionLimits(region: RegionConfig, gateway: GatewayConfig): A
     maxConcurrent: capacity.maxConcurrent,
     reserves: gateway.shedding.reserve,
     retryAfterSeconds: gateway.shedding.retryAfterSeconds,
-    surge: gateway.surge,
+    // A baseline that starts from what the region is provisioned for, never from the first seconds
+    // of traffic: see surge-detector.ts.
+    surge: { ...gateway.surge, baselineRps: gateway.surge.baselineRps ?? capacity.rps },
   };
 }

@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,7 +10,6 @@ import { FLOODGATE_CLI, floodgateBuilt } from '../floodgate.js';
 import { runClosedLoop } from '../load.js';
 import {
   freePort,
-  LOAD_CORE,
   OutputTail,
   onPath,
   PROXY_CORE,
@@ -19,6 +17,7 @@ import {
   sleep,
   stopChild,
 } from '../processes.js';
+import { type BenchRedis, startRedis } from '../redis.js';
 import {
   formatPercent,
   formatRatio,
@@ -100,50 +99,6 @@ async function fetchText(url: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** A throw-away redis-server (no persistence) on the load core; `kill` is a crash, `restart` comes back empty. */
-async function startRedis() {
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  let child: ChildProcess | undefined;
-  const launch = async () => {
-    const pinned = pinningAvailable();
-    child = spawn(
-      pinned ? 'taskset' : 'redis-server',
-      pinned ? ['-c', String(LOAD_CORE), 'redis-server', ...args] : args,
-      {
-        stdio: 'ignore',
-      },
-    );
-    for (const deadline = Date.now() + 10_000; !(await answersPing(port)); await sleep(50)) {
-      if (Date.now() > deadline) throw new Error('redis-server did not start');
-    }
-  };
-  const kill = async () => {
-    if (child !== undefined) await stopChild(child, 0);
-    child = undefined;
-  };
-  const restart = async () => {
-    await kill();
-    await launch();
-  };
-  await launch();
-  return { url: `redis://127.0.0.1:${port}`, kill, restart };
-}
-
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (chunk: Buffer) => done(chunk.toString().startsWith('+PONG')));
-  });
 }
 
 function regionConfig(upstreams: string[], rps: number, burst: number, cluster?: object): object {
@@ -258,8 +213,6 @@ async function using<T>(started: Promise<Gateway>[], measure: (...g: Gateway[]) 
   }
 }
 
-type Redis = Awaited<ReturnType<typeof startRedis>>;
-
 /**
  * Closed-loop runs of several gateways in turn, `rounds` times over, keeping each one's median: a
  * busy neighbour on the machine then slows every gateway alike instead of whichever ran last.
@@ -274,7 +227,7 @@ async function alternate(started: Promise<Gateway>[], seconds: number, rounds: n
   });
 }
 
-async function measureAll(context: ScenarioContext, upstreams: string[], redis: Redis) {
+async function measureAll(context: ScenarioContext, upstreams: string[], redis: BenchRedis) {
   const seconds = context.quick ? 2 : 10;
   const [rounds, roundSeconds] = context.quick ? [1, 2] : [3, 4];
   const proxyCore = String(PROXY_CORE);

@@ -5,6 +5,8 @@ import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
 import { replayScenario } from './replay.js';
+import { restartScenario } from './restart.js';
+import { scaleOutScenario } from './scale-out.js';
 import { shedScenario } from './shed.js';
 import { surgeScenario } from './surge.js';
 
@@ -14,6 +16,8 @@ export const SCENARIOS: readonly Scenario[] = [
   shedScenario,
   surgeScenario,
   outageScenario,
+  restartScenario,
+  scaleOutScenario,
   curveScenario,
   clusterScenario,
   adaptiveScenario,

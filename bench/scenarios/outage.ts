@@ -12,7 +12,7 @@ import {
   type ScenarioOutput,
   type Table,
 } from '../scenario.js';
-import { goodAnswers, ratio } from '../tally.js';
+import { goodAnswers, type OutcomeCounts, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { startUpstreams, type UpstreamHost } from '../upstreams.js';
 import { backendLagWarnings, offeredShortfallWarnings } from '../validity.js';
@@ -22,6 +22,7 @@ import {
   phaseMarkers,
   REGION_BURST,
   REGION_RPS,
+  regionKinds,
   regionTotals,
   siteRates,
   siteStreams,
@@ -33,12 +34,14 @@ const REGIONS = ['us-east', 'us-west'] as const;
 const FAILING = 'us-east';
 const FAILING_BACKENDS = ['east-1', 'east-2'];
 const LOAD = 0.4;
+/** us-west's own users keep it at 60% of its capacity, so failover has only 40% to spare. */
+const WEST_LOAD = 0.6;
 /** Timeline resolution: fine enough to time a failover, coarse enough to hold a few requests. */
 const SLICE_MS = 500;
 
 function outagePhases(quick: boolean): LoadPhase[] {
   const seconds = quick ? [0.7, 1.5, 2] : [3, 6, 6];
-  const rates = siteRates({ 'us-east': LOAD * REGION_RPS, 'us-west': LOAD * REGION_RPS });
+  const rates = siteRates({ 'us-east': LOAD * REGION_RPS, 'us-west': WEST_LOAD * REGION_RPS });
   return ['healthy', 'us-east down', 'recovered'].map((name, index) => ({
     name,
     durationMs: seconds[index]! * 1000,
@@ -122,11 +125,19 @@ export const outageScenario: Scenario = {
       }
     }
     return {
-      data: { regions: REGIONS, load: LOAD * REGION_RPS, outageStartMs, recoveryMs, phases, runs },
-      tables: [phaseTable(runs), milestoneTable(runs)],
+      data: {
+        regions: REGIONS,
+        load: LOAD * REGION_RPS,
+        westLoad: WEST_LOAD * REGION_RPS,
+        outageStartMs,
+        recoveryMs,
+        phases,
+        runs,
+      },
+      tables: [phaseTable(runs), westTable(runs), milestoneTable(runs)],
       charts: outageCharts(runs, phases),
       notes: [
-        `Each region gets ${LOAD * REGION_RPS} req/s of the usual mix. us-east's two backends refuse connections from ${outageStartMs / 1000} s to ${recoveryMs / 1000} s; us-east fails over to us-west.`,
+        `us-east gets ${LOAD * REGION_RPS} req/s of the usual mix and us-west ${WEST_LOAD * REGION_RPS} (60% of its ${REGION_RPS}), so failover has 40% of us-west to spare, and us-west's own users must lose nothing to it. us-east's two backends refuse connections from ${outageStartMs / 1000} s to ${recoveryMs / 1000} s; us-east fails over to us-west.`,
         `Breaker milestones come from samples of /admin/regions every 250 ms; answer milestones from ${SLICE_MS} ms slices of requests, by send time (requests in flight when the backends went down fail too).`,
         ...notes,
       ],
@@ -200,6 +211,31 @@ function phaseTable(runs: OutageRun[]): Table {
           east.shed,
           east.timeout,
           formatPercent(ratio(goodAnswers(west), west.sent)),
+        ];
+      }),
+    ),
+  };
+}
+
+/** us-west's own users by kind: the failover into their region must not cost them anything. */
+function westTable(runs: OutageRun[]): Table {
+  return {
+    title: "us-west's own users by phase, while us-east fails over into it",
+    columns: ['target', 'phase', 'sent', 'video good', 'likes good', 'notifications good', 'shed', 'errors'],
+    rows: runs.flatMap((run) =>
+      run.load.phases.map((phase) => {
+        const kinds = regionKinds(phase.streams, 'us-west');
+        const total = regionTotals(phase.streams, 'us-west');
+        const good = (counts: OutcomeCounts) => formatPercent(ratio(goodAnswers(counts), counts.sent));
+        return [
+          run.target,
+          phase.name,
+          total.sent,
+          good(kinds.video),
+          good(kinds.likes),
+          good(kinds.notifications),
+          total.shed,
+          total.error + total.timeout,
         ];
       }),
     ),

@@ -1,8 +1,9 @@
 /**
- * Caps the requests in flight to one region. Lower priorities may not fill the last slots: a
- * priority with reserve r may only acquire while `inflight + 1 <= floor(limit * (1 - r))`, so when
- * slow upstreams pile requests up, the slots kept back are still free for more important work.
- * Critical (reserve 0) may use every slot.
+ * Caps the requests in flight to one region. A caller with reserve r may only acquire while
+ * `inflight + 1 <= floor(limit * (1 - r))`, so when slow upstreams pile requests up, the slots kept
+ * back are still free for more important work; reserve 0 may use every slot. Which reserve applies
+ * to a priority (its configured one while the region is short of slots, a smaller one while slots
+ * sit idle) is decided by the admission core, see region-admission.ts.
  *
  * Every priority may still use at least one slot: with a small limit the rounding would otherwise
  * lock a priority out entirely (limit 1 and reserve 0.25 leaves floor(0.75) = 0 slots), and a
@@ -42,6 +43,11 @@ export class InflightLimiter {
 
   canAcquire(reserve: number): boolean {
     return this.current + 1 <= this.slotsFor(reserve);
+  }
+
+  /** True while one more request keeps the count at or under `slots` (no minimum of one slot here). */
+  canAcquireUpTo(slots: number): boolean {
+    return this.current + 1 <= slots;
   }
 
   acquire(): void {

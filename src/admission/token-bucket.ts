@@ -4,8 +4,16 @@
  * request takes one. Callers pass a floor so that lower priorities can only spend tokens while the
  * bucket is fuller (see region-admission.ts), and `msUntilAvailable` answers Retry-After exactly.
  *
- * Over any interval of t seconds at most `rate * t + burst` tokens can be taken, because the fill
- * starts at no more than `burst` and only refill adds to it.
+ * Spare tokens. Refill that arrives while the bucket is full would be lost; it flows into a second,
+ * smaller bucket (half the burst) instead. Requests failed over from another region spend only
+ * those: what the region's own traffic left unused, so they never take a token the region's own
+ * users could have had, and they get the whole unused rate.
+ *
+ * Over any interval of t seconds at most `rate * t + burst` tokens can be taken from the bucket
+ * itself, because the fill starts at no more than `burst` and only refill adds to it. The spare
+ * bucket starts empty and holds only refill that overflowed, so over the bucket's whole life the
+ * two together still give at most `rate * t + burst`; over a shorter window that starts with both
+ * full, at most half a burst more.
  */
 
 // Fills are fractional; without a little slack a request arriving exactly when the arithmetic says
@@ -16,6 +24,7 @@ export class TokenBucket {
   private ratePerMs: number;
   private capacity: number;
   private fill: number;
+  private spare = 0;
   private updatedAt: number;
 
   constructor(rate: number, burst: number, now: number) {
@@ -23,6 +32,29 @@ export class TokenBucket {
     this.capacity = usableCapacity(burst);
     this.fill = this.capacity;
     this.updatedAt = now;
+  }
+
+  /** Refill, tokens per second. */
+  get rate(): number {
+    return this.ratePerMs * 1000;
+  }
+
+  /** Spare tokens: refill that overflowed the full bucket and has not been spent yet. */
+  spareTokens(now: number): number {
+    this.refill(now);
+    return this.spare;
+  }
+
+  /** True when one spare token can be taken. */
+  canTakeSpare(now: number): boolean {
+    this.refill(now);
+    return this.spare + EPSILON >= 1;
+  }
+
+  /** Takes one spare token. Call after `canTakeSpare`. */
+  takeSpare(now: number): void {
+    this.refill(now);
+    this.spare -= 1;
   }
 
   /** The largest fill the bucket can hold: `burst`, or 1 when a smaller burst could never yield a token. */
@@ -71,6 +103,7 @@ export class TokenBucket {
   empty(now: number): void {
     this.refill(now);
     this.fill = Math.min(this.fill, 0);
+    this.spare = 0;
   }
 
   /**
@@ -84,6 +117,7 @@ export class TokenBucket {
     this.ratePerMs = rate / 1000;
     this.capacity = usableCapacity(burst);
     this.fill = fraction * this.capacity;
+    this.spare = Math.min(this.spare, this.spareCapacity());
   }
 
   /** Applies new limits from now on: the fill earned so far is kept, clamped to the new burst. */
@@ -92,14 +126,22 @@ export class TokenBucket {
     this.ratePerMs = rate / 1000;
     this.capacity = usableCapacity(burst);
     if (this.fill > this.capacity) this.fill = this.capacity;
+    this.spare = Math.min(this.spare, this.spareCapacity());
   }
 
   private refill(now: number): void {
     // A clock that appears to run backwards (or two readers racing) must never drain the bucket.
     if (now <= this.updatedAt) return;
     const filled = this.fill + (now - this.updatedAt) * this.ratePerMs;
-    this.fill = Math.min(filled, this.capacity);
+    if (filled > this.capacity) {
+      this.spare = Math.min(this.spare + filled - Math.max(this.fill, this.capacity), this.spareCapacity());
+      this.fill = this.capacity;
+    } else this.fill = filled;
     this.updatedAt = now;
+  }
+
+  private spareCapacity(): number {
+    return Math.max(1, this.capacity / 2);
   }
 }
 

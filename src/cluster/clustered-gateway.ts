@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { Clock } from '../admission/clock.js';
 import type { GatewayConfig } from '../config/load.js';
 import { type LimitsDeps, type RunningGateway, startGateway } from '../start-gateway.js';
-import { type LimitsPolicy, LocalShare, processShare } from './limits-policy.js';
+import { allOf, type LimitsPolicy, LocalShare, processShare } from './limits-policy.js';
+import { RedisBaselineStore } from './redis-baseline.js';
 import { RedisBucketStore } from './redis-bucket.js';
+import { SharedBaseline } from './shared-baseline.js';
 import { SharedLimits } from './shared-limits.js';
 
 export interface ClusteredGatewayOptions {
@@ -18,10 +20,15 @@ export interface ClusteredGatewayOptions {
   clock?: Clock;
   /** Timing of the shared limits, for tests. */
   sharedLimits?: { tickMs?: number; probeMs?: number };
+  /** Timing and clock of the shared surge baseline, for tests. */
+  sharedBaseline?: { tickMs?: number; wallClock?: () => number };
 }
 
 export interface ClusteredGateway extends RunningGateway {
+  /** Where each region's tokens come from. */
   readonly limits: LimitsPolicy;
+  /** The surge baselines shared through Redis, when `cluster.redis` is set. */
+  readonly baseline: SharedBaseline | undefined;
 }
 
 /**
@@ -30,15 +37,37 @@ export interface ClusteredGateway extends RunningGateway {
  * the admin port is left to the primary when this process is one of several workers.
  */
 export async function startClusteredGateway(options: ClusteredGatewayOptions): Promise<ClusteredGateway> {
+  let limits: LimitsPolicy | undefined;
+  let baseline: SharedBaseline | undefined;
   const running = await startGateway({
     configPath: options.configPath,
     load: options.load,
     logger: options.logger,
     clock: options.clock,
     serveAdmin: options.serveAdmin,
-    limits: (config, deps) => limitsPolicyFor(config, options, deps),
+    limits: (config, deps) => {
+      limits = limitsPolicyFor(config, options, deps);
+      baseline = sharedBaselineFor(config, options, deps);
+      return baseline === undefined ? limits : allOf([limits, baseline]);
+    },
   });
-  return running as ClusteredGateway;
+  return Object.assign(running, { limits: limits!, baseline });
+}
+
+function sharedBaselineFor(
+  config: GatewayConfig,
+  options: ClusteredGatewayOptions,
+  deps: LimitsDeps,
+): SharedBaseline | undefined {
+  const cluster = config.cluster;
+  if (cluster?.redis === undefined) return undefined;
+  return new SharedBaseline({
+    store: new RedisBaselineStore({ url: cluster.redis, timeoutMs: cluster.timeoutMs }),
+    keyPrefix: cluster.keyPrefix,
+    clock: deps.clock,
+    logger: deps.logger,
+    ...options.sharedBaseline,
+  });
 }
 
 function limitsPolicyFor(

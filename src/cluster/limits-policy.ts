@@ -35,7 +35,7 @@ export function processShare(workers: number, instances: number): number {
 export class LocalShare implements LimitsPolicy {
   private readonly supply: TokenSupply;
 
-  constructor(share: number) {
+  constructor(private readonly share: number) {
     this.supply = { kind: 'local', share };
   }
 
@@ -43,12 +43,28 @@ export class LocalShare implements LimitsPolicy {
     for (const region of runtime.regions.values()) {
       if (!sameSupply(region.admission.tokenSupply, this.supply))
         region.admission.setTokenSupply(this.supply);
+      region.admission.setTrafficShare(this.share);
     }
   }
 
   async start(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+/** Several policies as one: applied and started in order, closed together. */
+export function allOf(policies: readonly LimitsPolicy[]): LimitsPolicy {
+  return {
+    apply(runtime) {
+      for (const policy of policies) policy.apply(runtime);
+    },
+    async start() {
+      for (const policy of policies) await policy.start();
+    },
+    async close() {
+      await Promise.all(policies.map((policy) => policy.close()));
+    },
+  };
 }
 
 export function sameSupply(a: TokenSupply, b: TokenSupply): boolean {

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { type SharedStore, sharedStateClient } from './redis-client.js';
 
 /** One lease asked of a region's shared bucket. */
 export interface LeaseRequest {
@@ -21,13 +22,10 @@ export interface LeaseReply {
 }
 
 /** Where shared buckets live: Redis in production, memory in the unit tests. */
-export interface BucketStore {
-  /** Resolves once the store answers; rejects when it cannot be reached at start. */
-  connect(): Promise<void>;
+export interface BucketStore extends SharedStore {
   lease(request: LeaseRequest): Promise<LeaseReply>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 // The bucket is a hash {tokens, at}. Redis's own TIME is the clock, so gateways whose clocks
@@ -67,9 +65,6 @@ return { granted, string.format('%.17g', tokens), wait }
 
 // Beyond this idle time a bucket is full whatever happened before, so its key may go.
 const KEY_TTL_MARGIN_MS = 1000;
-const RECONNECT_MAX_DELAY_MS = 1000;
-const RECONNECT_STEP_MS = 100;
-const MIN_CONNECT_TIMEOUT_MS = 1000;
 
 interface LeaseCommand {
   floodgateLease(key: string, ...args: Array<string | number>): Promise<[number, string, number]>;
@@ -82,39 +77,18 @@ export interface RedisBucketStoreOptions {
 }
 
 /**
- * Shared buckets in Redis, leased through one Lua script so each lease is atomic. Commands fail
- * at once while disconnected (no offline queue) and time out after `timeoutMs`, so a Redis outage
- * is noticed within one lease; the client keeps reconnecting in the background.
+ * Shared buckets in Redis, leased through one Lua script so each lease is atomic. A Redis outage
+ * is noticed within one lease (see redis-client.ts).
  */
 export class RedisBucketStore implements BucketStore {
   private readonly redis: Redis;
-  private readonly connectTimeoutMs: number;
+  readonly connect: () => Promise<void>;
 
   constructor(options: RedisBucketStoreOptions) {
-    this.connectTimeoutMs = Math.max(options.timeoutMs, MIN_CONNECT_TIMEOUT_MS);
-    this.redis = new Redis(options.url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.timeoutMs,
-      connectTimeout: this.connectTimeoutMs,
-      retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_DELAY_MS),
-    });
-    // Failures reach the caller through the failed lease; an unhandled 'error' event would only print.
-    this.redis.on('error', () => {});
+    const client = sharedStateClient(options.url, options.timeoutMs);
+    this.redis = client.redis;
+    this.connect = client.connect;
     this.redis.defineCommand('floodgateLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
-  }
-
-  async connect(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out connecting to Redis')), this.connectTimeoutMs);
-    });
-    try {
-      await Promise.race([this.redis.connect(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async lease(request: LeaseRequest): Promise<LeaseReply> {

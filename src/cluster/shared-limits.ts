@@ -5,6 +5,7 @@ import type { SharedLimitsMetrics } from '../observability/metrics.js';
 import { leaseFloor, leaseSize, localCapacity, tokensWanted } from './lease-plan.js';
 import { type LimitedRegion, type LimitedRuntime, type LimitsPolicy, sameSupply } from './limits-policy.js';
 import type { BucketStore, LeaseReply } from './redis-bucket.js';
+import { startRounds } from './redis-client.js';
 
 export interface SharedLimitsOptions {
   store: BucketStore;
@@ -81,6 +82,8 @@ export class SharedLimits implements LimitsPolicy {
     for (const region of this.regions.values()) {
       const known = this.leases.has(region.admission);
       this.applySupply(region);
+      // Each process sees about its fallback share of the traffic, with Redis up or down.
+      region.admission.setTrafficShare(this.options.fallbackShare);
       // A region a reload added starts with a full bucket of its own; while leasing, it may spend
       // only what it leased. The next round leases for it at once.
       if (!known && this.state === 'up') {
@@ -96,16 +99,13 @@ export class SharedLimits implements LimitsPolicy {
   async start(): Promise<void> {
     const now = this.options.clock();
     for (const region of this.regions.values()) region.admission.bucket.empty(now);
-    try {
-      await this.options.store.connect();
-    } catch (err) {
-      this.becomeDown(err);
-    }
-    await this.tick();
-    if (this.tickMs > 0 && !this.closed) {
-      this.timer = setInterval(() => void this.tick(), this.tickMs);
-      this.timer.unref();
-    }
+    this.timer = await startRounds({
+      store: this.options.store,
+      onDown: (err) => this.becomeDown(err),
+      round: () => this.tick(),
+      everyMs: this.tickMs,
+      closed: () => this.closed,
+    });
   }
 
   /** One round: leases for every region with room, or a probe while the store is unreachable. */

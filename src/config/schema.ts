@@ -162,6 +162,8 @@ const surgeSchema = z.strictObject({
     .max(5_000, 'must be at most 5000')
     .default(5_000),
   shedBelow: priority().optional(),
+  /** Where each region's baseline starts, in req/s; default: the region's own capacity.rps. */
+  baselineRps: positive().optional(),
 });
 
 const clusterSchema = z.strictObject({

@@ -69,11 +69,24 @@ describe('admission', () => {
     await start((east, west) => ({
       regions: { 'us-east': region(east, { rps: 0.1, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
     }));
+    // Critical is offered too, so low may only spend down to its reserve (5 of 10 tokens).
+    expect((await fetchText(`${gw.publicUrl}/api/video/0`)).status).toBe(200);
     const low = await sequential(8, `${gw.publicUrl}/api/notifications`);
-    expect(low.filter((a) => a.status === 200).length).toBe(5);
+    expect(low.filter((a) => a.status === 200).length).toBe(4);
     expect(low.at(-1)!.headers['x-floodgate-shed']).toBe('rate');
     const critical = await sequential(4, `${gw.publicUrl}/api/video/1`);
     expect(critical.every((a) => a.status === 200)).toBe(true);
+  });
+
+  // Alone, low traffic within the bucket borrows the reserves of the idle priorities above it.
+  it('admits a burst of low traffic that fits in the bucket while nothing else is offered', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 0.1, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
+    }));
+    // All but critical's own share (the high reserve, 1 token) may go to low.
+    const low = await sequential(10, `${gw.publicUrl}/api/notifications`);
+    expect(low.map((a) => a.status)).toEqual([...Array(9).fill(200), 503]);
+    expect((await fetchText(`${gw.publicUrl}/api/video/1`)).status).toBe(200);
   });
 
   // x-priority may lower a request's priority but never raise it.
@@ -81,9 +94,10 @@ describe('admission', () => {
     await start((east, west) => ({
       regions: { 'us-east': region(east, { rps: 0.1, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
     }));
+    expect((await fetchText(`${gw.publicUrl}/api/video/0`)).status).toBe(200);
     // Raising low work to critical is ignored: it still stops at the low reserve.
     const raised = await sequential(8, `${gw.publicUrl}/api/notifications`, { 'x-priority': 'critical' });
-    expect(raised.filter((a) => a.status === 200).length).toBe(5);
+    expect(raised.filter((a) => a.status === 200).length).toBe(4);
     // Lowering critical work to low makes it shed like low work.
     const lowered = await fetchText(`${gw.publicUrl}/api/video/1`, { headers: { 'x-priority': 'low' } });
     expect(lowered.status).toBe(503);

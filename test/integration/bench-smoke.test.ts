@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nginxAvailable } from '../../bench/peers/nginx.js';
+import { redisServerAvailable } from '../support/redis-server.js';
 
 // Builds the project the way `npm run build` does (unless dist/ is already newer than every source),
 // then runs each benchmark scenario in its quick form against the real command line and checks
@@ -28,6 +29,17 @@ interface Counts {
   shed: number;
   error: number;
   timeout: number;
+}
+
+interface MidSurgeRun {
+  joinStartedMs: number;
+  joinReadyMs: number;
+  surgeSeenAfterStartMs: number | null;
+  lostAtKill: Counts;
+  load: {
+    phases: Array<{ name: string; streams: Record<string, Counts> }>;
+    byTarget: Record<string, Record<string, Counts>>;
+  };
 }
 
 interface OpenLoopRun {
@@ -151,6 +163,39 @@ describe('bench smoke', () => {
     expect(regionSum(recovered!.streams, 'us-east', 'ok')).toBeGreaterThan(0);
     expect(result.data.runs.some((r) => r.target === 'floodgate')).toBe(true);
   }, 60_000);
+
+  it('restart starts a new gateway mid-surge, moves the load to it and kills the old one', async () => {
+    // Verifies the new process served the rest of the surge, saw it, and the kill's losses were counted.
+    const result = await runScenario<{ data: { run: MidSurgeRun } }>('restart');
+    const { run } = result.data;
+    expect(run.joinReadyMs).toBeGreaterThan(run.joinStartedMs);
+    expect(run.surgeSeenAfterStartMs).not.toBeNull();
+    const [, surge, after] = run.load.phases;
+    expect(regionSum(surge!.streams, 'us-east', 'ok')).toBeGreaterThan(0);
+    expect(regionSum(after!.streams, 'us-east', 'ok')).toBeGreaterThan(0);
+    // Both processes answered: the old one until the switch, the new one after it.
+    const sentTo = Object.values(run.load.byTarget).map((streams) =>
+      Object.values(streams).reduce((sum, counts) => sum + counts.sent, 0),
+    );
+    expect(sentTo).toHaveLength(2);
+    for (const sent of sentTo) expect(sent).toBeGreaterThan(0);
+  }, 60_000);
+
+  it.runIf(redisServerAvailable())(
+    'scale-out adds a Redis-sharing instance mid-surge',
+    async () => {
+      // Verifies both instances answered after the join, and the newcomer reported the surge.
+      const result = await runScenario<{ data: { run: MidSurgeRun } }>('scale-out');
+      const { run } = result.data;
+      expect(run.surgeSeenAfterStartMs).not.toBeNull();
+      const targets = Object.values(run.load.byTarget);
+      expect(targets).toHaveLength(2);
+      for (const streams of targets) {
+        expect(Object.values(streams).reduce((sum, counts) => sum + counts.ok, 0)).toBeGreaterThan(0);
+      }
+    },
+    60_000,
+  );
 
   it('curve measures goodput at each offered load', async () => {
     // Verifies each curve point carried load and that half the provisioned rate is served almost fully.

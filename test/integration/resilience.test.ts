@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, type SimpleResponse } from '../support/http-client.js';
@@ -88,19 +89,34 @@ describe('resilience', () => {
   });
 
   // When the home bucket is empty, GETs spill over, but only while the target has tokens above its low reserve.
-  it('spills over within the target region spare tokens', async () => {
+  it('fails over only into tokens the target region left unused', async () => {
+    // us-west's bucket is full but refills too slowly to overflow: it has no spare token to lend.
     await start({ rps: 0.01, burst: 1 }, { rps: 0.01, burst: 10 });
     const answers: SimpleResponse[] = [];
-    for (let i = 0; i < 10; i++) answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
-    const served = answers.map((a) => a.headers['x-floodgate-region']);
-    // 1 at home, then us-west lends tokens only down to its low reserve (half of 10), then shed.
-    expect(answers[0]!.status).toBe(200);
-    expect(served.filter((r) => r === 'us-west').length).toBe(5);
-    expect(answers.filter((a) => a.status === 503).length).toBe(4);
-    // us-west's own traffic still gets the reserve it kept.
-    const own = await fetchText(`${gw.publicUrl}/api/video/own`, { headers: { 'x-region': 'us-west' } });
-    expect(own.status).toBe(200);
-    expect(own.headers['x-floodgate-failover-from']).toBeUndefined();
+    for (let i = 0; i < 6; i++) answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
+    expect(answers.map((a) => a.status)).toEqual([200, 503, 503, 503, 503, 503]);
+    expect(answers.filter((a) => a.headers['x-floodgate-region'] === 'us-west')).toEqual([]);
+    // us-west's own users keep their whole burst (less critical's own share: these are normal).
+    for (let i = 0; i < 9; i++) {
+      const own = await fetchText(`${gw.publicUrl}/api/video/own${i}`, {
+        headers: { 'x-region': 'us-west' },
+      });
+      expect(own.status).toBe(200);
+      expect(own.headers['x-floodgate-failover-from']).toBeUndefined();
+    }
+  });
+
+  it('spills over into the refill a target region does not use', async () => {
+    // us-west refills at 1000 tokens/s into a full bucket: what overflows (up to half a burst) is spare.
+    await start({ rps: 0.01, burst: 1 }, { rps: 1000, burst: 10 });
+    const westBucket = gw.gateway.runtime.regions.get('us-west')!.admission.bucket;
+    await until(() => westBucket.spareTokens(performance.now()) >= 5);
+    const answers: SimpleResponse[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(answers.slice(1).map((a) => a.headers['x-floodgate-failover-from'])).toEqual(
+      Array(5).fill('us-east'),
+    );
   });
 
   // A region that cannot even be connected to sends GETs to its failover region at once, before

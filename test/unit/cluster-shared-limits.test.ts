@@ -16,7 +16,7 @@ const LIMITS: AdmissionLimits = {
   maxConcurrent: 100_000,
   reserves: { high: 0.1, normal: 0.25, low: 0.5 },
   retryAfterSeconds: 1,
-  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 },
+  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000, baselineRps: 100 },
 };
 // Default lease for rps 1000 and burst 100: 6 tokens (four of them are a quarter of the burst).
 const LOCAL_CAPACITY = localCapacity(leaseSize(RPS, BURST, undefined));

@@ -9,7 +9,7 @@ const LIMITS: AdmissionLimits = {
   maxConcurrent: 1000,
   reserves: { high: 0.1, normal: 0.25, low: 0.5 },
   retryAfterSeconds: 1,
-  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 },
+  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000, baselineRps: 100 },
 };
 
 function admittedOver(

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PRIORITIES, type Priority } from '../../../src/admission/priority.js';
-import {
-  type AdmissionLimits,
-  RegionAdmission,
-  type ShedReason,
-} from '../../../src/admission/region-admission.js';
+import { type AdmissionLimits, RegionAdmission } from '../../../src/admission/region-admission.js';
+import { fakeClock, simulate } from '../../support/admission-sim.js';
 
 const LIMITS: AdmissionLimits = {
   rps: 100,
@@ -12,76 +9,8 @@ const LIMITS: AdmissionLimits = {
   maxConcurrent: 100,
   reserves: { high: 0.1, normal: 0.25, low: 0.5 },
   retryAfterSeconds: 1,
-  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 },
+  surge: { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000, baselineRps: 20 },
 };
-
-/** A small seeded generator so simulations are random but repeatable. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Tally {
-  admitted: Record<Priority, number>;
-  shed: Record<Priority, number>;
-  reasons: Record<ShedReason, number>;
-}
-
-interface Simulation {
-  admission: RegionAdmission;
-  /** Requests per second offered for each priority. */
-  offered: Partial<Record<Priority, number>>;
-  seconds: number;
-  holdMs: (random: () => number) => number;
-  seed?: number;
-  /** Called after every millisecond with the total admitted so far. */
-  onStep?: (now: number, admitted: number) => void;
-}
-
-/**
- * Drives an admission with Poisson-like arrivals in 1 ms steps on the fake clock that `setNow`
- * moves, holding each admitted request for `holdMs` before releasing it, and ticking once a second.
- */
-function simulate(sim: Simulation, setNow: (now: number) => void, startAt = 0): Tally {
-  const random = seeded(sim.seed ?? 1);
-  const tally: Tally = {
-    admitted: { critical: 0, high: 0, normal: 0, low: 0 },
-    shed: { critical: 0, high: 0, normal: 0, low: 0 },
-    reasons: { rate: 0, concurrency: 0, surge: 0 },
-  };
-  let pending: number[] = [];
-  let admittedTotal = 0;
-  for (let now = startAt; now < startAt + sim.seconds * 1000; now++) {
-    setNow(now);
-    const due = pending.filter((at) => at <= now);
-    for (let i = 0; i < due.length; i++) sim.admission.release();
-    pending = pending.filter((at) => at > now);
-    for (const priority of PRIORITIES) {
-      const rps = sim.offered[priority] ?? 0;
-      const arrivals = Math.floor(rps / 1000) + (random() < (rps % 1000) / 1000 ? 1 : 0);
-      for (let i = 0; i < arrivals; i++) {
-        const reason = sim.admission.admit(priority, true);
-        if (reason === null) {
-          tally.admitted[priority] += 1;
-          admittedTotal += 1;
-          pending.push(now + sim.holdMs(random));
-        } else {
-          tally.shed[priority] += 1;
-          tally.reasons[reason] += 1;
-        }
-      }
-    }
-    if (now % 1000 === 0) sim.admission.tick();
-    sim.onStep?.(now, admittedTotal);
-  }
-  return tally;
-}
 
 /** Offers 20 req/s for a minute and then 1000 req/s until the region surges; returns the time reached. */
 function provokeSurge(admission: RegionAdmission, setNow: (t: number) => void): number {
@@ -93,11 +22,6 @@ function provokeSurge(admission: RegionAdmission, setNow: (t: number) => void): 
     if (now % 1000 === 0) admission.tick();
   }
   return now;
-}
-
-function fakeClock(): { clock: () => number; setNow: (t: number) => void } {
-  let now = 0;
-  return { clock: () => now, setNow: (t) => (now = t) };
 }
 
 describe('RegionAdmission', () => {
@@ -151,21 +75,29 @@ describe('RegionAdmission', () => {
 
   it('sheds low before normal before high before critical as the bucket drains', () => {
     // At every fill level, the priorities still admitted are a prefix of critical, high, normal, low.
-    const firstShed = new Map<Priority, number>();
-    for (let spent = 0; spent <= LIMITS.burst; spent++) {
-      const admitted = PRIORITIES.map((priority) => {
-        const admission = new RegionAdmission(LIMITS, () => 0);
-        for (let i = 0; i < spent; i++) admission.bucket.take(0);
-        return admission.admit(priority, true) === null;
-      });
-      const firstRefused = admitted.indexOf(false);
-      if (firstRefused !== -1) expect(admitted.slice(firstRefused).every((ok) => !ok)).toBe(true);
-      PRIORITIES.forEach((priority, rank) => {
-        if (!admitted[rank] && !firstShed.has(priority)) firstShed.set(priority, spent);
-      });
-    }
+    // Short of tokens (critical offered at the refill rate), the configured floors apply; with the
+    // region within capacity, every priority but critical may borrow all but critical's share.
+    const firstShedAt = (short: boolean) => {
+      const firstShed = new Map<Priority, number>();
+      for (let spent = 0; spent <= LIMITS.burst; spent++) {
+        const admitted = PRIORITIES.map((priority) => {
+          const admission = new RegionAdmission(LIMITS, () => 0);
+          if (short) for (let i = 0; i < LIMITS.rps; i++) admission.recordShed();
+          if (short) admission.admit('critical', true);
+          for (let i = short ? 1 : 0; i < spent; i++) admission.bucket.take(0);
+          return admission.admit(priority, true) === null;
+        });
+        const firstRefused = admitted.indexOf(false);
+        if (firstRefused !== -1) expect(admitted.slice(firstRefused).every((ok) => !ok)).toBe(true);
+        PRIORITIES.forEach((priority, rank) => {
+          if (!admitted[rank] && !firstShed.has(priority)) firstShed.set(priority, spent);
+        });
+      }
+      return PRIORITIES.map((p) => firstShed.get(p));
+    };
     // Floors of 0, 5, 12.5 and 25 tokens out of 50: each priority stops once its next take would dip below.
-    expect(PRIORITIES.map((p) => firstShed.get(p))).toEqual([50, 45, 37, 25]);
+    expect(firstShedAt(true)).toEqual([50, 45, 37, 25]);
+    expect(firstShedAt(false)).toEqual([50, 45, 45, 45]);
   });
 
   it('sheds lower priorities more under a mixed overload', () => {
@@ -187,11 +119,10 @@ describe('RegionAdmission', () => {
     // A request refused for lack of slots leaves the bucket as it was.
     const { clock } = fakeClock();
     const admission = new RegionAdmission({ ...LIMITS, maxConcurrent: 4 }, clock);
-    for (let i = 0; i < 2; i++) expect(admission.admit('low', true)).toBeNull();
+    for (let i = 0; i < 3; i++) expect(admission.admit('low', true)).toBeNull();
     const tokens = admission.bucket.tokens(0);
     expect(admission.admit('low', true)).toBe('concurrency');
     expect(admission.bucket.tokens(0)).toBe(tokens);
-    expect(admission.admit('critical', true)).toBeNull();
     expect(admission.admit('critical', true)).toBeNull();
     expect(admission.admit('critical', true)).toBe('concurrency');
     expect(admission.inflight.inflight).toBe(4);
@@ -228,20 +159,22 @@ describe('RegionAdmission', () => {
     expect(admission.inflight.inflight).toBe(0);
   });
 
-  it('admits spillover as low, and counts it as offered only when admitted', () => {
-    // Spillover needs tokens above the low reserve; refused spillover leaves no trace in the rates.
+  it('admits spillover from spare tokens only, and counts it as admitted but never as offered', () => {
+    // Failover spends refill the region's own traffic left unused; it is not this region's surge.
     let now = 0;
     const admission = new RegionAdmission(LIMITS, () => now);
-    expect(admission.admitSpillover()).toBe(true);
-    expect(admission.inflight.inflight).toBe(1);
-    expect(admission.bucket.tokens(0)).toBe(49);
-    while (admission.bucket.tokens(0) > 25.5) admission.bucket.take(0);
     expect(admission.admitSpillover()).toBe(false);
+    now = 100;
+    // 100 ms of refill at 100 req/s overflowed the full bucket: 10 spare tokens.
+    for (let i = 0; i < 10; i++) expect(admission.admitSpillover()).toBe(true);
+    expect(admission.admitSpillover()).toBe(false);
+    expect(admission.bucket.tokens(now)).toBe(50);
+    expect(admission.inflight.inflight).toBe(10);
     expect(admission.admit('normal', true)).toBeNull();
     now = 500;
     const rates = admission.snapshot();
-    expect(rates.admittedRps).toBeCloseTo(2, 6);
-    expect(rates.currentRps).toBeCloseTo(2, 6);
+    expect(rates.admittedRps).toBeCloseTo(11, 6);
+    expect(rates.currentRps).toBeCloseTo(1, 6);
   });
 
   it('refuses spillover while surging with shedBelow above low, and allows it otherwise', () => {
@@ -261,14 +194,18 @@ describe('RegionAdmission', () => {
     let now = 0;
     const admission = new RegionAdmission({ ...LIMITS, rps: 2 }, () => now);
     while (admission.bucket.tokens(0) >= 1) admission.bucket.take(0);
+    // Critical offered above the refill rate: the region is short of tokens, the full floors apply.
+    for (let i = 0; i < 3; i++) expect(admission.admit('critical', true)).toBe('rate');
     expect(admission.retryAfterSeconds('critical')).toBe(1);
     expect(admission.retryAfterSeconds('low')).toBe(13);
     now = 1;
     expect(admission.retryAfterSeconds('low')).toBe(13);
     now = 1000;
-    expect(admission.retryAfterSeconds('low')).toBe(12);
+    // Critical, still offered, takes one of the two tokens refilled: 25 missing at 2/s is 12.5 s -> 13.
+    expect(admission.admit('critical', true)).toBeNull();
+    expect(admission.retryAfterSeconds('low')).toBe(13);
     now = 1001;
-    expect(admission.retryAfterSeconds('low')).toBe(12);
+    expect(admission.retryAfterSeconds('low')).toBe(13);
     admission.reconfigure({ ...LIMITS, rps: 2, retryAfterSeconds: 20 });
     expect(admission.retryAfterSeconds('low')).toBe(20);
   });
@@ -292,7 +229,10 @@ describe('RegionAdmission', () => {
   it('keeps tokens, in-flight requests and the baseline across reconfigure', () => {
     // A reload applies new limits to live state instead of starting over.
     const { clock, setNow } = fakeClock();
-    const admission = new RegionAdmission({ ...LIMITS, maxConcurrent: 5000 }, clock);
+    const admission = new RegionAdmission(
+      { ...LIMITS, maxConcurrent: 5000, surge: { ...LIMITS.surge, baselineRps: 60 } },
+      clock,
+    );
     simulate({ admission, offered: { normal: 60 }, seconds: 30, holdMs: () => 1_000_000 }, setNow);
     const before = admission.snapshot();
     admission.reconfigure({ ...LIMITS, rps: 1000, burst: 500, maxConcurrent: 10_000 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type SurgeChange, SurgeDetector, type SurgeOptions } from '../../../src/admission/surge-detector.js';
 
-const OPTIONS: SurgeOptions = { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000 };
+const OPTIONS: SurgeOptions = { factor: 2, halfLifeMs: 60_000, minRps: 10, windowMs: 5000, baselineRps: 100 };
 const STEP_MS = 10;
 
 interface Transition {
@@ -46,12 +46,41 @@ function settled(rps: number, opts: SurgeOptions = OPTIONS): { detector: SurgeDe
 }
 
 describe('SurgeDetector', () => {
-  it('does not take a cold start for a surge and learns the baseline quickly', () => {
-    // Normal traffic arriving at a fresh detector is the baseline, not a surge over minRps.
+  it('starts from the configured baseline, not from zero or from the first seconds', () => {
+    // A fresh detector reports its prior at once, and normal traffic at the prior is no surge.
     const detector = new SurgeDetector(OPTIONS, 0);
-    expect(drive(detector, () => 200, 30_000, 90_000)).toEqual([]);
+    expect(detector.baselineRps(0)).toBe(100);
+    expect(drive(detector, () => 100, 0, 60_000)).toEqual([]);
     expect(detector.surging).toBe(false);
-    expect(detector.baselineRps(90_000)).toBeCloseTo(200, -1);
+    expect(detector.baselineRps(60_000)).toBeCloseTo(100, 0);
+  });
+
+  it('sees a flood that starts with the gateway within the window plus one second', () => {
+    // A gateway started (or restarted) in the middle of a 20x flood must not learn the flood.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    const transitions = drive(detector, () => 2000, 0, 30_000);
+    expect(transitions.map((t) => t.change)).toEqual(['began']);
+    expect(transitions[0]!.at).toBeLessThanOrEqual(OPTIONS.windowMs + 1000);
+    expect(detector.surging).toBe(true);
+    // While surging the baseline learns ten times more slowly: 30 s of flood move it by a few percent.
+    expect(detector.baselineRps(30_000)).toBeLessThan(200);
+  });
+
+  it('sees a 10x flood that follows three calm seconds after the start', () => {
+    // Three seconds of calm traffic are not enough to make the cold start forget the flood that follows.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    expect(drive(detector, () => 100, 0, 3000)).toEqual([]);
+    const transitions = drive(detector, () => 1000, 3000, 20_000);
+    expect(transitions.map((t) => t.change)).toEqual(['began']);
+    expect(transitions[0]!.at - 3000).toBeLessThanOrEqual(OPTIONS.windowMs + 1000);
+  });
+
+  it('learns a calm baseline below the prior by EWMA, half the gap per half-life', () => {
+    // Traffic at 20 req/s against a prior of 100 closes half the gap in one half-life.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    expect(drive(detector, () => 20, 0, OPTIONS.halfLifeMs + 2000)).toEqual([]);
+    expect(detector.baselineRps(OPTIONS.halfLifeMs + 1000)).toBeGreaterThan(55);
+    expect(detector.baselineRps(OPTIONS.halfLifeMs + 1000)).toBeLessThan(65);
   });
 
   it('halves an idle baseline over one half-life', () => {
@@ -150,5 +179,38 @@ describe('SurgeDetector', () => {
     // At factor 5 the entry threshold is ~500, so 400 req/s is now below 0.8 x 500 and the surge ends.
     const transitions = drive(detector, () => 350, now + 10_000, now + 20_000);
     expect(transitions.map((t) => t.change)).toEqual(['ended']);
+  });
+
+  it('keeps its baseline, prior and minRps in the units of the share of traffic it sees', () => {
+    // One of four processes: a prior of 100 becomes 25, and a quarter of a 4x flood is still a surge.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    detector.setShare(0.25);
+    expect(detector.baselineRps(0)).toBe(25);
+    expect(drive(detector, () => 25, 0, 10_000)).toEqual([]);
+    expect(drive(detector, () => 100, 10_000, 20_000).map((t) => t.change)).toEqual(['began']);
+  });
+
+  it('decides on a fresh shared reading and falls back to its own baseline when it goes stale', () => {
+    // The group's whole-region numbers, scaled to this process's half, replace the local ones for 3 s.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    detector.setShare(0.5);
+    drive(detector, () => 50, 0, 5000);
+    detector.adoptShared({ baselineRps: 100, currentRps: 400, lastSecondRps: 400 }, 5000);
+    expect(detector.baselineRps(5000)).toBe(50);
+    expect(detector.currentRps(5000)).toBe(200);
+    expect(detector.tick(5000)).toBe('began');
+    // Stale after 3 s: the local numbers (50 req/s against a baseline of 50) are back, and the surge ends.
+    expect(drive(detector, () => 50, 5010, 20_000).map((t) => t.change)).toEqual(['ended']);
+    expect(detector.currentRps(20_000)).toBeCloseTo(50, 0);
+  });
+
+  it('hands over what it counted since the last round exactly once', () => {
+    // The shared baseline adds each process's offered requests; none may be counted twice.
+    const detector = new SurgeDetector(OPTIONS, 0);
+    for (let i = 0; i < 7; i++) detector.record(10);
+    const first = detector.contribution();
+    expect(first).toMatchObject({ offered: 7, priorRps: 100, surging: false, windowSeconds: 5 });
+    expect(first.alpha).toBeCloseTo(1 - 2 ** (-1 / 60), 12);
+    expect(detector.contribution().offered).toBe(0);
   });
 });
