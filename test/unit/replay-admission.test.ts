@@ -47,16 +47,28 @@ describe('replay through the admission rules', () => {
     expect(east.admitted).toBe(3);
   });
 
-  // Priorities come from FILE's routes, and the reserves shed low work first while critical work still gets tokens.
+  // Priorities come from FILE's routes; once the region runs short, the reserves shed low work first while critical still gets tokens.
   it('applies the routes and the priority reserves', async () => {
     const specs = [
-      ...requests(8, { at: 0, path: '/api/notifications', priority: 'critical' }, 1),
-      ...requests(4, { at: 100, path: '/api/video/1', priority: 'critical' }, 1),
+      ...requests(2, { at: 0, path: '/api/video/1' }),
+      ...requests(8, { at: 1, path: '/api/notifications', priority: 'critical' }, 1),
+      ...requests(4, { at: 100, path: '/api/video/1' }, 1),
     ];
     const east = region(await replayed(specs, oneRegion({ rps: 0.1, burst: 10 })));
-    // Low may only take a token while 5 stay behind: 10, 9, 8, 7 and 6 each leave enough.
-    expect(east.byPriority.low).toEqual({ admitted: 5, shed: 3 });
-    expect(east.byPriority.critical).toEqual({ admitted: 4, shed: 0 });
+    // Critical was offered too, so low may only take a token while 5 stay behind: at 8, 7 and 6.
+    expect(east.byPriority.low).toEqual({ admitted: 3, shed: 5 });
+    expect(east.byPriority.critical).toEqual({ admitted: 6, shed: 0 });
+  });
+
+  // Within capacity nothing is shed, whatever the priority: low borrows the reserves nobody needs.
+  it('lets idle reserves be borrowed', async () => {
+    const east = region(
+      await replayed(
+        requests(8, { at: 0, path: '/api/notifications' }, 1),
+        oneRegion({ rps: 0.1, burst: 10 }),
+      ),
+    );
+    expect(east.byPriority.low).toEqual({ admitted: 8, shed: 0 });
   });
 
   // A logged priority below the route's is the client's own x-priority and is kept; a higher one is not.
