@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: replays a regional surge against three simulated regions behind a gateway
  * running in this process, with a live view while it runs and a normal-vs-surge summary at the end.
- * `--seconds N` (or DEMO_SECONDS) shortens or stretches the replay; Ctrl-C stops it cleanly.
+ * `--seconds N` (or DEMO_SECONDS) shortens or stretches the replay; `--access-log FILE` also writes
+ * the gateway's log lines, access lines included, to FILE (for `floodgate replay`); Ctrl-C stops it cleanly.
  */
 import { performance } from 'node:perf_hooks';
 import { watchForBusyMachine } from './demo/busy-machine.js';
@@ -70,8 +71,10 @@ async function main(): Promise<number> {
     const simulators = await startSimulators();
     teardown.add(() => closeSimulators(simulators));
     if (stop.requested()) return interrupted(log);
-    const gateway = await startDemoGateway(simulators, (event) =>
-      log(eventLine(event, performance.now() - loadStartedAt)),
+    const gateway = await startDemoGateway(
+      simulators,
+      (event) => log(eventLine(event, performance.now() - loadStartedAt)),
+      optionValue(process.argv.slice(2), '--access-log'),
     );
     teardown.add(() => gateway.close());
     if (stop.requested()) return interrupted(log);
@@ -155,6 +158,11 @@ function eventLine(event: GatewayEvent, elapsedMs: number): string {
       ? ''
       : ` (${Math.round(event.currentRps)} req/s offered, baseline ${Math.round(event.baselineRps ?? 0)} req/s)`;
   return `[${seconds(elapsedMs)}] ${event.region ?? 'gateway'}: ${event.event.replace('-', ' ')}${rates}`;
+}
+
+function optionValue(argv: readonly string[], name: string): string | undefined {
+  const index = argv.indexOf(name);
+  return index === -1 ? undefined : argv[index + 1];
 }
 
 function seconds(ms: number): string {

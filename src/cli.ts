@@ -14,11 +14,14 @@ const EXIT_INVALID_CONFIG = 2;
 const USAGE = `usage:
   floodgate --config FILE [--watch] [--workers N|auto]   start the gateway
   floodgate check FILE                                    validate FILE and print its effective limits
-  floodgate schema                                        print the config's JSON Schema`;
+  floodgate schema                                        print the config's JSON Schema
+  floodgate replay --config FILE [--json] [--compare OTHER] [--chart FILE.svg] LOG...
+                                                          replay access logs through FILE's admission rules`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'check') return check(rest);
+  if (command === 'replay') return (await import('./replay/replay-command.js')).replayCommand(rest);
   if (command === 'schema') {
     process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     return EXIT_OK;

@@ -3,8 +3,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DestinationStream } from 'pino';
 import { parseDocument } from 'yaml';
-import { createLogger } from '../../src/observability/logger.js';
+import { batchedDestination, createLogger } from '../../src/observability/logger.js';
 import { type RunningGateway, startGateway } from '../../src/start-gateway.js';
 import type { Simulator } from '../simulator.js';
 
@@ -31,16 +32,19 @@ const SHOWN_EVENTS = /"event":"(surge|breaker)-/;
 /**
  * Starts the gateway in this process on config/demo.yaml with each region's upstream pointed at its
  * simulator, and on the file's listen and admin ports when they are free (any free port otherwise).
+ * With `accessLog`, access lines are turned on and every log line is also written to that file
+ * (for `floodgate replay`).
  */
 export async function startDemoGateway(
   simulators: ReadonlyMap<string, Simulator>,
   onEvent: (event: GatewayEvent) => void,
+  accessLog?: string,
 ): Promise<DemoGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'floodgate-demo-'));
   const configPath = join(dir, 'demo.yaml');
   try {
-    await writeFile(configPath, await demoConfigText(simulators));
-    const logger = createLogger('info', { write: (line: string) => forwardEvent(line, onEvent) });
+    await writeFile(configPath, await demoConfigText(simulators, accessLog !== undefined));
+    const logger = createLogger('info', demoDestination(onEvent, accessLog));
     const running = await startGateway({ configPath, logger });
     return {
       running,
@@ -55,8 +59,25 @@ export async function startDemoGateway(
   }
 }
 
-async function demoConfigText(simulators: ReadonlyMap<string, Simulator>): Promise<string> {
+function demoDestination(onEvent: (event: GatewayEvent) => void, accessLog?: string): DestinationStream {
+  const file = accessLog === undefined ? undefined : batchedDestination(accessLog);
+  return {
+    write(line: string) {
+      forwardEvent(line, onEvent);
+      file?.write(line);
+    },
+    // Shutdown flushes the logger; the file must get its last lines too.
+    flush(done?: (err?: Error) => void) {
+      const flushable = file as { flush?: (cb: (err?: Error) => void) => void } | undefined;
+      if (flushable?.flush) flushable.flush(done ?? (() => {}));
+      else done?.();
+    },
+  } as DestinationStream;
+}
+
+async function demoConfigText(simulators: ReadonlyMap<string, Simulator>, access: boolean): Promise<string> {
   const document = parseDocument(await readFile(DEMO_CONFIG, 'utf8'));
+  if (access) document.setIn(['log', 'access'], true);
   for (const [region, simulator] of simulators) {
     if (!document.hasIn(['regions', region])) throw new Error(`${DEMO_CONFIG}: regions.${region} is missing`);
     document.setIn(['regions', region, 'upstreams'], [simulator.url]);

@@ -1,3 +1,4 @@
+import { lineChart } from '../../src/charts/svg-chart.js';
 import { benchProcesses, cpuByPhase, sampleCpu } from '../cpu-sampler.js';
 import { videoSiteConfig } from '../floodgate-config.js';
 import { type OpenLoopResult, runOpenLoop } from '../open-loop.js';
@@ -11,7 +12,6 @@ import {
   type ScenarioOutput,
   type Table,
 } from '../scenario.js';
-import { lineChart } from '../svg-chart.js';
 import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { startUpstreams } from '../upstreams.js';

@@ -4,6 +4,7 @@ import { clusterScenario } from './cluster.js';
 import { curveScenario } from './curve.js';
 import { outageScenario } from './outage.js';
 import { overheadScenario } from './overhead.js';
+import { replayScenario } from './replay.js';
 import { restartScenario } from './restart.js';
 import { scaleOutScenario } from './scale-out.js';
 import { shedScenario } from './shed.js';
@@ -22,4 +23,5 @@ export const SCENARIOS: readonly Scenario[] = [
   clusterScenario,
   adaptiveScenario,
   tlsScenario,
+  replayScenario,
 ];

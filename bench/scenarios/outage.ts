@@ -1,3 +1,4 @@
+import { lineChart } from '../../src/charts/svg-chart.js';
 import { pollRegions, type RegionSample } from '../admin-poller.js';
 import { regionConfig, videoSiteConfig } from '../floodgate-config.js';
 import { type LoadPhase, type OpenLoopResult, runOpenLoop, type TimelineSlice } from '../open-loop.js';
@@ -11,7 +12,6 @@ import {
   type ScenarioOutput,
   type Table,
 } from '../scenario.js';
-import { lineChart } from '../svg-chart.js';
 import { goodAnswers, type OutcomeCounts, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { startUpstreams, type UpstreamHost } from '../upstreams.js';

@@ -1,3 +1,4 @@
+import { lineChart } from '../../src/charts/svg-chart.js';
 import { pollRegions, type RegionSample } from '../admin-poller.js';
 import { benchProcesses, cpuByPhase, type PhaseCpu, sampleCpu } from '../cpu-sampler.js';
 import { type LoadPhase, type OpenLoopResult, runOpenLoop } from '../open-loop.js';
@@ -11,7 +12,6 @@ import {
   type Table,
 } from '../scenario.js';
 import type { SimulatorStats } from '../simulator.js';
-import { lineChart } from '../svg-chart.js';
 import { goodAnswers, ratio } from '../tally.js';
 import { floodgatePlan, measureTarget, nginxPlan, noProtectionPlan, type TargetPlan } from '../targets.js';
 import { KINDS } from '../traffic-mix.js';

@@ -1,0 +1,78 @@
+/**
+ * How long a request refused live would have held its slot had it been admitted: the median
+ * duration of the admitted requests of its route (in its home region) just before it. A refusal
+ * lasts well under a millisecond, so its own duration says nothing; the requests of the same route
+ * that went upstream at about the same time say how slow that upstream was then.
+ *
+ * Each key keeps the last SAMPLES durations in a ring. The median is recomputed only after a few
+ * new samples, since a flood brings many refusals between two admitted requests and a sort per
+ * refusal would cost more than the rest of the replay.
+ */
+
+const SAMPLES = 31;
+const RECOMPUTE_AFTER = 4;
+
+class Ring {
+  private readonly values = new Float64Array(SAMPLES);
+  private readonly scratch = new Float64Array(SAMPLES);
+  private count = 0;
+  private next = 0;
+  private sinceMedian = 0;
+  private median = Number.NaN;
+
+  add(ms: number): void {
+    this.values[this.next] = ms;
+    this.next = (this.next + 1) % SAMPLES;
+    if (this.count < SAMPLES) this.count++;
+    this.sinceMedian++;
+  }
+
+  estimate(): number {
+    if (this.count === 0) return Number.NaN;
+    if (Number.isNaN(this.median) || this.sinceMedian >= RECOMPUTE_AFTER) {
+      const sorted = this.scratch.subarray(0, this.count);
+      sorted.set(this.values.subarray(0, this.count));
+      sorted.sort();
+      this.median = sorted[this.count >> 1]!;
+      this.sinceMedian = 0;
+    }
+    return this.median;
+  }
+}
+
+export class DurationEstimates {
+  // Region name -> rings indexed by route.
+  private readonly byRegion = new Map<string, Ring[]>();
+  // Every admitted request, for a route that has not had one yet.
+  private readonly overall = new Ring();
+
+  /** Remembers how long an admitted request of this region and route took. */
+  observe(region: string, route: number, ms: number): void {
+    let rings = this.byRegion.get(region);
+    if (rings === undefined) {
+      rings = [];
+      this.byRegion.set(region, rings);
+    }
+    let ring = rings[route];
+    if (ring === undefined) {
+      ring = new Ring();
+      rings[route] = ring;
+    }
+    ring.add(ms);
+    this.overall.add(ms);
+  }
+
+  /** The estimate for this region and route, without falling back to other routes; NaN when none. */
+  own(region: string, route: number): number {
+    const ring = this.byRegion.get(region)?.[route];
+    return ring === undefined ? Number.NaN : ring.estimate();
+  }
+
+  /** The estimate for this region and route, else for any admitted request; 0 when none was ever seen. */
+  withFallback(region: string, route: number): number {
+    const own = this.own(region, route);
+    if (!Number.isNaN(own)) return own;
+    const overall = this.overall.estimate();
+    return Number.isNaN(overall) ? 0 : overall;
+  }
+}

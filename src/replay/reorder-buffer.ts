@@ -1,0 +1,164 @@
+import { heapPop, heapPush } from './min-heap.js';
+import type { ReplayRequest } from './replay-request.js';
+
+/**
+ * Puts requests back in arrival order with bounded memory.
+ *
+ * An access line is written when its answer ends, so a log is ordered by end time, not by arrival
+ * (`time - durationMs`). But no request lasts longer than some bound D (the upstream timeout, or the
+ * longest duration seen so far): once the log has reached end time F, every line still to come
+ * arrived after F - D. So a request can be let out as soon as its arrival is below F - D, and the
+ * buffer holds at most D seconds of traffic, whatever the length of the log. A small slack on top
+ * of D absorbs lines written slightly out of order (several processes sharing one output).
+ *
+ * The buffer is a ring of one-millisecond buckets of arrival time (a calendar queue), each a list
+ * linked through the requests themselves: adding a request and letting one out cost the same
+ * whatever the buffer holds, where a binary heap of tens of thousands of requests spends most of
+ * its time waiting on memory. Requests in one bucket are sorted (by arrival, then read order) as
+ * the bucket is let out. The ring spans twice the window and grows with it; the rare request
+ * beyond its span (a log so sparse that one chunk of it covers more) waits in a small heap until
+ * the ring reaches it.
+ *
+ * A request that turns up after later arrivals were let out (it lasted longer than D) is let out
+ * with the next bucket, and counted as late, so the report can say so.
+ */
+export class ReorderBuffer {
+  private buckets: Array<ReplayRequest | undefined>;
+  private mask: number;
+  private windowMs: number;
+  private readonly slackMs: number;
+  private frontier = Number.NEGATIVE_INFINITY;
+  // The first millisecond of arrival time not yet let out; NaN until the first request.
+  private nextMs = Number.NaN;
+  private count = 0;
+  private inRing = 0;
+  private readonly overflow: ReplayRequest[] = [];
+  private readonly scratch: ReplayRequest[] = [];
+  /** Requests that arrived before one already let out. */
+  late = 0;
+  /** The most requests held at once. */
+  peak = 0;
+
+  /** `longestMs`: the longest a request can last; `slackMs`: how far out of order lines may be written. */
+  constructor(longestMs: number, slackMs: number) {
+    this.slackMs = slackMs;
+    this.windowMs = longestMs + slackMs;
+    const size = ringSizeFor(this.windowMs);
+    this.buckets = new Array(size).fill(undefined);
+    this.mask = size - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(request: ReplayRequest): void {
+    const lasted = request.end - request.arrival + this.slackMs;
+    if (lasted > this.windowMs) this.windowMs = lasted;
+    let ms = Math.floor(request.arrival);
+    if (Number.isNaN(this.nextMs) || (this.count === 0 && ms > this.nextMs)) this.nextMs = ms;
+    if (ms < this.nextMs) {
+      this.late++;
+      ms = this.nextMs;
+    }
+    if (this.windowMs * 2 > this.buckets.length) this.grow();
+    this.count++;
+    if (this.count > this.peak) this.peak = this.count;
+    if (ms - this.nextMs < this.buckets.length) this.toRing(request, ms);
+    else heapPush(this.overflow, request, before);
+  }
+
+  /** Tells the buffer how far the logs have been read: no line still to come ends before `endTime`. */
+  readThrough(endTime: number): void {
+    if (endTime > this.frontier) this.frontier = endTime;
+  }
+
+  /** Lets out, in arrival order, every request no later line can precede. */
+  drain(offer: (request: ReplayRequest) => void): void {
+    this.releaseBefore(this.frontier - this.windowMs, offer);
+  }
+
+  /** Lets out everything: the logs have ended. */
+  drainAll(offer: (request: ReplayRequest) => void): void {
+    this.releaseBefore(Number.POSITIVE_INFINITY, offer);
+  }
+
+  private releaseBefore(safeBefore: number, offer: (request: ReplayRequest) => void): void {
+    const overflow = this.overflow;
+    while (this.count > 0) {
+      // Nothing in the ring: skip the empty stretch to the first request waiting beyond it.
+      if (this.inRing === 0) this.nextMs = Math.max(this.nextMs, Math.floor(overflow[0]!.arrival));
+      if (!(this.nextMs + 1 <= safeBefore)) return;
+      while (overflow.length > 0 && Math.floor(overflow[0]!.arrival) - this.nextMs < this.buckets.length) {
+        const request = heapPop(overflow, before);
+        this.toRing(request, Math.max(Math.floor(request.arrival), this.nextMs));
+      }
+      this.releaseBucket(offer);
+    }
+  }
+
+  private toRing(request: ReplayRequest, ms: number): void {
+    const slot = ms & this.mask;
+    request.next = this.buckets[slot];
+    this.buckets[slot] = request;
+    this.inRing++;
+  }
+
+  private releaseBucket(offer: (request: ReplayRequest) => void): void {
+    const slot = this.nextMs & this.mask;
+    let request = this.buckets[slot];
+    this.nextMs++;
+    if (request === undefined) return;
+    this.buckets[slot] = undefined;
+    const batch = this.scratch;
+    while (request !== undefined) {
+      batch.push(request);
+      request = request.next;
+    }
+    // Lists are built newest first; a few requests share a millisecond, so insertion sort it is.
+    for (let i = 1; i < batch.length; i++) {
+      const item = batch[i]!;
+      let j = i - 1;
+      while (j >= 0 && before(item, batch[j]!)) {
+        batch[j + 1] = batch[j]!;
+        j--;
+      }
+      batch[j + 1] = item;
+    }
+    this.count -= batch.length;
+    this.inRing -= batch.length;
+    for (const item of batch) {
+      item.next = undefined;
+      offer(item);
+    }
+    batch.length = 0;
+  }
+
+  /** A larger ring, for a wider window. */
+  private grow(): void {
+    const size = ringSizeFor(this.windowMs);
+    const buckets = new Array<ReplayRequest | undefined>(size).fill(undefined);
+    for (const head of this.buckets) {
+      let request = head;
+      while (request !== undefined) {
+        const next = request.next;
+        const slot = Math.max(Math.floor(request.arrival), this.nextMs) & (size - 1);
+        request.next = buckets[slot];
+        buckets[slot] = request;
+        request = next;
+      }
+    }
+    this.buckets = buckets;
+    this.mask = size - 1;
+  }
+}
+
+function ringSizeFor(spanMs: number): number {
+  let size = 1024;
+  while (size < spanMs * 2) size *= 2;
+  return size;
+}
+
+function before(a: ReplayRequest, b: ReplayRequest): boolean {
+  return a.arrival < b.arrival || (a.arrival === b.arrival && a.seq < b.seq);
+}

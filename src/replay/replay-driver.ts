@@ -1,0 +1,183 @@
+import type { Readable } from 'node:stream';
+import type { GatewayConfig } from '../config/load.js';
+import type { Route } from '../routing/route-table.js';
+import { AccessLineParser } from './access-line.js';
+import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
+import { DurationEstimates } from './duration-estimates.js';
+import { checkLogsReadable, LineReader, openLog } from './log-input.js';
+import { ReorderBuffer } from './reorder-buffer.js';
+import type { ReplayRequest } from './replay-request.js';
+
+export interface ReplayPlan {
+  /** The configs to replay through, each with the name to report it by; the first sets the routes durations are kept by. */
+  configs: ReadonlyArray<{ label: string; config: GatewayConfig }>;
+  logs: readonly string[];
+  /** Keep per-second counts (for the chart). */
+  perSecond: boolean;
+  /** What `-` reads; standard input unless a test says otherwise. */
+  stdin?: Readable;
+}
+
+export interface ReplayOutcome {
+  /** Lines that are not access lines (events, other output, junk), or access lines of requests refused as malformed. */
+  skipped: number;
+  /** Of the skipped: access lines answered as bad input (a 4xx of Floodgate's own, before admission). */
+  badInput: number;
+  /** Requests that turned up after later arrivals had been replayed (they lasted longer than any before). */
+  late: number;
+  /** Epoch ms of the first and last arrival; NaN for a log without requests. */
+  firstArrival: number;
+  lastArrival: number;
+  /** The most requests held at once to restore arrival order. */
+  peakBuffered: number;
+  configs: ConfigOutcome[];
+}
+
+// Lines from several processes sharing one output can be a little out of order.
+const DISORDER_SLACK_MS = 2000;
+
+interface Source {
+  reader: LineReader;
+  parser: AccessLineParser;
+  /** The latest end time read from this log so far. */
+  readThrough: number;
+}
+
+/**
+ * Reads the logs in step (always the one that is furthest behind in time), restores arrival order,
+ * fills in the durations of requests refused live and offers every request to each config's replay.
+ */
+export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
+  await checkLogsReadable(plan.logs);
+  const run = new ReplayRun(plan);
+  const nonAscii = plan.configs.some(({ config }) => config.routes.some((r) => !isAscii(r.match.pathPrefix)));
+  const sources: Source[] = plan.logs.map((log) => ({
+    reader: new LineReader(log, openLog(log, nonAscii ? 'utf8' : 'latin1', plan.stdin)),
+    parser: new AccessLineParser(),
+    readThrough: Number.NEGATIVE_INFINITY,
+  }));
+  const active = [...sources];
+  while (active.length > 0) {
+    const source = active.reduce((a, b) => (b.readThrough < a.readThrough ? b : a));
+    const more = await source.reader.readChunk((text, start, end) => run.line(source, text, start, end));
+    if (!more) active.splice(active.indexOf(source), 1);
+    run.readThrough(Math.min(...active.map((s) => s.readThrough)));
+  }
+  for (const source of sources) run.skipped += source.reader.overlong;
+  return run.finish();
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+class ReplayRun {
+  skipped = 0;
+  private badInput = 0;
+  private seq = 0;
+  private firstArrival = Number.NaN;
+  private lastArrival = Number.NaN;
+  private readonly buffer: ReorderBuffer;
+  private readonly durations = new DurationEstimates();
+  private readonly free: ReplayRequest[] = [];
+  private readonly routeIds = new Map<Route, number>();
+  private readonly replays: ConfigReplay[];
+  private readonly keepClients: boolean;
+  private readonly offer = (record: ReplayRequest) => this.replay(record);
+
+  constructor(plan: ReplayPlan) {
+    this.replays = plan.configs.map(
+      ({ label, config }, index) => new ConfigReplay({ label, config, index, perSecond: plan.perSecond }),
+    );
+    this.keepClients = this.replays.some((replay) => replay.readsClients);
+    // Answers normally end within the upstream timeout; longer ones (a slow stream) are seen and widen it.
+    const longest = Math.max(
+      ...plan.configs.flatMap(({ config }) =>
+        Object.values(config.regions).map((region) => region.timeoutMs),
+      ),
+    );
+    this.buffer = new ReorderBuffer(longest, DISORDER_SLACK_MS);
+  }
+
+  line(source: Source, text: string, start: number, end: number): void {
+    const line = source.parser.parse(text, start, end);
+    if (line === 'other' || line === 'bad-input') {
+      this.skipped++;
+      if (line === 'bad-input') this.badInput++;
+      return;
+    }
+    const first = this.replays[0]!;
+    const firstRoute = first.route(line);
+    const route = this.routeId(firstRoute);
+    let durationMs = line.durationMs;
+    if (line.refusedLive) durationMs = this.durations.own(line.home, route);
+    else this.durations.observe(line.home, route, durationMs);
+    let ranks = first.rank(firstRoute, line);
+    for (let i = 1; i < this.replays.length; i++) {
+      const replay = this.replays[i]!;
+      ranks |= replay.rank(replay.route(line), line) << (2 * i);
+    }
+    // Requests already replayed are reused: a log of millions of lines then makes little garbage.
+    const request = this.free.pop() ?? ({} as ReplayRequest);
+    request.arrival = line.end - line.durationMs;
+    request.end = line.end;
+    request.durationMs = durationMs;
+    request.home = line.home;
+    request.ranks = ranks;
+    request.client = this.keepClients ? ownCopy(source.parser.client()) : undefined;
+    request.route = route;
+    request.seq = this.seq++;
+    this.buffer.push(request);
+    if (line.end > source.readThrough) source.readThrough = line.end;
+  }
+
+  readThrough(endTime: number): void {
+    if (endTime === Number.POSITIVE_INFINITY) return;
+    this.buffer.readThrough(endTime);
+    this.buffer.drain(this.offer);
+  }
+
+  finish(): ReplayOutcome {
+    this.buffer.drainAll(this.offer);
+    return {
+      skipped: this.skipped,
+      badInput: this.badInput,
+      late: this.buffer.late,
+      firstArrival: this.firstArrival,
+      lastArrival: this.lastArrival,
+      peakBuffered: this.buffer.peak,
+      configs: this.replays.map((replay) => replay.finish()),
+    };
+  }
+
+  private replay(record: ReplayRequest): void {
+    // Refused live with no admitted request of its route read before it: the estimate comes later.
+    if (Number.isNaN(record.durationMs))
+      record.durationMs = this.durations.withFallback(record.home, record.route);
+    if (Number.isNaN(this.firstArrival)) this.firstArrival = record.arrival;
+    if (!(record.arrival <= this.lastArrival)) this.lastArrival = record.arrival;
+    for (const replay of this.replays) replay.offer(record);
+    record.client = undefined;
+    this.free.push(record);
+  }
+
+  private routeId(route: Route): number {
+    let id = this.routeIds.get(route);
+    if (id === undefined) {
+      id = this.routeIds.size;
+      this.routeIds.set(route, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * A copy of a string that shares no memory with the log's text. Short strings are copied by the
+ * engine anyway; a longer one is a slice that would pin its whole chunk (in an LRU of clients, for
+ * as long as the client is remembered). Joining and cutting again makes the engine flatten it.
+ */
+function ownCopy(value: string | undefined): string | undefined {
+  if (value === undefined || value.length < 13) return value;
+  return ` ${value}`.slice(1);
+}

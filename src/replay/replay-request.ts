@@ -1,0 +1,29 @@
+/**
+ * One request as replay keeps it between reading its line and offering it: only numbers and the
+ * few strings replay needs, none of them a slice of the log's text (a slice would keep the whole
+ * chunk it came from in memory for as long as the request waits to be replayed).
+ */
+export interface ReplayRequest {
+  /** Epoch ms: `time - durationMs`. */
+  arrival: number;
+  /** Epoch ms: `time`, when the answer ended. */
+  end: number;
+  /** How long it holds an in-flight slot once admitted (for requests refused live, an estimate; NaN until known). */
+  durationMs: number;
+  home: string;
+  /** The priority rank each replayed config gives it, two bits per config (config i at bits 2i, 2i+1). */
+  ranks: number;
+  /** The logged client address, kept only when some config limits clients by ip. */
+  client: string | undefined;
+  /** Its route in the first config, for duration estimates. */
+  route: number;
+  /** Read order, so requests that arrived in the same millisecond keep the order they were logged in. */
+  seq: number;
+  /** The reorder buffer's link to the next request of the same millisecond. */
+  next: ReplayRequest | undefined;
+}
+
+/** The rank config `index` gives the request. */
+export function rankFor(request: ReplayRequest, index: number): number {
+  return (request.ranks >> (2 * index)) & 3;
+}

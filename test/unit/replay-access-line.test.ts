@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { AccessLineParser } from '../../src/replay/access-line.js';
+import { JsonFieldScanner } from '../../src/replay/json-fields.js';
+
+const FIELDS = ['a', 'b', 'path', 'n'] as const;
+const [A, B, PATH, N] = [0, 1, 2, 3];
+
+describe('JsonFieldScanner', () => {
+  // Each row: a line of one JSON object and what the wanted fields read as; JSON.parse is the reference.
+  const rows: Array<[string, { a?: unknown; b?: unknown; path?: unknown; n?: unknown }]> = [
+    ['{"a":"x","b":"y","n":12.5}', { a: 'x', b: 'y', n: 12.5 }],
+    ['{"zz":1,"a":"x"}', { a: 'x' }],
+    ['{"a":"say \\"hi\\"","path":"/p?q=\\\\"}', { a: 'say "hi"', path: '/p?q=\\' }],
+    ['{"a":"\\u00e9t\\u00e9","n":-3}', { a: 'été', n: -3 }],
+    ['{"path":"/a,b}c","n":1e3}', { path: '/a,b}c', n: 1000 }],
+    ['{"x":"\\"a\\":\\"fake\\"","a":"real"}', { a: 'real' }],
+    ['{ "a" : "spaced" , "n" : 7 }', { a: 'spaced', n: 7 }],
+    ['{"nested":{"a":"inner"},"a":"outer"}', { a: 'outer' }],
+    ['{"list":[{"b":1}],"b":"top"}', { b: 'top' }],
+    ['{"a":true,"b":null,"n":"7"}', {}],
+    ['{}', {}],
+  ];
+  // Lines that are not one whole JSON object (cut off, junk, another kind of value).
+  const notObjects = [
+    '{"a":"x","n":1',
+    '{"a":"unterminated}',
+    'not json',
+    '[1,2]',
+    '{"a":"x"} trailing',
+    '{"a":bogus}',
+  ];
+
+  it.each(notObjects)('rejects %s', (line) => {
+    expect(new JsonFieldScanner(FIELDS).scan(line, 0, line.length)).toBe(false);
+    expect(isObject(tryParse(line))).toBe(false);
+  });
+
+  it.each(rows)('reads %s', (line, expected) => {
+    const scanner = new JsonFieldScanner(FIELDS);
+    expect(scanner.scan(line, 0, line.length)).toBe(true);
+    const reference = JSON.parse(line) as Record<string, unknown>;
+    for (const [field, name] of [
+      [A, 'a'],
+      [B, 'b'],
+      [PATH, 'path'],
+    ] as const) {
+      const value = reference[name];
+      expect(scanner.string(field)).toBe(typeof value === 'string' ? value : undefined);
+      expect(scanner.string(field)).toBe(expected[name]);
+    }
+    expect(scanner.number(N)).toBe(expected.n);
+  });
+
+  // Lines are read in place inside a larger text, one after another.
+  it('scans lines within a larger text', () => {
+    const text = '{"a":"one","n":1}\n{"b":"\\\\two","n":2}\n{"a":"three"}';
+    const scanner = new JsonFieldScanner(FIELDS);
+    const got: unknown[] = [];
+    let start = 0;
+    for (const line of text.split('\n')) {
+      expect(scanner.scan(text, start, start + line.length)).toBe(true);
+      got.push([scanner.string(A), scanner.string(B), scanner.number(N)]);
+      start += line.length + 1;
+    }
+    expect(got).toEqual([
+      ['one', undefined, 1],
+      [undefined, '\\two', 2],
+      ['three', undefined, undefined],
+    ]);
+  });
+
+  // Repeated values come back equal, whether escaped or not.
+  it('returns repeated values and compares in place', () => {
+    const scanner = new JsonFieldScanner(FIELDS);
+    for (const line of ['{"a":"us-east"}', '{"a":"us-east"}', '{"a":"us-\\u0065ast"}']) {
+      scanner.scan(line, 0, line.length);
+      expect(scanner.repeated(A)).toBe('us-east');
+      expect(scanner.equals(A, 'us-east')).toBe(!line.includes('\\'));
+      expect(scanner.equals(A, 'us-eas')).toBe(false);
+    }
+  });
+});
+
+function tryParse(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+describe('AccessLineParser', () => {
+  const line = (fields: Record<string, unknown>) =>
+    JSON.stringify({
+      level: 'info',
+      time: '2026-12-01T10:00:05.250Z',
+      region: 'us-east',
+      status: 200,
+      outcome: 'forwarded',
+      priority: 'high',
+      durationMs: 12.5,
+      method: 'GET',
+      path: '/api/x?y=1',
+      requestId: 'abc',
+      client: '10.0.0.7',
+      ...fields,
+    });
+
+  // An access line's fields, with its end time as epoch ms.
+  it('reads an access line', () => {
+    const parser = new AccessLineParser();
+    expect(parser.parse(line({}))).toEqual({
+      end: Date.parse('2026-12-01T10:00:05.250Z'),
+      durationMs: 12.5,
+      refusedLive: false,
+      home: 'us-east',
+      method: 'GET',
+      path: '/api/x?y=1',
+      loggedRank: 1,
+    });
+    expect(parser.client()).toBe('10.0.0.7');
+  });
+
+  // The home region is failoverFrom when present; refusals get no duration of their own; times in any ISO form work.
+  it.each([
+    [
+      { region: 'us-west', failoverFrom: 'us-east', outcome: 'failover' },
+      { home: 'us-east', durationMs: 12.5 },
+    ],
+    [{ outcome: 'shed', status: 503 }, { refusedLive: true }],
+    [{ outcome: 'stale' }, { refusedLive: true }],
+    [{ outcome: 'error', status: 504 }, { refusedLive: false }],
+    [{ time: '2026-12-01T11:00:05.250+01:00' }, { end: Date.parse('2026-12-01T10:00:05.250Z') }],
+    [{ time: Date.parse('2026-12-01T10:00:05.250Z') }, { end: Date.parse('2026-12-01T10:00:05.250Z') }],
+    [{ priority: undefined }, { loggedRank: -1 }],
+  ])('reads %o', (fields, expected) => {
+    expect(new AccessLineParser().parse(line(fields))).toMatchObject(expected);
+  });
+
+  // Event lines, junk and lines missing what replay needs are other lines; our own 4xx refusals are bad input.
+  it.each([
+    [{ event: 'surge-began' }, 'other'],
+    [{ status: undefined }, 'other'],
+    [{ durationMs: -1 }, 'other'],
+    [{ durationMs: '5' }, 'other'],
+    [{ time: 'yesterday' }, 'other'],
+    [{ time: '2026-13-45T99:00:05.250Z' }, 'other'],
+    [{ path: undefined }, 'other'],
+    [{ outcome: 'error', status: 400 }, 'bad-input'],
+    [{ outcome: 'error', status: 413 }, 'bad-input'],
+  ])('classifies %o', (fields, kind) => {
+    expect(new AccessLineParser().parse(line(fields))).toBe(kind);
+  });
+
+  // Consecutive lines share their whole second; crossing into the next one is decoded afresh.
+  it('decodes times across second boundaries', () => {
+    const parser = new AccessLineParser();
+    const times = ['2026-12-01T10:00:05.999Z', '2026-12-01T10:00:06.000Z', '2026-12-01T10:00:06.001Z'];
+    const ends = times.map((time) => (parser.parse(line({ time })) as { end: number }).end);
+    expect(ends).toEqual(times.map(Date.parse));
+  });
+});
