@@ -39,9 +39,9 @@ export class RequestContext {
   region: Region;
   /**
    * Why the request was refused or forwarding failed (an access-line field); `upstream-5xx` when a
-   * kept copy answers in place of an upstream's 5xx.
+   * kept copy answers in place of an upstream's 5xx, `client-closed` when the client left first.
    */
-  reason: Refusal | 'upstream-5xx' | undefined = undefined;
+  reason: Refusal | 'upstream-5xx' | 'client-closed' | undefined = undefined;
   /** The origin that answered, when one did. */
   upstream: string | undefined = undefined;
   /** Seconds for `retry-after` when a step already knows them (a client over its own limit). */

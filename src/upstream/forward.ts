@@ -164,9 +164,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ctx.upstream = permit.host!.url;
     this.verdict = statusCode >= 500 ? 'failed' : 'ok';
     if (statusCode >= 500 && hasKeptCopy(ctx)) {
-      controller.abort(new Error('answered from the stale cache'));
+      // Ended first: undici calls onResponseError from inside abort(), which must find it over.
       ctx.reason = 'upstream-5xx';
       this.end('failed');
+      controller.abort(new Error('answered from the stale cache'));
       return;
     }
     const list = clientResponseHeaders(headers);
@@ -217,6 +218,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // The upstream's answer was under way: the client leaving is not the upstream's failure.
       this.verdict = 'neutral';
       ctx.status = CLIENT_CLOSED;
+      ctx.reason = 'client-closed';
       this.end(res.headersSent ? 'answered' : 'cut');
       return;
     }

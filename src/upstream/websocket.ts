@@ -13,6 +13,8 @@ interface TunnelState {
   /** Held for the handshake only; undefined once settled. */
   permit: Permit | undefined;
   listener: ForwardListener;
+  /** The handshake request upstream, while it is under way. */
+  upstreamRequest: ClientRequest | undefined;
 }
 
 type TaggedRequest = IncomingMessage & { [kTunnel]?: TunnelState };
@@ -32,11 +34,17 @@ export class WebSocketTunnels {
   constructor(private readonly logger: Logger) {
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
       const state = (req as TaggedRequest)[kTunnel]!;
+      state.upstreamRequest = proxyReq;
       // http-proxy sets no timeout of its own: a hung upstream must fail the handshake in time.
       proxyReq.setTimeout(state.ctx.region.config.timeoutMs, () =>
         proxyReq.destroy(Object.assign(new Error('no handshake answer in time'), { code: 'ETIMEDOUT' })),
       );
       proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
+        // A client that left during the handshake has no tunnel to join.
+        if (state.ctx.socket.destroyed) {
+          upstream.destroy();
+          return;
+        }
         answered(state, res);
         bindLifetimes(state.ctx.socket, upstream);
       });
@@ -46,7 +54,7 @@ export class WebSocketTunnels {
 
   /** Tunnels an admitted upgrade to one of the permit region's upstreams. */
   tunnel(ctx: RequestContext, permit: Permit, head: Buffer, listener: ForwardListener): void {
-    const state: TunnelState = { ctx, permit, listener };
+    const state: TunnelState = { ctx, permit, listener, upstreamRequest: undefined };
     (ctx.req as TaggedRequest)[kTunnel] = state;
     const socket = ctx.socket;
     this.open.add(socket);
@@ -54,8 +62,10 @@ export class WebSocketTunnels {
     socket.once('close', () => {
       this.open.delete(socket);
       if (state.permit === undefined) return;
-      // The client left before the handshake was answered.
+      // The client left before the handshake was answered: the upstream must not keep a socket for it.
+      state.upstreamRequest?.destroy();
       ctx.status = 499;
+      ctx.reason = 'client-closed';
       end(state, 'neutral', 'cut');
     });
     const target = permit.pickHost().url;

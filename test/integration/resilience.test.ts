@@ -177,6 +177,12 @@ describe('resilience', () => {
     expect(onError.headers['x-floodgate-cache']).toBe('stale');
     expect(onError.headers['content-type']).toBe('application/json');
     expect(Number(onError.headers.age)).toBeGreaterThanOrEqual(0);
+    // Logged and counted as a copy in place of the upstream's 5xx, not as an unreachable upstream.
+    const staleLine = () => gw.logs.findLast((l) => l.requestId === onError.headers['x-request-id']);
+    await expect.poll(staleLine).toMatchObject({ outcome: 'stale', reason: '5xx', upstream: east.url });
+    expect(await gw.metrics.registry.metrics()).toMatch(
+      /floodgate_stale_served_total\{[^}]*reason="upstream-5xx"[^}]*\} 1/,
+    );
 
     east.setMode({ kind: 'hang' });
     const onTimeout = await fetchText(`${gw.publicUrl}/api/likes/7`);
