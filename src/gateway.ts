@@ -11,11 +11,11 @@ import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
 import { admit, admitFailover } from './request/admit.js';
-import { classify } from './request/classify.js';
+import { classify, forwardedValues } from './request/classify.js';
 import { RequestContext } from './request/context.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
-import { Exchange, type ForwardListener, type ForwardResult, forwardedValues } from './upstream/forward.js';
+import { Exchange, type ForwardListener, type ForwardResult } from './upstream/forward.js';
 import { serveKeptCopy } from './upstream/serve-stale.js';
 import type { WebSocketTunnels } from './upstream/websocket.js';
 

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { BadRequestReason } from '../observability/metrics.js';
+import { closeIfBodyHeldBack } from './expect-continue.js';
 import { type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
@@ -173,6 +174,7 @@ export function refusedAsBadRequest(socket: object): boolean {
 export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
   const spec = REFUSALS[answer.refusal];
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);
+  closeIfBodyHeldBack(res);
   writeHeadList(res, spec.status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
 }

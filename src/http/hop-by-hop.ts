@@ -21,8 +21,8 @@ function isSetByProxy(lowerName: string): boolean {
   return lowerName.startsWith('x-forwarded-') || lowerName === 'forwarded';
 }
 
-// `expect: 100-continue` is answered by the public server before the request reaches the gateway,
-// and undici refuses to send it; the body follows either way.
+// `expect: 100-continue` is answered by the gateway itself once the request is admitted
+// (expect-continue.ts), and undici refuses to send it.
 const ANSWERED_HERE = 'expect';
 
 function isHopByHop(lowerName: string): boolean {
@@ -62,6 +62,20 @@ export interface ForwardedValues {
   host: string | undefined;
   /** The request's id (contract §3): replaces whatever `x-request-id` the client sent. */
   requestId: string;
+  /** This hop's `via` entry (RFC 9110 §7.6.3: a gateway must add one to each request it forwards). */
+  via: string;
+}
+
+const VIA_BY_VERSION: Record<string, string> = {
+  '1.0': '1.0 floodgate',
+  '1.1': '1.1 floodgate',
+  // HTTP/2 names its version "2" (RFC 9113 §3).
+  '2.0': '2 floodgate',
+};
+
+/** The `via` entry for a request received in HTTP version `version` (`req.httpVersion`). */
+export function viaFor(version: string): string {
+  return VIA_BY_VERSION[version] ?? `${version} floodgate`;
 }
 
 const REQUEST_ID = 'x-request-id';
@@ -69,7 +83,8 @@ const REQUEST_ID = 'x-request-id';
 /**
  * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
  * hop-by-hop headers (and those named in `connection`), client-sent `x-floodgate-*` and
- * `x-forwarded-*`, and names with `_` are dropped, then the gateway's own `x-forwarded-*` are appended. Raw headers keep
+ * `x-forwarded-*`, and names with `_` are dropped, then the gateway's own `x-forwarded-*`, request id
+ * and `via` entry are appended. Raw headers keep
  * the client's spelling and order, so everything else reaches the upstream unchanged.
  */
 export function upstreamRequestHeaders(
@@ -96,7 +111,8 @@ export function upstreamRequestHeaders(
   }
   out.push('x-forwarded-for', forwarded.forwardedFor, 'x-forwarded-proto', forwarded.proto);
   if (forwarded.host !== undefined) out.push('x-forwarded-host', forwarded.host);
-  out.push(REQUEST_ID, forwarded.requestId);
+  // A `via` the client sent stays: the entries list every hop in order, this one last.
+  out.push(REQUEST_ID, forwarded.requestId, 'via', forwarded.via);
   return out;
 }
 
@@ -151,4 +167,6 @@ export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: F
   headers['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host !== undefined) headers['x-forwarded-host'] = forwarded.host;
   headers[REQUEST_ID] = forwarded.requestId;
+  const via = headers.via;
+  headers.via = via === undefined || via === '' ? forwarded.via : `${via}, ${forwarded.via}`;
 }

@@ -13,6 +13,7 @@ import {
   refusedAsBadRequest,
   writeRefusalToSocket,
 } from './errors.js';
+import { continueOnAdmission } from './expect-continue.js';
 import type { PublicRequest, PublicResponse } from './http2-request.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
@@ -96,6 +97,7 @@ function plainListener(
     },
     onRequest,
   );
+  server.on('checkContinue', continueOnAdmission(onRequest));
   server.on('clientError', onClientError);
   return {
     server,
@@ -140,6 +142,7 @@ function secureListener(
   });
   applyHttp1Settings(server, listen);
   server.on('request', onRequest);
+  server.on('checkContinue', continueOnAdmission(onRequest));
   // Failed handshakes come here too; answerClientError answers parser refusals only, closing the rest.
   server.on('clientError', onClientError);
   const sessions = new Set<ServerHttp2Session>();

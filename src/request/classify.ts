@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { lowerOnly } from '../admission/priority.js';
-import { clientAddress } from '../http/client-ip.js';
+import { clientAddress, forwardedFor } from '../http/client-ip.js';
 import type { Refusal } from '../http/errors.js';
-import { http2HasBody, http2RequestProblem } from '../http/http2-request.js';
+import { type ForwardedValues, viaFor } from '../http/hop-by-hop.js';
+import { http2HasBody, http2Host, http2RequestProblem } from '../http/http2-request.js';
 import { requestProblem } from '../http/request-checks.js';
 import { upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
@@ -35,4 +36,20 @@ export function hasBody(ctx: RequestContext): boolean {
   const length = headers['content-length'];
   if (length !== undefined) return length !== '0';
   return headers['transfer-encoding'] !== undefined;
+}
+
+/** The `x-forwarded-*` values and request id the gateway sets on what it sends upstream. */
+export function forwardedValues(ctx: RequestContext): ForwardedValues {
+  const req = ctx.req;
+  return {
+    forwardedFor: forwardedFor(
+      req.socket.remoteAddress ?? '',
+      req.headers['x-forwarded-for'],
+      ctx.runtime.trusted,
+    ),
+    proto: ctx.scheme,
+    host: ctx.http2 ? http2Host(req as Http2ServerRequest) : req.headers.host,
+    requestId: ctx.requestId,
+    via: viaFor(req.httpVersion),
+  };
 }

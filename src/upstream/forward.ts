@@ -2,18 +2,17 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { Capture } from '../cache/stale-cache.js';
-import { forwardedFor } from '../http/client-ip.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
-import { clientResponseHeaders, type ForwardedValues, upstreamRequestHeaders } from '../http/hop-by-hop.js';
+import { sendContinue } from '../http/expect-continue.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../http/hop-by-hop.js';
 import {
   closeAfterAnswer,
   http1HeaderList,
-  http2Host,
   resetStalledStream,
   writeHeadList,
 } from '../http/http2-request.js';
 import { isIdempotent } from '../http/methods.js';
-import { hasBody } from '../request/classify.js';
+import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { captureFor, hasKeptCopy } from './serve-stale.js';
@@ -112,6 +111,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       headersTimeout: timeout,
       bodyTimeout: timeout,
     };
+    sendContinue(res!);
     this.send();
   }
 
@@ -284,21 +284,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.removeListener('drain', onClientDrain);
     this.listener.forwarded(this.ctx, result);
   }
-}
-
-/** The `x-forwarded-*` values and request id the gateway sets on what it sends upstream. */
-export function forwardedValues(ctx: RequestContext): ForwardedValues {
-  const req = ctx.req;
-  return {
-    forwardedFor: forwardedFor(
-      req.socket.remoteAddress ?? '',
-      req.headers['x-forwarded-for'],
-      ctx.runtime.trusted,
-    ),
-    proto: ctx.scheme,
-    host: ctx.http2 ? http2Host(req as Http2ServerRequest) : req.headers.host,
-    requestId: ctx.requestId,
-  };
 }
 
 // Shared listeners (no closure per request): `this` is the response or request the exchange is tagged on.

@@ -4,10 +4,10 @@ import {
   headerListToObject,
   prepareUpgradeHeaders,
   upstreamRequestHeaders,
+  viaFor,
 } from '../../src/http/hop-by-hop.js';
 import { upstreamPath } from '../../src/routing/route-table.js';
-
-const FORWARDED = { forwardedFor: '10.0.0.9', proto: 'http', host: 'app.example', requestId: 'req-1' };
+import { FORWARDED } from '../support/forwarded-values.js';
 
 function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -118,19 +118,37 @@ describe('request headers sent upstream', () => {
     ],
   ])('%s', (_name, raw, connection, expected) => {
     const out = pairs(upstreamRequestHeaders(raw as string[], connection as string | undefined, FORWARDED));
-    expect(out.slice(0, -4)).toEqual(expected);
-    expect(out.slice(-4)).toEqual([
+    expect(out.slice(0, -5)).toEqual(expected);
+    expect(out.slice(-5)).toEqual([
       ['x-forwarded-for', '10.0.0.9'],
       ['x-forwarded-proto', 'http'],
       ['x-forwarded-host', 'app.example'],
       ['x-request-id', 'req-1'],
+      ['via', '1.1 floodgate'],
     ]);
   });
 
   // Without a Host header there is no x-forwarded-host to set.
   it('omits x-forwarded-host without a host', () => {
     const out = pairs(upstreamRequestHeaders(['A', 'b'], undefined, { ...FORWARDED, host: undefined }));
-    expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id']);
+    expect(out.map(([n]) => n)).toEqual(['A', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'via']);
+  });
+
+  // RFC 9110 §7.6.3: each hop appends its entry; the ones before it reach the upstream unchanged.
+  it('keeps a via the client sent and adds this hop after it', () => {
+    const out = pairs(upstreamRequestHeaders(['Via', '1.0 fred, 1.1 p.example'], undefined, FORWARDED));
+    expect(out.filter(([n]) => n.toLowerCase() === 'via')).toEqual([
+      ['Via', '1.0 fred, 1.1 p.example'],
+      ['via', '1.1 floodgate'],
+    ]);
+  });
+
+  it.each([
+    ['1.0', '1.0 floodgate'],
+    ['1.1', '1.1 floodgate'],
+    ['2.0', '2 floodgate'],
+  ])('names HTTP/%s as the protocol this hop received', (version, via) => {
+    expect(viaFor(version)).toBe(via);
   });
 });
 
@@ -161,7 +179,19 @@ describe('WebSocket handshake headers sent upstream', () => {
       'x-forwarded-proto': 'http',
       'x-forwarded-host': 'app.example',
       'x-request-id': 'req-1',
+      via: '1.1 floodgate',
     });
+  });
+
+  it('appends this hop to the via of a handshake', () => {
+    const headers: Record<string, string> = {
+      host: 'a',
+      connection: 'upgrade',
+      upgrade: 'websocket',
+      via: '1.1 edge',
+    };
+    prepareUpgradeHeaders(headers, FORWARDED);
+    expect(headers.via).toBe('1.1 edge, 1.1 floodgate');
   });
 });
 
