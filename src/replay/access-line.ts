@@ -1,5 +1,4 @@
-import { type Priority, parsePriority, priorityRank } from '../admission/priority.js';
-import { AsciiStrings } from './ascii-strings.js';
+import { parsePriority, priorityRank } from '../admission/priority.js';
 import { JsonFieldScanner } from './json-fields.js';
 
 /**
@@ -48,9 +47,6 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 ];
 
-// Distinct client addresses remembered as strings (see ascii-strings.ts).
-const CLIENT_SLOTS = 1 << 14;
-
 /**
  * Turns log lines (bytes) into records. One instance per log: it keeps the scanner and the last
  * whole second of `time` it decoded, since consecutive lines almost always share it.
@@ -59,7 +55,6 @@ export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
-  private readonly clients = new AsciiStrings(CLIENT_SLOTS);
   private readonly line: AccessLine = {
     end: 0,
     durationMs: 0,
@@ -105,24 +100,23 @@ export class AccessLineParser {
     const endedAt = this.time(s);
     if (endedAt === undefined) return OTHER;
     // A 4xx of our own (malformed, too large) was refused before admission, whatever the limits.
-    if (status >= 400 && status < 500 && s.equals(OUTCOME, 'error')) return BAD_INPUT;
+    const outcome = s.repeated(OUTCOME);
+    if (status >= 400 && status < 500 && outcome === 'error') return BAD_INPUT;
     const line = this.line;
     line.end = endedAt;
     line.durationMs = durationMs;
-    line.refusedLive = s.equals(OUTCOME, 'shed') || s.equals(OUTCOME, 'stale');
+    line.refusedLive = outcome === 'shed' || outcome === 'stale';
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
     line.routeKey = routeKey;
-    line.loggedRank = loggedRank(s);
+    const priority = parsePriority(s.repeated(PRIORITY));
+    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
     return line;
   }
 
   /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
   client(): string | undefined {
-    const s = this.scanner;
-    const at = s.plainStringStart(CLIENT);
-    if (at < 0 || s.hasHighBytes(CLIENT)) return s.string(CLIENT);
-    return this.clients.get(s.bytes, at, s.valueEnd(CLIENT) - 1);
+    return this.scanner.string(CLIENT);
   }
 
   /** The last access line's whole request target. */
@@ -165,14 +159,6 @@ export class AccessLineParser {
     }
     return Number.isFinite(this.secondMs) ? this.secondMs + digits3(line, at + 20) : undefined;
   }
-}
-
-const PRIORITY_NAMES: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
-
-function loggedRank(s: JsonFieldScanner): number {
-  for (const name of PRIORITY_NAMES) if (s.equals(PRIORITY, name)) return priorityRank(name);
-  const other = parsePriority(s.string(PRIORITY));
-  return other === undefined ? -1 : priorityRank(other);
 }
 
 const OTHER = 'other';

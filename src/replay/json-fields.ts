@@ -56,6 +56,8 @@ export class JsonFieldScanner {
   private readonly high: Uint8Array;
   // Keys seen so far, and the field each one is (-1: not wanted).
   private readonly keys: Uint8Array[] = [];
+  // Each key as it is followed in a line, `key":`, so one compare checks the key and both separators.
+  private readonly keyTails: Uint8Array[] = [];
   private readonly keyFields: number[] = [];
   // follows[0]: the first key of the last object; follows[k + 1]: the key that came after key k.
   private readonly follows = new Int16Array(MAX_KEYS + 2).fill(-1);
@@ -77,7 +79,8 @@ export class JsonFieldScanner {
   scan(bytes: Buffer, start: number, end: number): boolean {
     this.line = bytes;
     this.parsed = undefined;
-    this.starts.fill(-1);
+    const starts = this.starts;
+    for (let field = 0; field < starts.length; field++) starts[field] = -1;
     if (this.scanCompact(bytes, start, end)) return true;
     return this.slowly(bytes.toString('utf8', start, end));
   }
@@ -170,21 +173,19 @@ export class JsonFieldScanner {
     for (;;) {
       if (b[i] !== QUOTE) return false;
       let key = this.follows[after]!;
-      let keyEnd: number;
-      if (key >= 0 && this.keyAt(b, i + 1, end, key)) keyEnd = i + 1 + this.keys[key]!.length;
-      else {
-        keyEnd = i + 1;
+      let valueStart = key >= 0 ? this.afterKey(b, i + 1, end, key) : -1;
+      if (valueStart < 0) {
+        let keyEnd = i + 1;
         while (keyEnd < end && CLASS[b[keyEnd]!] === PLAIN) keyEnd++;
-        if (keyEnd >= end || b[keyEnd] !== QUOTE) return false;
+        if (keyEnd >= end || b[keyEnd] !== QUOTE || b[keyEnd + 1] !== COLON) return false;
         key = this.identify(b, i + 1, keyEnd);
         this.follows[after] = key === UNLEARNED ? -1 : key;
+        valueStart = keyEnd + 2;
       }
-      if (b[keyEnd + 1] !== COLON) return false;
-      const valueStart = keyEnd + 2;
       highSeen = 0;
       const valueEnd = valueAt(b, valueStart, end);
       if (valueEnd < 0) return false;
-      const field = key === UNLEARNED ? this.fieldNamed(b, i + 1, keyEnd) : this.keyFields[key]!;
+      const field = key === UNLEARNED ? this.fieldNamed(b, i + 1, valueStart - 2) : this.keyFields[key]!;
       if (field >= 0) {
         this.starts[field] = valueStart;
         this.ends[field] = valueEnd;
@@ -198,13 +199,13 @@ export class JsonFieldScanner {
     }
   }
 
-  /** True when learned key `key` and its closing quote are at `at`. */
-  private keyAt(b: Buffer, at: number, end: number, key: number): boolean {
-    const bytes = this.keys[key]!;
-    const close = at + bytes.length;
-    if (close >= end || b[close] !== QUOTE) return false;
-    for (let k = 0; k < bytes.length; k++) if (b[at + k] !== bytes[k]) return false;
-    return true;
+  /** Where the value starts when learned key `key`, its closing quote and a colon are at `at`; -1 otherwise. */
+  private afterKey(b: Buffer, at: number, end: number, key: number): number {
+    const tail = this.keyTails[key]!;
+    const valueStart = at + tail.length;
+    if (valueStart >= end) return -1;
+    for (let k = 0; k < tail.length; k++) if (b[at + k] !== tail[k]) return -1;
+    return valueStart;
   }
 
   /** The learned key `b[start, end)`, learning it if there is room; UNLEARNED otherwise. */
@@ -213,6 +214,7 @@ export class JsonFieldScanner {
     for (let key = 0; key < keys.length; key++) if (sameBytes(b, start, end, keys[key]!)) return key;
     if (keys.length === MAX_KEYS) return UNLEARNED;
     keys.push(Uint8Array.prototype.slice.call(b, start, end));
+    this.keyTails.push(Buffer.concat([b.subarray(start, end), KEY_END]));
     this.keyFields.push(this.fieldNamed(b, start, end));
     return keys.length - 1;
   }
@@ -272,6 +274,7 @@ function valueAt(b: Buffer, i: number, end: number): number {
   return -1;
 }
 
+const KEY_END = Buffer.from('":');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 const NULL = Buffer.from('null');
