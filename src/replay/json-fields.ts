@@ -104,6 +104,7 @@ export class JsonFieldScanner {
     }
     const start = this.plainStringStart(field);
     if (start < 0) return undefined;
+    // Plain ASCII reads the same either way, and latin1 decodes it without validating UTF-8.
     return this.line.toString(this.high[field] === 0 ? 'latin1' : 'utf8', start, this.ends[field]! - 1);
   }
 
