@@ -1,4 +1,4 @@
-import { type Priority, parsePriority, priorityRank } from '../admission/priority.js';
+import { parsePriority, priorityRank } from '../admission/priority.js';
 import { JsonFieldScanner } from './json-fields.js';
 
 /**
@@ -15,8 +15,13 @@ export interface AccessLine {
   /** The region whose limits the request met first: `failoverFrom` when present, else `region`. */
   home: string;
   method: string;
-  /** The request target as logged (path and query). */
-  path: string;
+  /**
+   * What routes are matched against in place of the request target: for an origin-form ASCII
+   * target, the longest of the parser's route prefixes it starts with ('' for none). Every prefix
+   * the target starts with is a prefix of that one and no other is, so the first route matching it
+   * is the first matching the target. Any other target is kept whole (path and query, as logged).
+   */
+  routeKey: string;
   /** The logged priority's rank, or -1 when none was logged. */
   loggedRank: number;
 }
@@ -43,55 +48,69 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
 ];
 
 /**
- * Turns log lines into records. One instance per log: it keeps the scanner and the last whole
- * second of `time` it decoded, since consecutive lines almost always share it.
+ * Turns log lines (bytes) into records. One instance per log: it keeps the scanner and the last
+ * whole second of `time` it decoded, since consecutive lines almost always share it.
  */
 export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
+  // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
+  private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
   private readonly line: AccessLine = {
     end: 0,
     durationMs: 0,
     refusedLive: false,
     home: '',
     method: '',
-    path: '',
+    routeKey: '',
     loggedRank: -1,
   };
-  // Never the start of a time, so the first line decodes its second.
-  private secondPrefix = '\0';
-  private secondMs = 0;
+  // The whole second of the last plain time decoded (`YYYY-MM-DDTHH:MM:SS`); empty at first.
+  private readonly secondPrefix = new Uint8Array(19);
+  private secondMs = Number.NaN;
 
-  /** The access line `text[start, end)`, or what else the line is. */
-  parse(text: string, start = 0, end = text.length): AccessLine | Exclude<LineKind, 'access'> {
+  /** `routePrefixes`: every route prefix replay matches against; undefined, or one not ASCII, keeps targets whole. */
+  constructor(routePrefixes?: readonly string[]) {
+    const ascii = routePrefixes?.every((prefix) => Buffer.byteLength(prefix, 'utf8') === prefix.length);
+    this.prefixes = ascii
+      ? [...new Set(routePrefixes)]
+          .sort((a, b) => b.length - a.length)
+          .map((key) => ({ bytes: Buffer.from(key, 'latin1'), key }))
+      : undefined;
+  }
+
+  /** The access line `bytes[start, end)`, or what else the line is. */
+  parse(bytes: Buffer, start = 0, end = bytes.length): AccessLine | Exclude<LineKind, 'access'> {
     const s = this.scanner;
-    if (!s.scan(text, start, end) || s.has(EVENT)) return OTHER;
+    if (!s.scan(bytes, start, end) || s.has(EVENT)) return OTHER;
     const status = s.number(STATUS);
     const durationMs = s.number(DURATION);
     const region = s.repeated(REGION);
     const method = s.repeated(METHOD);
-    const path = s.string(PATH);
+    const routeKey = this.routeKey(s);
     if (
       status === undefined ||
       durationMs === undefined ||
       !(durationMs >= 0) ||
       region === undefined ||
       method === undefined ||
-      path === undefined
+      routeKey === undefined
     ) {
       return OTHER;
     }
     const endedAt = this.time(s);
     if (endedAt === undefined) return OTHER;
     // A 4xx of our own (malformed, too large) was refused before admission, whatever the limits.
-    if (status >= 400 && status < 500 && s.equals(OUTCOME, 'error')) return BAD_INPUT;
+    const outcome = s.repeated(OUTCOME);
+    if (status >= 400 && status < 500 && outcome === 'error') return BAD_INPUT;
     const line = this.line;
     line.end = endedAt;
     line.durationMs = durationMs;
-    line.refusedLive = s.equals(OUTCOME, 'shed') || s.equals(OUTCOME, 'stale');
+    line.refusedLive = outcome === 'shed' || outcome === 'stale';
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
-    line.path = path;
-    line.loggedRank = loggedRank(s);
+    line.routeKey = routeKey;
+    const priority = parsePriority(s.repeated(PRIORITY));
+    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
     return line;
   }
 
@@ -100,45 +119,61 @@ export class AccessLineParser {
     return this.scanner.string(CLIENT);
   }
 
+  /** The last access line's whole request target. */
+  path(): string | undefined {
+    return this.scanner.string(PATH);
+  }
+
+  private routeKey(s: JsonFieldScanner): string | undefined {
+    const at = s.plainStringStart(PATH);
+    const prefixes = this.prefixes;
+    const b = s.bytes;
+    if (at < 0 || prefixes === undefined || s.hasHighBytes(PATH) || b[at] !== 47 /* / */)
+      return s.string(PATH);
+    const length = s.valueEnd(PATH) - 1 - at;
+    for (const { bytes, key } of prefixes) {
+      if (bytes.length > length) continue;
+      let k = 0;
+      while (k < bytes.length && b[at + k] === bytes[k]) k++;
+      if (k === bytes.length) return key;
+    }
+    return '';
+  }
+
   /** `time` as epoch ms: pino's ISO string (its whole second cached), or a number of ms. */
   private time(s: JsonFieldScanner): number | undefined {
-    const line = s.text;
+    const line = s.bytes;
     const at = s.plainStringStart(TIME);
-    if (at < 0 || !isPlainUtcMillis(line, at)) {
+    if (at < 0 || s.valueEnd(TIME) !== at + 25 || !isPlainUtcMillis(line, at)) {
       const numeric = s.number(TIME);
       if (numeric !== undefined) return numeric;
       const parsed = Date.parse(s.string(TIME) ?? '');
       return Number.isFinite(parsed) ? parsed : undefined;
     }
-    if (!line.startsWith(this.secondPrefix, at)) {
-      this.secondPrefix = line.slice(at, at + 19);
-      this.secondMs = Date.parse(`${this.secondPrefix}Z`);
+    const prefix = this.secondPrefix;
+    let k = 0;
+    while (k < 19 && line[at + k] === prefix[k]) k++;
+    if (k < 19) {
+      prefix.set(line.subarray(at, at + 19));
+      this.secondMs = Date.parse(`${line.toString('latin1', at, at + 19)}Z`);
     }
     return Number.isFinite(this.secondMs) ? this.secondMs + digits3(line, at + 20) : undefined;
   }
-}
-
-const PRIORITY_NAMES: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
-
-function loggedRank(s: JsonFieldScanner): number {
-  for (const name of PRIORITY_NAMES) if (s.equals(PRIORITY, name)) return priorityRank(name);
-  const other = parsePriority(s.string(PRIORITY));
-  return other === undefined ? -1 : priorityRank(other);
 }
 
 const OTHER = 'other';
 const BAD_INPUT = 'bad-input';
 
 /** A string value `YYYY-MM-DDTHH:MM:SS.mmmZ` at `at`, the shape pino's isoTime writes. */
-function isPlainUtcMillis(text: string, at: number): boolean {
+function isPlainUtcMillis(b: Buffer, at: number): boolean {
   return (
-    text.charCodeAt(at + 24) === 34 /* " */ &&
-    text.charCodeAt(at + 19) === 46 /* . */ &&
-    text.charCodeAt(at + 23) === 90 /* Z */ &&
-    text.charCodeAt(at + 10) === 84 /* T */ &&
-    isDigit(text.charCodeAt(at + 20)) &&
-    isDigit(text.charCodeAt(at + 21)) &&
-    isDigit(text.charCodeAt(at + 22))
+    b[at + 24] === 34 /* " */ &&
+    b[at + 19] === 46 /* . */ &&
+    b[at + 23] === 90 /* Z */ &&
+    b[at + 10] === 84 /* T */ &&
+    isDigit(b[at + 20]!) &&
+    isDigit(b[at + 21]!) &&
+    isDigit(b[at + 22]!)
   );
 }
 
@@ -146,8 +181,6 @@ function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
 }
 
-function digits3(text: string, at: number): number {
-  return (
-    (text.charCodeAt(at) - 48) * 100 + (text.charCodeAt(at + 1) - 48) * 10 + text.charCodeAt(at + 2) - 48
-  );
+function digits3(b: Buffer, at: number): number {
+  return (b[at]! - 48) * 100 + (b[at + 1]! - 48) * 10 + b[at + 2]! - 48;
 }

@@ -22,6 +22,8 @@ export interface ConfigOutcome {
   notReplayed: string[];
 }
 
+const ROUTE_CACHE_LIMIT = 10_000;
+
 /**
  * The traffic of a log, request by request in arrival order, through one config's admission rules,
  * as the gateway's request path applies them: the client's own limit, then the home region's
@@ -35,6 +37,7 @@ export class ConfigReplay {
   private readonly byName = new Map<string, number>();
   private readonly defaultRegion: number;
   private readonly routes: RouteTable;
+  private readonly routeCache = new Map<string, Map<string, Route>>();
   private readonly index: number;
   private readonly enforce: boolean;
   private readonly remapped = new Map<string, number>();
@@ -95,7 +98,19 @@ export class ConfigReplay {
 
   /** The route this config gives a line. */
   route(line: AccessLine): Route {
-    return this.routes.match(upstreamPath(line.path) ?? line.path, line.method);
+    // Route keys repeat (see AccessLine.routeKey), so each is matched once per method.
+    let known = this.routeCache.get(line.method);
+    if (known === undefined) {
+      known = new Map();
+      this.routeCache.set(line.method, known);
+    }
+    let route = known.get(line.routeKey);
+    if (route === undefined) {
+      route = this.routes.match(upstreamPath(line.routeKey) ?? line.routeKey, line.method);
+      if (known.size >= ROUTE_CACHE_LIMIT) known.clear();
+      known.set(line.routeKey, route);
+    }
+    return route;
   }
 
   /** A line's priority rank: its route's, unless the log says the client lowered it (x-priority may not raise it). */

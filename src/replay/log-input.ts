@@ -32,23 +32,24 @@ export async function checkLogsReadable(logs: readonly string[]): Promise<void> 
 }
 
 /**
- * The log's text as a stream of strings. `latin1` reads each byte as one character, about twice as
- * fast as decoding UTF-8; it is exact for every field replay reads (times, numbers, region names,
- * addresses and everything ASCII in a path), so callers use UTF-8 only when a route prefix has
- * other characters to match.
+ * The log's bytes as a stream of Buffers. Lines are read as bytes and only the few values replay
+ * keeps are decoded (as UTF-8 when they hold anything beyond ASCII), so nothing is spent decoding
+ * the rest of every line.
  */
-export function openLog(log: string, encoding: 'utf8' | 'latin1', stdin: Readable = process.stdin): Readable {
+export function openLog(log: string, stdin: Readable = process.stdin): Readable {
   const raw = log === STDIN ? stdin : createReadStream(log, { highWaterMark: 1 << 20 });
-  if (!log.endsWith('.gz')) return raw.setEncoding(encoding);
+  if (!log.endsWith('.gz')) return raw;
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
   raw.on('error', (err: Error) => gunzip.destroy(err));
-  return raw.pipe(gunzip).setEncoding(encoding);
+  return raw.pipe(gunzip);
 }
 
-const MAX_LINE_CHARS = 1 << 20;
+const MAX_LINE_BYTES = 1 << 20;
+const NEWLINE = 10;
+const EMPTY = Buffer.alloc(0);
 
-/** Called with each line as a range of a larger text, so lines are never copied out one by one. */
-export type LineSink = (text: string, start: number, end: number) => void;
+/** Called with each line as a range of a larger buffer, so lines are never copied out one by one. */
+export type LineSink = (bytes: Buffer, start: number, end: number) => void;
 
 /**
  * Splits one log into lines, a chunk at a time: the caller decides when to read the next chunk,
@@ -56,8 +57,9 @@ export type LineSink = (text: string, start: number, end: number) => void;
  */
 export class LineReader {
   readonly log: string;
-  private readonly chunks: AsyncIterator<string>;
-  private carry = '';
+  private readonly chunks: AsyncIterator<Buffer | string>;
+  // The start of a line the last chunk ended inside.
+  private carry: Buffer = EMPTY;
   private ended = false;
   /** Lines dropped for being longer than any access line can be (a binary file, a runaway writer). */
   overlong = 0;
@@ -66,7 +68,7 @@ export class LineReader {
 
   constructor(log: string, stream: Readable) {
     this.log = log;
-    this.chunks = stream[Symbol.asyncIterator]() as AsyncIterator<string>;
+    this.chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   }
 
   get done(): boolean {
@@ -76,7 +78,7 @@ export class LineReader {
   /** Hands every whole line of the next chunk to `sink`; false once the log has ended. */
   async readChunk(sink: LineSink): Promise<boolean> {
     if (this.ended) return false;
-    let next: IteratorResult<string>;
+    let next: IteratorResult<Buffer | string>;
     try {
       next = await this.chunks.next();
     } catch (err) {
@@ -84,51 +86,51 @@ export class LineReader {
     }
     if (next.done) {
       this.ended = true;
-      if (this.carry !== '' && !this.skipRest) emitLine(this.carry, 0, this.carry.length, sink);
-      this.carry = '';
+      if (this.carry.length > 0 && !this.skipRest) emitLine(this.carry, 0, this.carry.length, sink);
+      this.carry = EMPTY;
       return false;
     }
-    const text = next.value;
+    const bytes = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
     let start = 0;
-    if (this.skipRest || this.carry !== '') {
-      // The line the last chunk ended inside. Only it is joined: scanning a joined (cons) string
-      // character by character is several times slower than scanning the chunk as it came.
-      const newline = text.indexOf('\n');
+    if (this.skipRest || this.carry.length > 0) {
+      // The line the last chunk ended inside. Only it is joined; the rest is read where it lies.
+      const newline = bytes.indexOf(NEWLINE);
       if (newline < 0) {
-        if (!this.skipRest) this.carry += text;
+        if (!this.skipRest) this.carry = Buffer.concat([this.carry, bytes]);
         this.dropIfOverlong();
         return true;
       }
       if (!this.skipRest) {
-        const first = this.carry + text.slice(0, newline);
+        const first = Buffer.concat([this.carry, bytes.subarray(0, newline)]);
         emitLine(first, 0, first.length, sink);
       }
-      this.carry = '';
+      this.carry = EMPTY;
       this.skipRest = false;
       start = newline + 1;
     }
     for (;;) {
-      const newline = text.indexOf('\n', start);
+      const newline = bytes.indexOf(NEWLINE, start);
       if (newline < 0) break;
-      emitLine(text, start, newline, sink);
+      emitLine(bytes, start, newline, sink);
       start = newline + 1;
     }
-    this.carry = start === text.length ? '' : text.slice(start);
+    // Copied, so that a short piece does not keep the whole chunk alive.
+    this.carry = start === bytes.length ? EMPTY : Buffer.from(bytes.subarray(start));
     this.dropIfOverlong();
     return true;
   }
 
   private dropIfOverlong(): void {
-    if (this.carry.length <= MAX_LINE_CHARS) return;
+    if (this.carry.length <= MAX_LINE_BYTES) return;
     // Holding on to it would let one endless line take all the memory.
     this.overlong++;
-    this.carry = '';
+    this.carry = EMPTY;
     this.skipRest = true;
   }
 }
 
-function emitLine(text: string, start: number, end: number, sink: LineSink): void {
+function emitLine(bytes: Buffer, start: number, end: number, sink: LineSink): void {
   // Lines written on Windows end in \r\n.
-  const last = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-  if (last > start) sink(text, start, last);
+  const last = end > start && bytes[end - 1] === 13 ? end - 1 : end;
+  if (last > start) sink(bytes, start, last);
 }

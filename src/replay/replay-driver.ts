@@ -50,26 +50,21 @@ interface Source {
 export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
   await checkLogsReadable(plan.logs);
   const run = new ReplayRun(plan);
-  const nonAscii = plan.configs.some(({ config }) => config.routes.some((r) => !isAscii(r.match.pathPrefix)));
+  const prefixes = plan.configs.flatMap(({ config }) => config.routes.map((route) => route.match.pathPrefix));
   const sources: Source[] = plan.logs.map((log) => ({
-    reader: new LineReader(log, openLog(log, nonAscii ? 'utf8' : 'latin1', plan.stdin)),
-    parser: new AccessLineParser(),
+    reader: new LineReader(log, openLog(log, plan.stdin)),
+    parser: new AccessLineParser(prefixes),
     readThrough: Number.NEGATIVE_INFINITY,
   }));
   const active = [...sources];
   while (active.length > 0) {
     const source = active.reduce((a, b) => (b.readThrough < a.readThrough ? b : a));
-    const more = await source.reader.readChunk((text, start, end) => run.line(source, text, start, end));
+    const more = await source.reader.readChunk((bytes, start, end) => run.line(source, bytes, start, end));
     if (!more) active.splice(active.indexOf(source), 1);
     run.readThrough(Math.min(...active.map((s) => s.readThrough)));
   }
   for (const source of sources) run.skipped += source.reader.overlong;
   return run.finish();
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 class ReplayRun {
@@ -100,8 +95,8 @@ class ReplayRun {
     this.buffer = new ReorderBuffer(longest, DISORDER_SLACK_MS);
   }
 
-  line(source: Source, text: string, start: number, end: number): void {
-    const line = source.parser.parse(text, start, end);
+  line(source: Source, bytes: Buffer, start: number, end: number): void {
+    const line = source.parser.parse(bytes, start, end);
     if (line === 'other' || line === 'bad-input') {
       this.skipped++;
       if (line === 'bad-input') this.badInput++;
@@ -125,7 +120,7 @@ class ReplayRun {
     request.durationMs = durationMs;
     request.home = line.home;
     request.ranks = ranks;
-    request.client = this.keepClients ? ownCopy(source.parser.client()) : undefined;
+    request.client = this.keepClients ? source.parser.client() : undefined;
     request.route = route;
     request.seq = this.seq++;
     this.buffer.push(request);
@@ -170,14 +165,4 @@ class ReplayRun {
     }
     return id;
   }
-}
-
-/**
- * A copy of a string that shares no memory with the log's text. Short strings are copied by the
- * engine anyway; a longer one is a slice that would pin its whole chunk (in an LRU of clients, for
- * as long as the client is remembered). Joining and cutting again makes the engine flatten it.
- */
-function ownCopy(value: string | undefined): string | undefined {
-  if (value === undefined || value.length < 13) return value;
-  return ` ${value}`.slice(1);
 }
