@@ -23,6 +23,7 @@ export type Refusal =
   | 'bad-host'
   | 'bad-framing'
   | 'bad-version'
+  | 'expectation-failed'
   | 'version-not-supported'
   | 'not-implemented'
   | 'headers-too-large'
@@ -67,6 +68,12 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
     badRequest: 'bad-framing',
   },
   'bad-version': { status: 400, error: 'bad request', retryAfter: false, badRequest: 'version' },
+  'expectation-failed': {
+    status: 417,
+    error: 'expectation failed',
+    retryAfter: false,
+    badRequest: 'expectation',
+  },
   'version-not-supported': {
     status: 505,
     error: 'http version not supported',

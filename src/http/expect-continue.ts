@@ -12,12 +12,29 @@ import type { RequestHandler } from './public-server.js';
  */
 const awaitingContinue = new WeakSet<PublicResponse>();
 
-/** The public server's `checkContinue` listener: marks the response, then serves as usual. */
-export function continueOnAdmission(onRequest: RequestHandler): RequestHandler {
-  return (req, res) => {
+const CONTINUE = /^\s*100-continue\s*$/i;
+
+/**
+ * The public server's `request`, `checkContinue` and `checkExpectation` listeners. Node's HTTP/2
+ * side compares `100-continue` case-sensitively, where RFC 9110 §10.1.1 says it is not, so an
+ * "unknown" expectation is checked again here; any other one is refused by `expectationProblem`.
+ */
+export function requestListeners(onRequest: RequestHandler): Record<string, RequestHandler> {
+  const continueOnAdmission: RequestHandler = (req, res) => {
     awaitingContinue.add(res);
     onRequest(req, res);
   };
+  return {
+    request: onRequest,
+    checkContinue: continueOnAdmission,
+    checkExpectation: (req, res) =>
+      (CONTINUE.test(req.headers.expect ?? '') ? continueOnAdmission : onRequest)(req, res),
+  };
+}
+
+/** `417` for an expectation the gateway cannot meet: anything but `100-continue` (RFC 9110 §10.1.1). */
+export function expectationProblem(expect: string | undefined): 'expectation-failed' | undefined {
+  return expect === undefined || CONTINUE.test(expect) ? undefined : 'expectation-failed';
 }
 
 /** Lets the client send its body: called when the request goes upstream (once, whatever the retries). */

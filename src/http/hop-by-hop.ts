@@ -22,7 +22,8 @@ function isSetByProxy(lowerName: string): boolean {
 }
 
 // `expect: 100-continue` is answered by the gateway itself once the request is admitted
-// (expect-continue.ts), and undici refuses to send it.
+// (expect-continue.ts), and undici refuses to send it. A WebSocket handshake gets no 100 from
+// Node, so there it is passed on (prepareUpgradeHeaders).
 const ANSWERED_HERE = 'expect';
 
 function isHopByHop(lowerName: string): boolean {

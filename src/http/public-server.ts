@@ -13,7 +13,7 @@ import {
   refusedAsBadRequest,
   writeRefusalToSocket,
 } from './errors.js';
-import { continueOnAdmission } from './expect-continue.js';
+import { requestListeners } from './expect-continue.js';
 import type { PublicRequest, PublicResponse } from './http2-request.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
@@ -85,19 +85,17 @@ function plainListener(
   onRequest: RequestHandler,
   onClientError: ClientErrorHandler,
 ): PublicListener {
-  const server = createServer(
-    {
-      headersTimeout: listen.headersTimeoutMs,
-      requestTimeout: listen.requestTimeoutMs,
-      keepAliveTimeout: listen.keepAliveTimeoutMs,
-      maxHeaderSize: listen.maxHeaderBytes,
-      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
-      requireHostHeader: false,
-      noDelay: true,
-    },
-    onRequest,
-  );
-  server.on('checkContinue', continueOnAdmission(onRequest));
+  const server = createServer({
+    headersTimeout: listen.headersTimeoutMs,
+    requestTimeout: listen.requestTimeoutMs,
+    keepAliveTimeout: listen.keepAliveTimeoutMs,
+    maxHeaderSize: listen.maxHeaderBytes,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+    requireHostHeader: false,
+    noDelay: true,
+  });
+  const listeners = requestListeners(onRequest);
+  for (const [event, listener] of Object.entries(listeners)) server.on(event, listener);
   server.on('clientError', onClientError);
   return {
     server,
@@ -105,7 +103,7 @@ function plainListener(
     applySettings: (next) => applyHttp1Settings(server, next),
     preferNewConnections() {
       // Added only now, so serving costs nothing until the drain begins.
-      server.prependListener('request', closeWhenAnswered);
+      for (const event of Object.keys(listeners)) server.prependListener(event, closeWhenAnswered);
     },
     stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
     closeIdleConnections: () => server.closeIdleConnections(),
@@ -141,8 +139,8 @@ function secureListener(
     connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
   });
   applyHttp1Settings(server, listen);
-  server.on('request', onRequest);
-  server.on('checkContinue', continueOnAdmission(onRequest));
+  const listeners = requestListeners(onRequest);
+  for (const [event, listener] of Object.entries(listeners)) server.on(event, listener);
   // Failed handshakes come here too; answerClientError answers parser refusals only, closing the rest.
   server.on('clientError', onClientError);
   const sessions = new Set<ServerHttp2Session>();
@@ -167,7 +165,7 @@ function secureListener(
       if (nextTls !== undefined) server.setSecureContext(nextTls);
     },
     preferNewConnections() {
-      server.prependListener('request', closeWhenAnswered);
+      for (const event of Object.keys(listeners)) server.prependListener(event, closeWhenAnswered);
       // GOAWAY: streams already open finish, new ones go to a new connection.
       for (const session of sessions) session.close();
     },

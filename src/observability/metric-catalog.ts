@@ -43,6 +43,7 @@ export const BAD_REQUEST_REASONS = [
   'request-timeout',
   'headers-too-large',
   'body-too-large',
+  'expectation',
 ] as const;
 export type BadRequestReason = (typeof BAD_REQUEST_REASONS)[number];
 

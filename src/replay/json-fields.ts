@@ -307,8 +307,11 @@ function decimal(b: Buffer, start: number, end: number): number {
       scale *= 10;
     }
   }
-  // Fifteen digits stay exact in a double; longer numbers take the slow, exact road.
-  if (digits > 15 || scale > 1e6) return Number(b.toString('latin1', start, end));
-  const value = whole + fraction / scale;
+  // All digits as one integer over a power of ten: both exact in a double, so the one division is
+  // rounded once, as Number() would. Past 2^53 the integer is not exact: the slow road.
+  const scaled = whole * scale + fraction;
+  if (digits > 15 || scale > 1e6 || scaled > Number.MAX_SAFE_INTEGER)
+    return Number(b.toString('latin1', start, end));
+  const value = scaled / scale;
   return negative ? -value : value;
 }

@@ -86,7 +86,7 @@ export class LineReader {
     }
     if (next.done) {
       this.ended = true;
-      if (this.carry.length > 0 && !this.skipRest) emitLine(this.carry, 0, this.carry.length, sink);
+      if (this.carry.length > 0 && !this.skipRest) this.emit(this.carry, 0, this.carry.length, sink);
       this.carry = EMPTY;
       return false;
     }
@@ -102,7 +102,7 @@ export class LineReader {
       }
       if (!this.skipRest) {
         const first = Buffer.concat([this.carry, bytes.subarray(0, newline)]);
-        emitLine(first, 0, first.length, sink);
+        this.emit(first, 0, first.length, sink);
       }
       this.carry = EMPTY;
       this.skipRest = false;
@@ -111,13 +111,19 @@ export class LineReader {
     for (;;) {
       const newline = bytes.indexOf(NEWLINE, start);
       if (newline < 0) break;
-      emitLine(bytes, start, newline, sink);
+      this.emit(bytes, start, newline, sink);
       start = newline + 1;
     }
     // Copied, so that a short piece does not keep the whole chunk alive.
     this.carry = start === bytes.length ? EMPTY : Buffer.from(bytes.subarray(start));
     this.dropIfOverlong();
     return true;
+  }
+
+  /** One whole line, unless it is longer than the cap: measured whole, wherever the chunks split it. */
+  private emit(bytes: Buffer, start: number, end: number, sink: LineSink): void {
+    if (end - start > MAX_LINE_BYTES) this.overlong++;
+    else emitLine(bytes, start, end, sink);
   }
 
   private dropIfOverlong(): void {

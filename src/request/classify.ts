@@ -3,6 +3,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import { lowerOnly } from '../admission/priority.js';
 import { clientAddress, forwardedFor } from '../http/client-ip.js';
 import type { Refusal } from '../http/errors.js';
+import { expectationProblem } from '../http/expect-continue.js';
 import { type ForwardedValues, viaFor } from '../http/hop-by-hop.js';
 import { http2HasBody, http2Host, http2RequestProblem } from '../http/http2-request.js';
 import { requestProblem } from '../http/request-checks.js';
@@ -25,8 +26,10 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
-  if (ctx.http2) return http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes);
-  return requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
+  const problem = ctx.http2
+    ? http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes)
+    : requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
+  return problem ?? expectationProblem(headers.expect);
 }
 
 /** Whether the request carries a body, by its framing headers. */

@@ -29,6 +29,28 @@ function uploadExpectingContinue(port: number, region: string, body: string): Pr
   });
 }
 
+describe('expect: 100-continue during a drain', () => {
+  // The drain marks every answer `connection: close`, uploads that waited for their 100 included.
+  it('closes the connection of an upload answered while draining', async () => {
+    const upstream = await startFaultUpstream({ kind: 'ok', body: 'uploaded' });
+    const gw = await startTestGateway({
+      regions: { open: { upstreams: [upstream.url], capacity: { rps: 10_000 } } },
+      routing: { default: 'open' },
+      drainDelayMs: 3000,
+    });
+    try {
+      const draining = gw.shutdown();
+      const text = await uploadExpectingContinue(Number(new URL(gw.publicUrl).port), 'open', 'hello');
+      expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+      expect(text.toLowerCase()).toContain('connection: close');
+      await draining;
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('expect: 100-continue and via', () => {
   let upstream: FaultUpstream;
   let gw: TestGateway;
@@ -73,6 +95,22 @@ describe('expect: 100-continue and via', () => {
     expect(text.toLowerCase()).toContain('connection: close');
     expect(text).toContain('x-floodgate-shed: rate');
     expect(upstream.requests.length).toBe(before);
+  });
+
+  // Any expectation but 100-continue is refused from the refusal table (with the region and the
+  // request's id), counted, and never forwarded; 100-continue in another case is still one.
+  it('refuses an expectation it cannot meet with 417, and counts it', async () => {
+    const before = upstream.requests.length;
+    const answer = await rawRequest(
+      port,
+      'GET /x HTTP/1.1\r\nHost: app.example\r\nExpect: something-else\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 417 /);
+    expect(answer.text).toContain('x-floodgate-region: open');
+    expect(answer.text).toMatch(/x-request-id: \S+/);
+    expect(upstream.requests.length).toBe(before);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/floodgate_bad_requests_total\{reason="expectation"\} 1\b/);
   });
 
   // RFC 9110 §7.6.3: a gateway adds its own entry to each request it forwards, after the client's.

@@ -110,12 +110,24 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.headers['x-forwarded-host']).toBe(`app.example:${port}`);
     expect(seen.headers.cookie).toBe('a=1; b=2');
+    expect(seen.headers.via).toBe('2 floodgate');
     expect(seen.rawHeaders.filter((_, i) => i % 2 === 0).some((name) => name.startsWith(':'))).toBe(false);
   });
 
   // A body sent as DATA frames without content-length reaches the upstream whole.
   it('streams an HTTP/2 request body upstream and back', async () => {
     const res = await http2Request(session, { ':method': 'POST', ':path': '/echo' }, upload);
+    expect(res.status).toBe(200);
+    expect(sha256(res.body)).toBe(sha256(upload));
+  });
+
+  // RFC 9110 §10.1.1: `100-continue` is case-insensitive (Node's HTTP/2 side compares it exactly).
+  it('forwards an HTTP/2 upload that expects 100-Continue in any case', async () => {
+    const res = await http2Request(
+      session,
+      { ':method': 'POST', ':path': '/echo', expect: '100-Continue' },
+      upload,
+    );
     expect(res.status).toBe(200);
     expect(sha256(res.body)).toBe(sha256(upload));
   });

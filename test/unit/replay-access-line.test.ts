@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AccessLineParser } from '../../src/replay/access-line.js';
 import { JsonFieldScanner } from '../../src/replay/json-fields.js';
@@ -55,6 +56,32 @@ describe('JsonFieldScanner', () => {
       expect(scanner.string(field)).toBe(expected[name]);
     }
     expect(scanner.number(N)).toBe(expected.n);
+  });
+
+  // Numbers read exactly as JSON.parse reads them (one rounding), including the decimals a
+  // two-step sum gets one ulp wrong, such as 6.81 and 4.69.
+  it('reads decimal numbers exactly as JSON.parse does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -1e9, max: 1e15 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 999_999 }),
+        (whole, places, digits) => {
+          const fraction = places === 0 ? '' : `.${String(digits).padStart(6, '0').slice(0, places)}`;
+          const line = `{"n":${whole}${fraction}}`;
+          const scanner = new JsonFieldScanner(FIELDS);
+          expect(scanner.scan(Buffer.from(line), 0, line.length)).toBe(true);
+          expect(Object.is(scanner.number(N), (JSON.parse(line) as { n: number }).n)).toBe(true);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    for (const text of ['6.81', '4.69', '1.778323', '-0', '-0.0']) {
+      const line = `{"n":${text}}`;
+      const scanner = new JsonFieldScanner(FIELDS);
+      scanner.scan(Buffer.from(line), 0, line.length);
+      expect(Object.is(scanner.number(N), Number(text))).toBe(true);
+    }
   });
 
   // Lines are read in place inside a larger text, one after another.

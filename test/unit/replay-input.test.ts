@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogReadError } from '../../src/replay/log-input.js';
@@ -106,6 +107,27 @@ describe('reading logs', () => {
     const file = join(dir, 'overlong.log');
     await writeFile(file, `${accessLine({ at: 0 })}\n${'x'.repeat(3 << 20)}\n${accessLine({ at: 5 })}\n`);
     expect(await replayFiles([file])).toMatchObject({ requests: 2, skipped: 1 });
+  });
+
+  // The cap holds for a line split over many chunks: it is measured whole, not piece by piece.
+  it('drops an overlong line however the chunks split it', async () => {
+    // A well-formed access line, only too long: read as a request unless the cap drops it.
+    const long = accessLine({ at: 2, path: `/${'x'.repeat(1 << 20)}` });
+    const text = `${accessLine({ at: 0 })}\n${long}\n${accessLine({ at: 5 })}\n`;
+    const bytes = Buffer.from(text);
+    const pieces = [
+      bytes.subarray(0, 700_000),
+      bytes.subarray(700_000, 1_400_000),
+      bytes.subarray(1_400_000),
+    ];
+    const outcome = await runReplay({
+      configs: [{ label: 'c', config: replayConfig(CONFIG) }],
+      logs: ['-'],
+      perSecond: false,
+      stdin: Readable.from(pieces),
+    });
+    expect(outcome.skipped).toBe(1);
+    expect(summarize(outcome, outcome.configs[0]!).requests).toBe(2);
   });
 
   // A log that is missing, a directory, or not gzip despite its name cannot be read.
