@@ -55,6 +55,9 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * beyond what failover can hold. Failover refusals never make the region short: another region's
  * demand must not take the lent capacity away from this region's own users.
  *
+ * Who, not when: an admitted burst leaves for the upstreams at the refill pace (send-pacer.ts),
+ * since saved tokens say nothing about the work the backend already has.
+ *
  * Rate and concurrency are both checked before either is committed, so a request shed for
  * concurrency never spends a token. An admitted request holds one token (spent for good) and one
  * in-flight slot (returned by `release`).
