@@ -12,7 +12,7 @@ import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
 import { admit, admitFailover } from './request/admit.js';
-import { classify } from './request/classify.js';
+import { classify, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
@@ -89,8 +89,22 @@ export class Gateway implements ForwardListener {
         if (ctx.region === ctx.home && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
         return this.failed(ctx);
       case 'failed':
+        // The connection broke before any answer (a backend that died with the request on it, after
+        // the one retry on a fresh connection). Without a body the request is safe to send again,
+        // so it may go elsewhere too; a timeout may not (the region is slow, not gone, and the
+        // client has already waited), nor a 5xx (the upstream answered).
+        if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
+        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx) && this.failOver(ctx)) return;
         return this.failed(ctx);
     }
+  }
+
+  /**
+   * A request from its home region that may be sent again: idempotent, with no body, and not a
+   * WebSocket handshake (a tunnel is only ever opened to the region that admitted it).
+   */
+  private replayable(ctx: RequestContext): boolean {
+    return ctx.res !== undefined && ctx.region === ctx.home && isIdempotent(ctx.req.method) && !hasBody(ctx);
   }
 
   /** Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts). */
