@@ -107,7 +107,7 @@ describe('resilience', () => {
   });
 
   it('spills over into the refill a target region does not use', async () => {
-    // us-west refills at 1000 tokens/s into a full bucket: what overflows (up to half a burst) is spare.
+    // us-west refills at 1000 tokens/s into a full bucket: what overflows (up to a whole burst) is spare.
     await start({ rps: 0.01, burst: 1 }, { rps: 1000, burst: 10 });
     const westBucket = gw.gateway.runtime.regions.get('us-west')!.admission.bucket;
     await until(() => westBucket.spareTokens(performance.now()) >= 5);
