@@ -50,10 +50,13 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * would otherwise be lost (see token-bucket.ts), so it never takes a token the region's own users
  * could have had, at any priority, and it gets the whole rate they leave unused. (With leased
  * tokens, which are not refilled locally, it must instead leave more tokens than any priority's
- * floor: halfway between low's floor and the burst.) Its slot must lie below the line low may fill
+ * floor: halfway between low's floor and the burst.) Its slot must lie within the line low may fill
  * under its full reserve, so the region's own traffic keeps at least low's whole reserve of slots
- * beyond what failover can hold. Failover refusals never make the region short: another region's
- * demand must not take the lent capacity away from this region's own users.
+ * beyond what failover can hold, and the region must not be short of slots: once one of its own
+ * requests is refused for lack of one, failover takes none until the shortage is over, so what it
+ * holds drains within one upstream time and the full reserves are the region's own again. Failover
+ * refusals never make the region short: another region's demand must not take the lent capacity
+ * away from this region's own users.
  *
  * Who, not when: an admitted burst leaves for the upstreams at the refill pace (send-pacer.ts),
  * since saved tokens say nothing about the work the backend already has.
@@ -72,7 +75,7 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * per-priority floors in one bucket tied to an in-flight cap, or sheds by priority in a surge.
  *
  * Failure modes: with `burst` below about 2 the floors collapse together and priorities are
- * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) + 1 slots)
+ * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) slots)
  * failover gets no slot at all. A reserve of 0 for a priority
  * makes it as strong as critical for that resource. A burst of critical traffic larger than
  * critical's own share, arriving while lower priorities have borrowed everything else, waits for
@@ -173,7 +176,8 @@ export class RegionAdmission {
   /**
    * Takes a request failed over from another region, from spare capacity only, so this region's
    * own traffic of every priority comes first: a spare token (refill its own traffic left unused,
-   * see token-bucket.ts) and a slot below the line low may fill under its full reserve. Not offered
+   * see token-bucket.ts) and a slot within the line low may fill under its full reserve, while the
+   * region is not short of slots. Not offered
    * to the surge detector (the home region counted it, and it is not this region's surge); counted
    * as admitted when it is.
    */
@@ -185,6 +189,7 @@ export class RegionAdmission {
     // above every priority's, keeps the region's own traffic first.
     if (!spare && !(this.supply.kind === 'leased' && this.bucket.canTake(now, this.floors.failoverTokens)))
       return false;
+    if (this.slotShortage.active(now)) return false;
     if (!this.inflight.canAcquireUpTo(this.floors.failoverSlots((r) => this.inflight.slotsFor(r))))
       return false;
     if (spare) this.bucket.takeSpare(now);
