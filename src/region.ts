@@ -16,6 +16,12 @@ import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
 const PACE_TOLERANCE = 1;
 /** The longest an admitted request waits for its turn, short beside a user's patience. */
 const MAX_PACE_WAIT_MS = 250;
+/**
+ * Turns come at the sustainable throughput `rps` is sized from (docs/operations.md: rps at about
+ * 90% of it), a little faster than the refill: at exactly the refill rate, a flood that keeps the
+ * bucket empty would keep the burst it was admitted with queued for as long as it lasts.
+ */
+const PACE_HEADROOM = 1 / 0.9;
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
@@ -114,13 +120,14 @@ export class Region {
   }
 
   /**
-   * The pace admitted requests leave at: the bucket's refill. Leased tokens have no local refill,
+   * The pace admitted requests leave at: a little above the bucket's refill. Leased tokens have no local refill,
    * and a process may lease more than its share while its peers are idle, so it paces at the
    * region's whole rate: pacing smooths bursts, the leases are what limit.
    */
   paceRps(): number {
     const admission = this.admission;
-    return admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
+    const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
+    return rate * PACE_HEADROOM;
   }
 
   /** Feeds one upstream round trip to the adaptive concurrency limit, when it is on. */

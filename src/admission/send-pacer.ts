@@ -11,8 +11,10 @@
  * `limit_req` without `nodelay` does the same: excess requests wait for their turn instead of being
  * forwarded at once.
  *
- * Inputs: the clock and the region's refill rate (tokens per second, as the bucket has it). The
- * schedule is GCRA's virtual scheduling: each request's turn is one refill interval after the one
+ * Inputs: the clock and the pace, a little above the region's refill rate (see region.ts): paced at
+ * exactly the refill, a flood that keeps the bucket empty would keep the burst it was admitted with
+ * queued ahead of every later request for as long as it lasts. The schedule is GCRA's virtual
+ * scheduling: each request's turn is one refill interval after the one
  * before, and up to `tolerance` intervals ahead of that may go at once, so traffic that is no
  * burstier than that never waits. Nothing is refused here: admission already decided.
  *

@@ -40,6 +40,21 @@ describe('SendPacer', () => {
     expect(pacer.wait(2000, 2)).toBe(0);
   });
 
+  it('drains the backlog of a burst under a flood only when it paces faster than the refill', () => {
+    // A burst of 6, then one admission per refill interval (a flood keeping the bucket empty).
+    const lastWait = (paceRps: number) => {
+      const pacer = new SendPacer(1, 250);
+      for (let i = 0; i < 6; i++) pacer.wait(0, paceRps);
+      let wait = 0;
+      for (let t = 1000 / 30; t < 3000; t += 1000 / 30) wait = pacer.wait(t, paceRps);
+      return wait;
+    };
+    // At exactly the refill rate the burst stays queued ahead of every later request.
+    expect(lastWait(30)).toBeGreaterThan(100);
+    // A little faster (rps sized at 90% of what the backend sustains) and it is gone within 3 s.
+    expect(lastWait(30 / 0.9)).toBe(0);
+  });
+
   it('is not thrown by a clock that steps back', () => {
     const pacer = new SendPacer(1, 250);
     for (let i = 0; i < 20; i++) pacer.wait(10_000, 30);
