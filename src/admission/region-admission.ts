@@ -51,15 +51,11 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * could have had, at any priority, and it gets the whole rate they leave unused. (With leased
  * tokens, which are not refilled locally, it must instead leave more tokens than any priority's
  * floor: halfway between low's floor and the burst.) Its slot must lie within the line low may fill
- * under its full reserve, so the region's own traffic keeps at least low's whole reserve of slots
- * beyond what failover can hold, and the region must not be short of slots: once one of its own
- * requests is refused for lack of one, failover takes none until the shortage is over, so what it
- * holds drains within one upstream time and the full reserves are the region's own again. Failover
- * refusals never make the region short: another region's demand must not take the lent capacity
- * away from this region's own users.
- *
- * Who, not when: an admitted burst leaves for the upstreams at the refill pace (send-pacer.ts),
- * since saved tokens say nothing about the work the backend already has.
+ * under its full reserve, so own traffic keeps low's whole reserve beyond what failover can hold,
+ * and none is taken while the region is short of slots, so what failover holds drains within one
+ * upstream time and the full reserves are the region's own again. Failover refusals never make the
+ * region short: another region's demand must not take lent capacity from the region's own users.
+ * This decides who goes; when they leave (a burst at a pace, not at once) is send-pacer.ts's.
  *
  * Rate and concurrency are both checked before either is committed, so a request shed for
  * concurrency never spends a token. An admitted request holds one token (spent for good) and one
