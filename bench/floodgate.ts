@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const close = async () => {
     await stopChild(child, 5000);
+    await keepLog(logPath, name);
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -95,6 +96,19 @@ export async function startFloodgate(config: FloodgateConfig, name = 'floodgate'
     },
     close,
   };
+}
+
+/**
+ * With BENCH_KEEP_LOGS=DIR, each gateway's stdout (access and event lines) is copied there before
+ * its temporary folder goes, so a surprising figure can be traced to the requests behind it.
+ */
+async function keepLog(logPath: string, name: string): Promise<void> {
+  const dir = process.env.BENCH_KEEP_LOGS;
+  if (dir === undefined || dir === '') return;
+  await mkdir(dir, { recursive: true });
+  await copyFile(logPath, join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}.log`)).catch(
+    () => undefined,
+  );
 }
 
 async function waitUntilReady(child: ChildProcess, adminUrl: string, tail: OutputTail): Promise<void> {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { type LatencySummary, summarizeLatency } from './latency.js';
 import { assertLoopback } from './loopback.js';
+import { seededRandom, seedFromText } from './sim/random.js';
 import { countOutcome, emptyCounts, type OutcomeCounts } from './tally.js';
 import { carriesCounts, classifyAnswer, type Kind, type Outcome, pathFor } from './traffic-mix.js';
 
@@ -121,7 +122,10 @@ class OpenLoopRun {
     this.okLatencies = options.phases.map(() => options.streams.map(() => []));
     this.sequence = options.streams.map(() => 0);
     this.longestStalls = options.phases.map(() => 0);
-    this.credit = options.streams.map(() => 0);
+    // Each stream starts at its own (seeded) point of its period. Started together, every stream
+    // would fire in the same tick whenever their periods line up (every 1.67 s for the video site's
+    // rates): a burst of one request per stream that independent crowds of users never send.
+    this.credit = options.streams.map((stream) => seededRandom(seedFromText(stream.name))());
   }
 
   async run(): Promise<OpenLoopResult> {

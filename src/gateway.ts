@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from './admission/clock.js';
@@ -11,7 +12,7 @@ import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
 import { admit, admitFailover } from './request/admit.js';
-import { classify, forwardedValues } from './request/classify.js';
+import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
@@ -24,7 +25,8 @@ import type { WebSocketTunnels } from './upstream/websocket.js';
  *
  *   classify (request/classify.ts)  request id, client, path, route, priority; malformed -> 4xx
  *   admit    (request/admit.ts)     client limit, home breaker, admission core -> a permit
- *   forward  (upstream/forward.ts)  one trip upstream, reported back as an outcome
+ *   forward  (upstream/forward.ts)  one trip upstream at the region's next turn (send-pacer.ts),
+ *                                   reported back as an outcome
  *   settle   (here)                 on refusal or failure: fail over, serve a kept copy, or refuse;
  *                                   then one access line and the outcome counters
  *
@@ -53,7 +55,7 @@ export class Gateway implements ForwardListener {
     if (problem !== undefined) return this.refuse(ctx, problem);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.whenRefused(ctx, permit);
-    new Exchange(ctx, permit, this).start();
+    this.send(ctx, permit);
   };
 
   /** The public server's `upgrade` listener: WebSocket handshakes are admitted like any other request. */
@@ -87,8 +89,39 @@ export class Gateway implements ForwardListener {
         if (ctx.region === ctx.home && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
         return this.failed(ctx);
       case 'failed':
+        // The connection broke before any answer (a backend that died with the request on it, after
+        // the one retry on a fresh connection). Without a body the request is safe to send again,
+        // so it may go elsewhere too; a timeout may not (the region is slow, not gone, and the
+        // client has already waited), nor a 5xx (the upstream answered).
+        if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
+        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx) && this.failOver(ctx)) return;
         return this.failed(ctx);
     }
+  }
+
+  /**
+   * A request from its home region that may be sent again: idempotent, with no body, and not a
+   * WebSocket handshake (a tunnel is only ever opened to the region that admitted it).
+   */
+  private replayable(ctx: RequestContext): boolean {
+    return ctx.res !== undefined && ctx.region === ctx.home && isIdempotent(ctx.req.method) && !hasBody(ctx);
+  }
+
+  /** Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts). */
+  private send(ctx: RequestContext, permit: Permit): void {
+    const region = permit.region;
+    const wait = region.pacer.wait(this.clock(), region.paceRps());
+    if (wait < MIN_WAIT_MS) return new Exchange(ctx, permit, this).start();
+    setTimeout(startAtTurn, wait, this, ctx, permit);
+  }
+
+  /** Called by the pacer's timer: the client may have left while the request waited. */
+  startAtTurn(ctx: RequestContext, permit: Permit): void {
+    if (!clientLeft(ctx)) return new Exchange(ctx, permit, this).start();
+    permit.settle('neutral');
+    ctx.status = CLIENT_CLOSED;
+    ctx.reason = 'client-closed';
+    this.record(ctx, 'error');
   }
 
   /** A request its home region refused may still be answered by a failover region or a kept copy. */
@@ -116,7 +149,7 @@ export class Gateway implements ForwardListener {
       const permit: Permit | undefined = target === undefined ? undefined : admitFailover(target);
       if (permit === undefined) continue;
       ctx.region = permit.region;
-      new Exchange(ctx, permit, this).start();
+      this.send(ctx, permit);
       return true;
     }
     return false;
@@ -158,6 +191,20 @@ export class Gateway implements ForwardListener {
     if (outcome === 'stale') metrics.staleServed(ctx.reason as StaleReason);
     if (this.access.enabled(ctx.runtime.config.log.access)) this.access.write(ctx, outcome, elapsedMs);
   }
+}
+
+/** Waits shorter than this are not worth a timer: the request leaves at once. */
+const MIN_WAIT_MS = 1;
+/** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
+const CLIENT_CLOSED = 499;
+
+function clientLeft(ctx: RequestContext): boolean {
+  const res = ctx.res!;
+  return ctx.http2 ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed;
+}
+
+function startAtTurn(gateway: Gateway, ctx: RequestContext, permit: Permit): void {
+  gateway.startAtTurn(ctx, permit);
 }
 
 function destroySocket(this: Duplex): void {

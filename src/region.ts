@@ -3,6 +3,7 @@ import type { RegionView } from './admin/admin-view.js';
 import { AdaptiveLimit, type AdaptiveOptions } from './admission/adaptive-limit.js';
 import type { Clock } from './admission/clock.js';
 import { RegionAdmission } from './admission/region-admission.js';
+import { SendPacer } from './admission/send-pacer.js';
 import type { GatewayConfig, RegionConfig } from './config/load.js';
 import { RefusalBodies } from './http/errors.js';
 import { logEvent } from './observability/logger.js';
@@ -10,6 +11,17 @@ import type { GatewayMetrics, RegionMetrics } from './observability/metrics.js';
 import { admissionLimits } from './region-limits.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
 import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
+
+/** Requests beyond the refill pace that leave at once: a pair, as independent users send them. */
+const PACE_TOLERANCE = 1;
+/** The longest an admitted request waits for its turn, short beside a user's patience. */
+const MAX_PACE_WAIT_MS = 250;
+/**
+ * Turns come at the sustainable throughput `rps` is sized from (docs/operations.md: rps at about
+ * 90% of it), a little faster than the refill: at exactly the refill rate, a flood that keeps the
+ * bucket empty would keep the burst it was admitted with queued for as long as it lasts.
+ */
+const PACE_HEADROOM = 1 / 0.9;
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
@@ -21,6 +33,8 @@ export class Region {
   /** The name as a JSON string, for access lines. */
   readonly jsonName: string;
   readonly admission: RegionAdmission;
+  /** When admitted requests leave: a burst the bucket lets in goes at the refill pace (send-pacer.ts). */
+  readonly pacer = new SendPacer(PACE_TOLERANCE, MAX_PACE_WAIT_MS);
   readonly breaker: RegionBreaker;
   readonly metrics: RegionMetrics;
   readonly refusals: RefusalBodies;
@@ -103,6 +117,17 @@ export class Region {
         baselineRps: round(snapshot.baselineRps),
       });
     }
+  }
+
+  /**
+   * The pace admitted requests leave at: a little above the bucket's refill. Leased tokens have no local refill,
+   * and a process may lease more than its share while its peers are idle, so it paces at the
+   * region's whole rate: pacing smooths bursts, the leases are what limit.
+   */
+  paceRps(): number {
+    const admission = this.admission;
+    const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
+    return rate * PACE_HEADROOM;
   }
 
   /** Feeds one upstream round trip to the adaptive concurrency limit, when it is on. */

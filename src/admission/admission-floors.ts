@@ -44,8 +44,11 @@ export class AdmissionFloors {
     this.failoverTokens = Math.min(highestFloor, lowest + Math.max(1, (highestFloor - lowest) / 2));
   }
 
-  /** The slots requests failed over from elsewhere may fill: one fewer than low may under its full reserve. */
+  /**
+   * The slots requests failed over from elsewhere may fill, in all: what low may under its full
+   * reserve (and none while the region is short of slots, see region-admission.ts).
+   */
   failoverSlots(slotsFor: (reserve: number) => number): number {
-    return slotsFor(this.slotsShort[PRIORITIES.length - 1]!) - 1;
+    return slotsFor(this.slotsShort[PRIORITIES.length - 1]!);
   }
 }

@@ -50,10 +50,12 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * would otherwise be lost (see token-bucket.ts), so it never takes a token the region's own users
  * could have had, at any priority, and it gets the whole rate they leave unused. (With leased
  * tokens, which are not refilled locally, it must instead leave more tokens than any priority's
- * floor: halfway between low's floor and the burst.) Its slot must lie below the line low may fill
- * under its full reserve, so the region's own traffic keeps at least low's whole reserve of slots
- * beyond what failover can hold. Failover refusals never make the region short: another region's
- * demand must not take the lent capacity away from this region's own users.
+ * floor: halfway between low's floor and the burst.) Its slot must lie within the line low may fill
+ * under its full reserve, so own traffic keeps low's whole reserve beyond what failover can hold,
+ * and none is taken while the region is short of slots, so what failover holds drains within one
+ * upstream time and the full reserves are the region's own again. Failover refusals never make the
+ * region short: another region's demand must not take lent capacity from the region's own users.
+ * This decides who goes; when they leave (a burst at a pace, not at once) is send-pacer.ts's.
  *
  * Rate and concurrency are both checked before either is committed, so a request shed for
  * concurrency never spends a token. An admitted request holds one token (spent for good) and one
@@ -69,7 +71,7 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * per-priority floors in one bucket tied to an in-flight cap, or sheds by priority in a surge.
  *
  * Failure modes: with `burst` below about 2 the floors collapse together and priorities are
- * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) + 1 slots)
+ * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) slots)
  * failover gets no slot at all. A reserve of 0 for a priority
  * makes it as strong as critical for that resource. A burst of critical traffic larger than
  * critical's own share, arriving while lower priorities have borrowed everything else, waits for
@@ -170,7 +172,8 @@ export class RegionAdmission {
   /**
    * Takes a request failed over from another region, from spare capacity only, so this region's
    * own traffic of every priority comes first: a spare token (refill its own traffic left unused,
-   * see token-bucket.ts) and a slot below the line low may fill under its full reserve. Not offered
+   * see token-bucket.ts) and a slot within the line low may fill under its full reserve, while the
+   * region is not short of slots. Not offered
    * to the surge detector (the home region counted it, and it is not this region's surge); counted
    * as admitted when it is.
    */
@@ -182,6 +185,7 @@ export class RegionAdmission {
     // above every priority's, keeps the region's own traffic first.
     if (!spare && !(this.supply.kind === 'leased' && this.bucket.canTake(now, this.floors.failoverTokens)))
       return false;
+    if (this.slotShortage.active(now)) return false;
     if (!this.inflight.canAcquireUpTo(this.floors.failoverSlots((r) => this.inflight.slotsFor(r))))
       return false;
     if (spare) this.bucket.takeSpare(now);

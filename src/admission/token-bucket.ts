@@ -4,16 +4,19 @@
  * request takes one. Callers pass a floor so that lower priorities can only spend tokens while the
  * bucket is fuller (see region-admission.ts), and `msUntilAvailable` answers Retry-After exactly.
  *
- * Spare tokens. Refill that arrives while the bucket is full would be lost; it flows into a second,
- * smaller bucket (half the burst) instead. Requests failed over from another region spend only
- * those: what the region's own traffic left unused, so they never take a token the region's own
- * users could have had, and they get the whole unused rate.
+ * Spare tokens. Refill that arrives while the bucket is full would be lost; it flows into a second
+ * bucket of the same size instead. Requests failed over from another region spend only those: what
+ * the region's own traffic left unused, so they never take a token the region's own users could
+ * have had, and they get the whole unused rate. The spare bucket is as large as the burst because
+ * failover comes in bursts of its own (every request in flight when a region's backends die fails
+ * over in the same instant); the admitted requests still leave at the refill pace (send-pacer.ts),
+ * so the backend never meets both buckets' worth at once.
  *
  * Over any interval of t seconds at most `rate * t + burst` tokens can be taken from the bucket
  * itself, because the fill starts at no more than `burst` and only refill adds to it. The spare
  * bucket starts empty and holds only refill that overflowed, so over the bucket's whole life the
  * two together still give at most `rate * t + burst`; over a shorter window that starts with both
- * full, at most half a burst more.
+ * full, at most one burst more.
  */
 
 // Fills are fractional; without a little slack a request arriving exactly when the arithmetic says
@@ -141,7 +144,7 @@ export class TokenBucket {
   }
 
   private spareCapacity(): number {
-    return Math.max(1, this.capacity / 2);
+    return this.capacity;
   }
 }
 

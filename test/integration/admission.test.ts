@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, type SimpleResponse } from '../support/http-client.js';
@@ -44,6 +45,29 @@ describe('admission', () => {
     await gw?.close();
     await upstream?.close();
     await other?.close();
+  });
+
+  // A burst the bucket admits whole reaches the upstream paced, a pair at once and then one every
+  // 0.9/rps, instead of in one instant; nothing of it is shed.
+  it('sends an admitted burst upstream at the refill pace', async () => {
+    await start((east, west) => ({
+      regions: { 'us-east': region(east, { rps: 20, burst: 10 }), 'us-west': region(west, { rps: 100 }) },
+    }));
+    const arrivals: number[] = [];
+    upstream.setMode(() => {
+      arrivals.push(performance.now());
+      return { kind: 'ok' };
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    arrivals.sort((a, b) => a - b);
+    const spread = arrivals.map((t) => t - arrivals[0]!);
+    // Turns at 0, 0, 45, 90, 135, 180 ms (the pace is rps / 0.9); timers may fire late, never early.
+    expect(spread[1]!).toBeLessThan(35);
+    expect(spread[2]!).toBeGreaterThanOrEqual(35);
+    expect(spread[5]!).toBeGreaterThanOrEqual(170);
   });
 
   // Past the bucket, requests are shed with the contract's 503, headers and body, and never reach the upstream.

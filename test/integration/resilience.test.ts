@@ -107,7 +107,7 @@ describe('resilience', () => {
   });
 
   it('spills over into the refill a target region does not use', async () => {
-    // us-west refills at 1000 tokens/s into a full bucket: what overflows (up to half a burst) is spare.
+    // us-west refills at 1000 tokens/s into a full bucket: what overflows (up to a whole burst) is spare.
     await start({ rps: 0.01, burst: 1 }, { rps: 1000, burst: 10 });
     const westBucket = gw.gateway.runtime.regions.get('us-west')!.admission.bucket;
     await until(() => westBucket.spareTokens(performance.now()) >= 5);
@@ -148,18 +148,37 @@ describe('resilience', () => {
     expect(west.requests.length).toBe(0);
   });
 
-  // An idempotent request without a body is retried once after a connection reset; never twice.
-  it('retries a GET once after a reset', async () => {
+  // An idempotent request without a body is retried once after a connection reset, never twice in
+  // one region; reset again, it fails over like a request its home region could not reach.
+  it('retries a GET once after a reset, then fails it over', async () => {
     await start({ rps: 1000 }, { rps: 1000 });
     let resets = 1;
     east.setMode(() => (resets-- > 0 ? { kind: 'reset' } : { kind: 'ok' }));
     const once = await fetchText(`${gw.publicUrl}/api/video/1`);
     expect(once.status).toBe(200);
+    expect(once.headers['x-floodgate-region']).toBe('us-east');
     expect(east.requests.length).toBe(2);
     east.setMode({ kind: 'reset' });
-    const always = await fetchText(`${gw.publicUrl}/api/video/2`);
-    expect(always.status).toBe(502);
+    const moved = await fetchText(`${gw.publicUrl}/api/video/2`);
+    expect(moved.status).toBe(200);
+    expect(moved.headers['x-floodgate-failover-from']).toBe('us-east');
     expect(east.requests.length).toBe(4);
+    expect(west.requests.length).toBe(1);
+    // The failover region resets it too: retried there once, and then it is a bad gateway.
+    west.setMode({ kind: 'reset' });
+    const lost = await fetchText(`${gw.publicUrl}/api/video/3`);
+    expect(lost.status).toBe(502);
+    expect(east.requests.length).toBe(6);
+    expect(west.requests.length).toBe(3);
+  });
+
+  // A timeout is not a reason to send a GET elsewhere: the region is slow, not gone.
+  it('never fails a timed-out GET over', async () => {
+    await start({ rps: 1000 }, { rps: 1000 });
+    east.setMode({ kind: 'hang' });
+    const res = await fetchText(`${gw.publicUrl}/api/video/1`);
+    expect(res.status).toBe(504);
+    expect(west.requests.length).toBe(0);
   });
 
   // The last good GET answer is served, marked stale, when the upstream fails or the request is shed.

@@ -73,17 +73,32 @@ describe('failover into a region', () => {
   });
 
   it('keeps failover out of the slots every priority of the region could still use', () => {
-    // With slow failover requests piling up, they stop at the low reserve's line less one slot.
+    // With slow failover requests piling up, they stop at the low reserve's line.
     const { clock, setNow } = fakeClock();
     const admission = new RegionAdmission({ ...LIMITS, rps: 1000, burst: 1000, maxConcurrent: 20 }, clock);
     // A second of unused refill is spare for failover.
     setNow(1000);
     let failovers = 0;
     while (admission.admitSpillover()) failovers += 1;
-    expect(failovers).toBe(9);
+    expect(failovers).toBe(10);
     // Every priority of the region's own traffic still gets in.
     for (const priority of ['low', 'normal', 'high', 'critical'] as const)
       expect(admission.admit(priority, true)).toBeNull();
+  });
+
+  it('takes no slot for failover while the region is short of slots', () => {
+    // Own low traffic fills its lent share and is refused once: the region is short of slots.
+    const { clock, setNow } = fakeClock();
+    const admission = new RegionAdmission({ ...LIMITS, rps: 1000, burst: 1000, maxConcurrent: 20 }, clock);
+    setNow(1000);
+    while (admission.admit('low', true) === null);
+    expect(admission.admit('low', true)).toBe('concurrency');
+    // Own requests finish until only 2 of 20 slots are held: failover still waits out the shortage.
+    for (let held = admission.inflight.inflight; held > 2; held--) admission.release();
+    expect(admission.admitSpillover()).toBe(false);
+    // A second later, with no refusal since, the idle slots are spare again.
+    setNow(2001);
+    expect(admission.admitSpillover()).toBe(true);
   });
 });
 

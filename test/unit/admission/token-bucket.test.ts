@@ -104,15 +104,15 @@ describe('TokenBucket', () => {
     );
   });
 
-  it('keeps refill that overflows a full bucket as spare tokens, up to half the burst', () => {
-    // 10 tokens/s into a full bucket of 4: 100 ms later 1 spare token; a long wait stops at 2.
+  it('keeps refill that overflows a full bucket as spare tokens, up to a whole burst', () => {
+    // 10 tokens/s into a full bucket of 4: 100 ms later 1 spare token; a long wait stops at 4.
     const bucket = new TokenBucket(10, 4, 0);
     expect(bucket.canTakeSpare(0)).toBe(false);
     expect(bucket.spareTokens(100)).toBeCloseTo(1, 9);
     expect(bucket.canTakeSpare(100)).toBe(true);
     bucket.takeSpare(100);
     expect(bucket.tokens(100)).toBe(4);
-    expect(bucket.spareTokens(60_000)).toBe(2);
+    expect(bucket.spareTokens(60_000)).toBe(4);
   });
 
   it('makes spare only from refill that found the bucket full', () => {

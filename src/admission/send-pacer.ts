@@ -1,0 +1,56 @@
+/**
+ * When an admitted request may leave for its region's upstreams. The token bucket decides which
+ * requests are admitted; this decides when they go, so that a burst the bucket lets in reaches the
+ * backend spread over the refill pace instead of in one instant.
+ *
+ * Why. Tokens saved while the region was quiet say it may take `burst` more requests over the next
+ * `burst / rps` seconds, not that its backend can take them in the same millisecond on top of work
+ * the gateway cannot see: requests a killed process left behind, another instance's share, the
+ * first instant of a flood. A backend that queues (workers, a store behind them) turns such an
+ * instant into timeouts and wrong answers even though the rate was within capacity. nginx's
+ * `limit_req` without `nodelay` does the same: excess requests wait for their turn instead of being
+ * forwarded at once.
+ *
+ * Inputs: the clock and the pace, a little above the region's refill rate (see region.ts): paced at
+ * exactly the refill, a flood that keeps the bucket empty would keep the burst it was admitted with
+ * queued ahead of every later request for as long as it lasts. The schedule is GCRA's virtual
+ * scheduling: each request's turn is one refill interval after the one
+ * before, and up to `tolerance` intervals ahead of that may go at once, so traffic that is no
+ * burstier than that never waits. Nothing is refused here: admission already decided.
+ *
+ * Invariants. Over any window of t ms at most `t / interval + tolerance + 1` requests leave at their
+ * turn; no request waits longer than `maxWaitMs` (a region configured with a low rate and a large
+ * burst, a quota more than a capacity, would otherwise hold requests for seconds); a clock that
+ * steps back never makes a wait longer than `maxWaitMs`.
+ *
+ * Failure modes: a request whose wait was capped leaves early and may still meet a busy backend;
+ * with a rate of 0 (tokens leased from elsewhere before the first lease) nothing is paced.
+ */
+// Turns are sums of fractional intervals; a request exactly on its turn must not wait 1e-13 ms.
+const EPSILON = 1e-6;
+
+export class SendPacer {
+  /** The theoretical time of the next request's turn, in clock ms. */
+  private nextTurn = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    /** Requests beyond the pace that may leave at once, in refill intervals. */
+    private readonly tolerance: number,
+    private readonly maxWaitMs: number,
+  ) {}
+
+  /** Takes the next turn for a request admitted at `now`; returns how long it waits, in ms. */
+  wait(now: number, ratePerSecond: number): number {
+    if (!(ratePerSecond > 0)) return 0;
+    const interval = 1000 / ratePerSecond;
+    const turn = Math.max(now, this.nextTurn - this.tolerance * interval);
+    let wait = Math.min(turn - now, this.maxWaitMs);
+    if (wait < EPSILON) wait = 0;
+    // A capped wait still moves the schedule on by one turn, so later requests queue behind it.
+    this.nextTurn = Math.max(this.nextTurn, now + wait) + interval;
+    // Never let the schedule run further ahead than the longest wait: a clock that stepped back,
+    // or a run of capped waits, must not pile up a debt that later quiet traffic would pay.
+    this.nextTurn = Math.min(this.nextTurn, now + this.maxWaitMs + (this.tolerance + 1) * interval);
+    return wait;
+  }
+}
