@@ -14,8 +14,6 @@ import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
 
 /** Requests beyond the refill pace that leave at once: a pair, as independent users send them. */
 const PACE_TOLERANCE = 1;
-/** The longest an admitted request waits for its turn, short beside a user's patience. */
-const MAX_PACE_WAIT_MS = 250;
 /**
  * Turns come at the sustainable throughput `rps` is sized from (docs/operations.md: rps at about
  * 90% of it), a little faster than the refill: at exactly the refill rate, a flood that keeps the
@@ -34,7 +32,7 @@ export class Region {
   readonly jsonName: string;
   readonly admission: RegionAdmission;
   /** When admitted requests leave: a burst the bucket lets in goes at the refill pace (send-pacer.ts). */
-  readonly pacer = new SendPacer(PACE_TOLERANCE, MAX_PACE_WAIT_MS);
+  readonly pacer: SendPacer;
   readonly breaker: RegionBreaker;
   readonly metrics: RegionMetrics;
   readonly refusals: RefusalBodies;
@@ -52,6 +50,7 @@ export class Region {
     this.name = config.name;
     this.jsonName = JSON.stringify(config.name);
     this.config = config;
+    this.pacer = new SendPacer(PACE_TOLERANCE, config.capacity.paceMaxWaitMs);
     // The pools first: were anything to throw, nothing with a timer (the breaker) exists yet.
     this.upstreams = new UpstreamSet(
       config.upstreams,
@@ -89,6 +88,7 @@ export class Region {
     return {
       commit: () => {
         this.config = config;
+        this.pacer.maxWaitMs = config.capacity.paceMaxWaitMs;
         this.admission.reconfigure(limits);
         if (breakerChanged) this.breaker.reconfigure(breakerOptions(config));
         if (!config.capacity.adaptive) this.adaptive = undefined;

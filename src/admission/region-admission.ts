@@ -1,10 +1,11 @@
 import { AdmissionFloors } from './admission-floors.js';
+import type { AdmissionLimits, AdmissionSnapshot, ShedReason } from './admission-limits.js';
 import type { Clock } from './clock.js';
 import { InflightLimiter } from './inflight-limiter.js';
-import { PRIORITIES, type Priority, priorityRank, type Reserves } from './priority.js';
+import { PRIORITIES, type Priority, priorityRank } from './priority.js';
 import { RateMeter } from './rate-meter.js';
 import { Shortage } from './shortage.js';
-import { type SurgeChange, SurgeDetector, type SurgeOptions } from './surge-detector.js';
+import { type SurgeChange, SurgeDetector } from './surge-detector.js';
 import { TokenBucket } from './token-bucket.js';
 import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-supply.js';
 
@@ -55,11 +56,10 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * and none is taken while the region is short of slots, so what failover holds drains within one
  * upstream time and the full reserves are the region's own again. Failover refusals never make the
  * region short: another region's demand must not take lent capacity from the region's own users.
- * This decides who goes; when they leave (a burst at a pace, not at once) is send-pacer.ts's.
  *
  * Rate and concurrency are both checked before either is committed, so a request shed for
  * concurrency never spends a token. An admitted request holds one token (spent for good) and one
- * in-flight slot (returned by `release`).
+ * in-flight slot (returned by `release`). When it leaves is send-pacer.ts's decision.
  *
  * Invariants. Over any run the region admits at most `rps * seconds + burst` requests, because
  * every admission takes a token (failover a spare one, only ever refilled) and shadow mode takes
@@ -71,38 +71,15 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * per-priority floors in one bucket tied to an in-flight cap, or sheds by priority in a surge.
  *
  * Failure modes: with `burst` below about 2 the floors collapse together and priorities are
- * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) slots)
- * failover gets no slot at all. A reserve of 0 for a priority
- * makes it as strong as critical for that resource. A burst of critical traffic larger than
- * critical's own share, arriving while lower priorities have borrowed everything else, waits for
- * their requests to finish (this is the price of lending). `tick` must be called about once a
- * second or the surge state never changes.
+ * barely told apart; with a tiny in-flight cap (under about 1 / (1 - low's reserve) slots) failover
+ * gets no slot. A reserve of 0 makes a priority as strong as critical for that resource. A burst of
+ * critical traffic larger than critical's own share, arriving while lower priorities have borrowed
+ * everything else, waits for their requests to finish (the price of lending). `tick` must be
+ * called about once a second or the surge state never changes.
  */
 
+export type { AdmissionLimits, AdmissionSnapshot, ShedReason } from './admission-limits.js';
 export type { TokenSupply } from './token-supply.js';
-
-export type ShedReason = 'rate' | 'concurrency' | 'surge';
-
-export interface AdmissionLimits {
-  rps: number;
-  burst: number;
-  maxConcurrent: number;
-  reserves: Reserves;
-  /** The smallest Retry-After ever sent, in seconds. */
-  retryAfterSeconds: number;
-  surge: SurgeOptions & { shedBelow?: Priority };
-}
-
-export interface AdmissionSnapshot {
-  tokens: number;
-  inflight: number;
-  inflightLimit: number;
-  admittedRps: number;
-  shedRps: number;
-  baselineRps: number;
-  currentRps: number;
-  surging: boolean;
-}
 
 const LOW_RANK = priorityRank('low');
 const NO_SURGE_SHEDDING = PRIORITIES.length;

@@ -36,7 +36,8 @@ export class SendPacer {
   constructor(
     /** Requests beyond the pace that may leave at once, in refill intervals. */
     private readonly tolerance: number,
-    private readonly maxWaitMs: number,
+    /** `capacity.paceMaxWaitMs`: set again on reload; 0 lets every request go at once. */
+    public maxWaitMs: number,
   ) {}
 
   /** Takes the next turn for a request admitted at `now`; returns how long it waits, in ms. */

@@ -105,6 +105,9 @@ const capacitySchema = z.strictObject({
   maxConcurrent: positiveInt().default(256),
   adaptive: z.boolean({ error: 'must be true or false' }).default(false),
   minConcurrent: positiveInt().optional(),
+  // A burst the bucket admits leaves at the refill pace, each request waiting at most this; 0 sends
+  // every admitted request at once (nginx's limit_req nodelay).
+  paceMaxWaitMs: nonNegativeInt().max(10_000, 'must be at most 10000').default(250),
 });
 
 const breakerSchema = z.strictObject({

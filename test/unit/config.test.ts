@@ -31,6 +31,7 @@ describe('config loading', () => {
       maxConcurrent: 256,
       adaptive: false,
       minConcurrent: 8,
+      paceMaxWaitMs: 250,
     });
     expect(east.timeoutMs).toBe(5000);
     expect(east.breaker).toEqual({
@@ -125,6 +126,11 @@ describe('config loading', () => {
       'min over max concurrency',
       MINIMAL.replace('rps: 100', 'rps: 100, maxConcurrent: 4, minConcurrent: 6'),
       [`${FILE}: regions.us-east.capacity.minConcurrent: must not exceed maxConcurrent (4)`],
+    ],
+    [
+      'a negative pacing wait',
+      MINIMAL.replace('rps: 100', 'rps: 100, paceMaxWaitMs: -1'),
+      [`${FILE}: regions.us-east.capacity.paceMaxWaitMs: must be a whole number >= 0`],
     ],
     [
       'a bad client key',

@@ -9,6 +9,15 @@ describe('SendPacer', () => {
     expect(waits.map((w) => Math.round(w))).toEqual([0, 0, 33, 67, 100, 133]);
   });
 
+  // capacity.paceMaxWaitMs: 0 sends every admitted request at once; a reload may turn pacing on.
+  it('sends a whole burst at once with no wait allowed, and paces once one is', () => {
+    const pacer = new SendPacer(1, 0);
+    expect(Array.from({ length: 6 }, () => pacer.wait(1000, 30))).toEqual([0, 0, 0, 0, 0, 0]);
+    pacer.maxWaitMs = 250;
+    const waits = Array.from({ length: 6 }, () => pacer.wait(5000, 30));
+    expect(waits.map((w) => Math.round(w))).toEqual([0, 0, 33, 67, 100, 133]);
+  });
+
   it('never delays traffic that keeps to the pace', () => {
     const pacer = new SendPacer(1, 250);
     for (let t = 0; t < 10_000; t += 40) expect(pacer.wait(t, 30)).toBe(0);
