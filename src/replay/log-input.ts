@@ -36,8 +36,8 @@ const CHUNK_BYTES = 1 << 20;
 /**
  * The log's bytes, a chunk at a time. Lines are read as bytes and only the few values replay keeps
  * are decoded (as UTF-8 when they hold anything beyond ASCII), so nothing is spent decoding the
- * rest of every line. A plain file is read into one buffer over and over, so a chunk is only valid
- * until the next is asked for.
+ * rest of every line. A plain file is read into the same two buffers over and over, so a chunk is
+ * only valid until the next is asked for.
  */
 export function openLog(log: string, stdin: Readable = process.stdin): AsyncIterable<Buffer | string> {
   if (log !== STDIN && !log.endsWith('.gz')) return fileChunks(log);
@@ -48,14 +48,18 @@ export function openLog(log: string, stdin: Readable = process.stdin): AsyncIter
   return raw.pipe(gunzip);
 }
 
-// A stream hands out a new buffer per chunk: fresh memory to fault in and collect, a megabyte at a time.
+// A stream hands out a new buffer per chunk: fresh memory to fault in and collect, a megabyte at a
+// time. Two buffers instead, in turn: the next chunk is read into one while the other is handed out.
 async function* fileChunks(log: string): AsyncGenerator<Buffer> {
   const handle = await open(log, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
+    const buffers = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+    let reading = handle.read(buffers[0]!, 0, CHUNK_BYTES, null);
+    for (let turn = 0; ; turn ^= 1) {
+      const { bytesRead, buffer } = await reading;
       if (bytesRead === 0) return;
+      // Only once the caller asks for the next chunk is the one before it read into again.
+      reading = handle.read(buffers[turn ^ 1]!, 0, CHUNK_BYTES, null);
       yield buffer.subarray(0, bytesRead);
     }
   } finally {
