@@ -156,7 +156,7 @@ const clientLimitSchema = z.strictObject({
   key: clientKey.default('ip'),
   rps: positive(),
   burst: positive().optional(),
-  // The client limiter grows its index as keys come, but 10 million keys still take hundreds of MB.
+  // lru-cache allocates its index for every key up front: 10 million keys are about 200 MB.
   maxKeys: positiveInt().max(10_000_000, 'must be at most 10000000').default(100_000),
 });
 
