@@ -1,4 +1,5 @@
 import { parsePriority, priorityRank } from '../admission/priority.js';
+import { InternedStrings } from './interned-strings.js';
 import { JsonFieldScanner } from './json-fields.js';
 
 /**
@@ -53,6 +54,7 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
  */
 export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
+  private readonly clients = new InternedStrings();
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
   private readonly line: AccessLine = {
@@ -116,7 +118,10 @@ export class AccessLineParser {
 
   /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
   client(): string | undefined {
-    return this.scanner.string(CLIENT);
+    const s = this.scanner;
+    const at = s.plainStringStart(CLIENT);
+    if (at < 0 || s.hasHighBytes(CLIENT)) return s.string(CLIENT);
+    return this.clients.intern(s.bytes, at, s.valueEnd(CLIENT) - 1);
   }
 
   /** The last access line's whole request target. */

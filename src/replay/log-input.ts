@@ -1,5 +1,5 @@
 import { constants, createReadStream } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
@@ -31,24 +31,50 @@ export async function checkLogsReadable(logs: readonly string[]): Promise<void> 
   }
 }
 
+const CHUNK_BYTES = 1 << 20;
+
 /**
- * The log's bytes as a stream of Buffers. Lines are read as bytes and only the few values replay
- * keeps are decoded (as UTF-8 when they hold anything beyond ASCII), so nothing is spent decoding
- * the rest of every line.
+ * The log's bytes, a chunk at a time. Lines are read as bytes and only the few values replay keeps
+ * are decoded (as UTF-8 when they hold anything beyond ASCII), so nothing is spent decoding the
+ * rest of every line. A plain file is read into the same two buffers over and over, so a chunk is
+ * only valid until the next is asked for.
  */
-export function openLog(log: string, stdin: Readable = process.stdin): Readable {
-  const raw = log === STDIN ? stdin : createReadStream(log, { highWaterMark: 1 << 20 });
+export function openLog(log: string, stdin: Readable = process.stdin): AsyncIterable<Buffer | string> {
+  if (log !== STDIN && !log.endsWith('.gz')) return fileChunks(log);
+  const raw = log === STDIN ? stdin : createReadStream(log, { highWaterMark: CHUNK_BYTES });
   if (!log.endsWith('.gz')) return raw;
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
   raw.on('error', (err: Error) => gunzip.destroy(err));
   return raw.pipe(gunzip);
+}
+
+// A stream hands out a new buffer per chunk: fresh memory to fault in and collect, a megabyte at a
+// time. Two buffers instead, in turn: the next chunk is read into one while the other is handed out.
+async function* fileChunks(log: string): AsyncGenerator<Buffer> {
+  const handle = await open(log, 'r');
+  try {
+    const buffers = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+    let reading = handle.read(buffers[0]!, 0, CHUNK_BYTES, null);
+    for (let turn = 0; ; turn ^= 1) {
+      const { bytesRead, buffer } = await reading;
+      if (bytesRead === 0) return;
+      // Only once the caller asks for the next chunk is the one before it read into again.
+      reading = handle.read(buffers[turn ^ 1]!, 0, CHUNK_BYTES, null);
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 const MAX_LINE_BYTES = 1 << 20;
 const NEWLINE = 10;
 const EMPTY = Buffer.alloc(0);
 
-/** Called with each line as a range of a larger buffer, so lines are never copied out one by one. */
+/**
+ * Called with each line as a range of a larger buffer, so lines are never copied out one by one.
+ * The bytes are only valid during the call: the buffer is read into again.
+ */
 export type LineSink = (bytes: Buffer, start: number, end: number) => void;
 
 /**
@@ -66,9 +92,9 @@ export class LineReader {
   // Set while the rest of an overlong line is being thrown away.
   private skipRest = false;
 
-  constructor(log: string, stream: Readable) {
+  constructor(log: string, chunks: AsyncIterable<Buffer | string>) {
     this.log = log;
-    this.chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+    this.chunks = chunks[Symbol.asyncIterator]();
   }
 
   get done(): boolean {
@@ -114,7 +140,7 @@ export class LineReader {
       this.emit(bytes, start, newline, sink);
       start = newline + 1;
     }
-    // Copied, so that a short piece does not keep the whole chunk alive.
+    // Copied: the chunk is read into again (and a short piece must not keep a whole chunk alive).
     this.carry = start === bytes.length ? EMPTY : Buffer.from(bytes.subarray(start));
     this.dropIfOverlong();
     return true;

@@ -1,5 +1,6 @@
 import { heapPop, heapPush } from './min-heap.js';
 import type { ReplayRequest } from './replay-request.js';
+import { RequestRows } from './request-rows.js';
 
 /**
  * Puts requests back in arrival order with bounded memory.
@@ -12,7 +13,7 @@ import type { ReplayRequest } from './replay-request.js';
  * of D absorbs lines written slightly out of order (several processes sharing one output).
  *
  * The buffer is a ring of one-millisecond buckets of arrival time (a calendar queue), each a list
- * linked through the requests themselves: adding a request and letting one out cost the same
+ * linked through the requests' rows (see request-rows.ts): adding a request and letting one out cost the same
  * whatever the buffer holds, where a binary heap of tens of thousands of requests spends most of
  * its time waiting on memory. Requests in one bucket are sorted (by arrival, then read order) as
  * the bucket is let out. The ring spans twice the window and grows with it; the rare request
@@ -23,7 +24,9 @@ import type { ReplayRequest } from './replay-request.js';
  * with the next bucket, and counted as late, so the report can say so.
  */
 export class ReorderBuffer {
-  private buckets: Array<ReplayRequest | undefined>;
+  private readonly rows = new RequestRows();
+  // Per bucket, the first row of its list; -1 when empty.
+  private buckets: Int32Array;
   private mask: number;
   private windowMs: number;
   private readonly slackMs: number;
@@ -32,8 +35,10 @@ export class ReorderBuffer {
   private nextMs = Number.NaN;
   private count = 0;
   private inRing = 0;
-  private readonly overflow: ReplayRequest[] = [];
-  private readonly scratch: ReplayRequest[] = [];
+  // Rows beyond the ring's span, in a heap by arrival.
+  private readonly overflow: number[] = [];
+  private readonly before = (a: number, b: number) => this.rows.before(a, b);
+  private readonly scratch: number[] = [];
   /** Requests that arrived before one already let out. */
   late = 0;
   /** The most requests held at once. */
@@ -44,7 +49,7 @@ export class ReorderBuffer {
     this.slackMs = slackMs;
     this.windowMs = longestMs + slackMs;
     const size = ringSizeFor(this.windowMs);
-    this.buckets = new Array(size).fill(undefined);
+    this.buckets = new Int32Array(size).fill(-1);
     this.mask = size - 1;
   }
 
@@ -52,6 +57,7 @@ export class ReorderBuffer {
     return this.count;
   }
 
+  /** Keeps a copy of `request`: the object itself can be filled again for the next one. */
   push(request: ReplayRequest): void {
     const lasted = request.end - request.arrival + this.slackMs;
     if (lasted > this.windowMs) this.windowMs = lasted;
@@ -64,8 +70,9 @@ export class ReorderBuffer {
     if (this.windowMs * 2 > this.buckets.length) this.grow();
     this.count++;
     if (this.count > this.peak) this.peak = this.count;
-    if (ms - this.nextMs < this.buckets.length) this.toRing(request, ms);
-    else heapPush(this.overflow, request, before);
+    const row = this.rows.add(request);
+    if (ms - this.nextMs < this.buckets.length) this.toRing(row, ms);
+    else heapPush(this.overflow, row, this.before);
   }
 
   /** Tells the buffer how far the logs have been read: no line still to come ends before `endTime`. */
@@ -73,7 +80,10 @@ export class ReorderBuffer {
     if (endTime > this.frontier) this.frontier = endTime;
   }
 
-  /** Lets out, in arrival order, every request no later line can precede. */
+  /**
+   * Lets out, in arrival order, every request no later line can precede. The request handed to
+   * `offer` is only valid during the call.
+   */
   drain(offer: (request: ReplayRequest) => void): void {
     this.releaseBefore(this.frontier - this.windowMs, offer);
   }
@@ -85,41 +95,43 @@ export class ReorderBuffer {
 
   private releaseBefore(safeBefore: number, offer: (request: ReplayRequest) => void): void {
     const overflow = this.overflow;
+    const arrival = () => Math.floor(this.rows.arrival[overflow[0]!]!);
     while (this.count > 0) {
       // Nothing in the ring: skip the empty stretch to the first request waiting beyond it.
-      if (this.inRing === 0) this.nextMs = Math.max(this.nextMs, Math.floor(overflow[0]!.arrival));
+      if (this.inRing === 0) this.nextMs = Math.max(this.nextMs, arrival());
       if (!(this.nextMs + 1 <= safeBefore)) return;
-      while (overflow.length > 0 && Math.floor(overflow[0]!.arrival) - this.nextMs < this.buckets.length) {
-        const request = heapPop(overflow, before);
-        this.toRing(request, Math.max(Math.floor(request.arrival), this.nextMs));
+      while (overflow.length > 0 && arrival() - this.nextMs < this.buckets.length) {
+        const row = heapPop(overflow, this.before);
+        this.toRing(row, Math.max(Math.floor(this.rows.arrival[row]!), this.nextMs));
       }
       this.releaseBucket(offer);
     }
   }
 
-  private toRing(request: ReplayRequest, ms: number): void {
+  private toRing(row: number, ms: number): void {
     const slot = ms & this.mask;
-    request.next = this.buckets[slot];
-    this.buckets[slot] = request;
+    this.rows.next[row] = this.buckets[slot]!;
+    this.buckets[slot] = row;
     this.inRing++;
   }
 
   private releaseBucket(offer: (request: ReplayRequest) => void): void {
     const slot = this.nextMs & this.mask;
-    let request = this.buckets[slot];
+    let row = this.buckets[slot]!;
     this.nextMs++;
-    if (request === undefined) return;
-    this.buckets[slot] = undefined;
+    if (row === -1) return;
+    this.buckets[slot] = -1;
+    const rows = this.rows;
     const batch = this.scratch;
-    while (request !== undefined) {
-      batch.push(request);
-      request = request.next;
+    while (row !== -1) {
+      batch.push(row);
+      row = rows.next[row]!;
     }
     // Lists are built newest first; a few requests share a millisecond, so insertion sort it is.
     for (let i = 1; i < batch.length; i++) {
       const item = batch[i]!;
       let j = i - 1;
-      while (j >= 0 && before(item, batch[j]!)) {
+      while (j >= 0 && rows.before(item, batch[j]!)) {
         batch[j + 1] = batch[j]!;
         j--;
       }
@@ -127,25 +139,23 @@ export class ReorderBuffer {
     }
     this.count -= batch.length;
     this.inRing -= batch.length;
-    for (const item of batch) {
-      item.next = undefined;
-      offer(item);
-    }
+    for (const item of batch) offer(rows.take(item));
     batch.length = 0;
   }
 
   /** A larger ring, for a wider window. */
   private grow(): void {
     const size = ringSizeFor(this.windowMs);
-    const buckets = new Array<ReplayRequest | undefined>(size).fill(undefined);
+    const buckets = new Int32Array(size).fill(-1);
+    const next = this.rows.next;
     for (const head of this.buckets) {
-      let request = head;
-      while (request !== undefined) {
-        const next = request.next;
-        const slot = Math.max(Math.floor(request.arrival), this.nextMs) & (size - 1);
-        request.next = buckets[slot];
-        buckets[slot] = request;
-        request = next;
+      let row = head;
+      while (row !== -1) {
+        const following = next[row]!;
+        const slot = Math.max(Math.floor(this.rows.arrival[row]!), this.nextMs) & (size - 1);
+        next[row] = buckets[slot]!;
+        buckets[slot] = row;
+        row = following;
       }
     }
     this.buckets = buckets;
@@ -157,8 +167,4 @@ function ringSizeFor(spanMs: number): number {
   let size = 1024;
   while (size < spanMs * 2) size *= 2;
   return size;
-}
-
-function before(a: ReplayRequest, b: ReplayRequest): boolean {
-  return a.arrival < b.arrival || (a.arrival === b.arrival && a.seq < b.seq);
 }

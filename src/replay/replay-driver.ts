@@ -6,7 +6,7 @@ import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
 import { DurationEstimates } from './duration-estimates.js';
 import { checkLogsReadable, LineReader, openLog } from './log-input.js';
 import { ReorderBuffer } from './reorder-buffer.js';
-import type { ReplayRequest } from './replay-request.js';
+import { emptyRequest, type ReplayRequest } from './replay-request.js';
 
 export interface ReplayPlan {
   /** The configs to replay through, each with the name to report it by; the first sets the routes durations are kept by. */
@@ -75,7 +75,8 @@ class ReplayRun {
   private lastArrival = Number.NaN;
   private readonly buffer: ReorderBuffer;
   private readonly durations = new DurationEstimates();
-  private readonly free: ReplayRequest[] = [];
+  // Filled for every line: the reorder buffer keeps a copy.
+  private readonly request: ReplayRequest = emptyRequest();
   private readonly routeIds = new Map<Route, number>();
   private readonly replays: ConfigReplay[];
   private readonly keepClients: boolean;
@@ -113,8 +114,7 @@ class ReplayRun {
       const replay = this.replays[i]!;
       ranks |= replay.rank(replay.route(line), line) << (2 * i);
     }
-    // Requests already replayed are reused: a log of millions of lines then makes little garbage.
-    const request = this.free.pop() ?? ({} as ReplayRequest);
+    const request = this.request;
     request.arrival = line.end - line.durationMs;
     request.end = line.end;
     request.durationMs = durationMs;
@@ -153,8 +153,6 @@ class ReplayRun {
     if (Number.isNaN(this.firstArrival)) this.firstArrival = record.arrival;
     if (!(record.arrival <= this.lastArrival)) this.lastArrival = record.arrival;
     for (const replay of this.replays) replay.offer(record);
-    record.client = undefined;
-    this.free.push(record);
   }
 
   private routeId(route: Route): number {

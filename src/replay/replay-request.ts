@@ -19,8 +19,11 @@ export interface ReplayRequest {
   route: number;
   /** Read order, so requests that arrived in the same millisecond keep the order they were logged in. */
   seq: number;
-  /** The reorder buffer's link to the next request of the same millisecond. */
-  next: ReplayRequest | undefined;
+}
+
+/** A request to fill in: replay keeps one per place a request passes through, not one per request. */
+export function emptyRequest(): ReplayRequest {
+  return { arrival: 0, end: 0, durationMs: 0, home: '', ranks: 0, client: undefined, route: 0, seq: 0 };
 }
 
 /** The rank config `index` gives the request. */

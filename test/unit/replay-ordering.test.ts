@@ -13,7 +13,6 @@ function record(arrival: number, durationMs: number, seq: number): ReplayRequest
     client: undefined,
     route: 0,
     seq,
-    next: undefined,
   };
 }
 

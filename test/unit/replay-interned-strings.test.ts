@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { InternedStrings } from '../../src/replay/interned-strings.js';
+
+describe('InternedStrings', () => {
+  it('gives the same string object for the same bytes, wherever they lie', () => {
+    const strings = new InternedStrings();
+    const a = Buffer.from('x"10.0.0.1"y');
+    const b = Buffer.from('"10.0.0.1","10.0.0.2"');
+    const first = strings.intern(a, 2, 10);
+    expect(first).toBe('10.0.0.1');
+    expect(strings.intern(b, 1, 9)).toBe(first);
+    expect(strings.intern(b, 12, 20)).toBe('10.0.0.2');
+    expect(strings.intern(b, 1, 1)).toBe('');
+  });
+
+  it('keeps answering right past its capacity and for long values', () => {
+    const strings = new InternedStrings();
+    for (let i = 0; i < 200_000; i++) {
+      const bytes = Buffer.from(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+      expect(strings.intern(bytes, 0, bytes.length)).toBe(bytes.toString('latin1'));
+    }
+    const long = Buffer.from('a'.repeat(100));
+    expect(strings.intern(long, 0, 100)).toBe('a'.repeat(100));
+  });
+});
