@@ -1,7 +1,14 @@
 import type { FloodgateConfig } from '../floodgate-config.js';
-import { type ClosedLoopResult, closedLoopBudget, describeBudget, runClosedLoop } from '../load.js';
+import {
+  type ClosedLoopOptions,
+  type ClosedLoopResult,
+  closedLoopBudget,
+  describeBudget,
+  runClosedLoop,
+} from '../load.js';
 import { startBare429 } from '../peers/node-peers.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
+import { mergeRounds, ROUNDS, roundBudget, roundOrder, roundRatios } from '../rounds.js';
 import {
   formatNumber,
   formatPercent,
@@ -10,7 +17,7 @@ import {
   type ScenarioContext,
   type ScenarioOutput,
 } from '../scenario.js';
-import { floodgatePlan, measureTarget, type Target, type TargetPlan } from '../targets.js';
+import { floodgatePlan, measureTarget, type TargetPlan } from '../targets.js';
 import { startUpstreams } from '../upstreams.js';
 
 const CONNECTIONS = 50;
@@ -26,6 +33,13 @@ function shedConfig(upstreams: RegionUpstreams): FloodgateConfig {
     routing: { header: 'x-region', default: 'open' },
     shedding: { mode: 'enforce', retryAfterSeconds: 1 },
   };
+}
+
+interface ShedKind {
+  name: string;
+  region: string | undefined;
+  expectedStatus: number;
+  rounds: ClosedLoopResult[];
 }
 
 interface ShedRow {
@@ -45,52 +59,52 @@ export const shedScenario: Scenario = {
     const budget = closedLoopBudget(context.quick, 'measure');
     const warmup = closedLoopBudget(context.quick, 'warm-up');
     const notes: string[] = [];
-    const rows: ShedRow[] = [];
     const host = await startUpstreams([{ name: 'origin' }]);
     const bare: TargetPlan = { name: 'bare node:http 429', start: () => startBare429() };
-    const measure = async (
-      name: string,
-      target: Target,
-      region: string | undefined,
-      expectedStatus: number,
+    const kinds: ShedKind[] = [
+      { name: 'floodgate shedding (503)', region: 'empty', expectedStatus: 503, rounds: [] },
+      { name: 'floodgate forwarding (200)', region: 'open', expectedStatus: 200, rounds: [] },
+      { name: bare.name, region: undefined, expectedStatus: 429, rounds: [] },
+    ];
+    const [shed, forwarded, floor] = kinds as [ShedKind, ShedKind, ShedKind];
+    const run = async (
+      kind: ShedKind,
+      url: string,
+      options: Pick<ClosedLoopOptions, 'durationSec' | 'amount'>,
     ) => {
-      context.progress.startPhase(name);
-      const headers: Record<string, string> = region ? { 'x-region': region } : {};
-      await runClosedLoop({
-        url: target.url,
-        path: '/small',
-        headers,
-        connections: CONNECTIONS,
-        ...warmup,
-      });
-      let elapsed = 0;
-      const load = await runClosedLoop({
-        url: target.url,
-        path: '/small',
-        headers,
-        connections: CONNECTIONS,
-        ...budget,
-        onSecond: (responses) => {
-          elapsed += 1000;
-          context.progress.update(elapsed, budget.durationSec * 1000, `${formatNumber(responses)} answers/s`);
-        },
-      });
-      rows.push({ target: name, load, expectedStatus });
+      const headers: Record<string, string> = kind.region ? { 'x-region': kind.region } : {};
+      return runClosedLoop({ url, path: '/small', headers, connections: CONNECTIONS, ...options });
     };
     try {
       const upstreams = { origin: host.urls };
-      await measureTarget(floodgatePlan(shedConfig), upstreams, notes, async (target) => {
-        await measure('floodgate shedding (503)', target, 'empty', 503);
-        await measure('floodgate forwarding (200)', target, 'open', 200);
-      });
-      await measureTarget(bare, upstreams, notes, (target) => measure(bare.name, target, undefined, 429));
+      // Both servers run throughout (on the proxy core) and take turns, so each ratio compares two
+      // answers measured within seconds of each other.
+      await measureTarget(floodgatePlan(shedConfig), upstreams, notes, (gateway) =>
+        measureTarget(bare, upstreams, notes, async (bareTarget) => {
+          const urlOf = (kind: ShedKind) => (kind === floor ? bareTarget.url : gateway.url);
+          context.progress.startPhase('warm-up');
+          for (const kind of kinds) await run(kind, urlOf(kind), warmup);
+          for (let round = 0; round < ROUNDS; round++) {
+            context.progress.startPhase(`round ${round + 1} of ${ROUNDS}`);
+            for (const kind of roundOrder(kinds, round))
+              kind.rounds.push(await run(kind, urlOf(kind), roundBudget(budget)));
+          }
+        }),
+      );
     } finally {
       await host.close();
     }
-    const find = (prefix: string) => rows.find((row) => row.target.startsWith(prefix));
-    const shed = find('floodgate shedding');
-    const forwarded = find('floodgate forwarding');
-    const floor = find('bare');
+    const measured = kinds.filter((kind) => kind.rounds.length === ROUNDS);
+    const rows: ShedRow[] = measured.map((kind) => ({
+      target: kind.name,
+      load: mergeRounds(kind.rounds),
+      expectedStatus: kind.expectedStatus,
+    }));
+    const ratio = (a: ShedKind, b: ShedKind) => {
+      if (a.rounds.length !== ROUNDS || b.rounds.length !== ROUNDS) return ['-', '-'];
+      const r = roundRatios(a.rounds, b.rounds);
+      return [formatRatio(r.median), `${formatRatio(r.min)} - ${formatRatio(r.max)}`];
+    };
     return {
       data: { connections: CONNECTIONS, budget, rows },
       tables: [
@@ -110,19 +124,16 @@ export const shedScenario: Scenario = {
         },
         {
           title: 'Shed answers compared',
-          columns: ['comparison', 'ratio'],
+          columns: ['comparison', 'median of rounds', 'range'],
           rows: [
-            [
-              'floodgate shed / floodgate forwarded',
-              shed && forwarded ? formatRatio(shed.load.rps / forwarded.load.rps) : '-',
-            ],
-            ['floodgate shed / bare 429', shed && floor ? formatRatio(shed.load.rps / floor.load.rps) : '-'],
+            ['floodgate shed / floodgate forwarded', ...ratio(shed, forwarded)],
+            ['floodgate shed / bare 429', ...ratio(shed, floor)],
           ],
         },
       ],
       charts: [],
       notes: [
-        `${CONNECTIONS} keep-alive connections, GET /small, ${describeBudget(budget)} each. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
+        `${CONNECTIONS} keep-alive connections, GET /small, ${describeBudget(budget)} per kind of answer in ${ROUNDS} rounds that take turns (the order alternating), after a warm-up; ratios are taken within each round. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
         ...notes,
       ],
     };
