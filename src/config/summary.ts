@@ -46,6 +46,9 @@ function summarizeRegion(region: RegionConfig, config: GatewayConfig): string[] 
     `  ${capacity.rps} rps, burst ${capacity.burst}, in-flight cap ${capacity.maxConcurrent}` +
       (capacity.adaptive ? ` (adaptive, floor ${capacity.minConcurrent})` : '') +
       `, timeout ${region.timeoutMs} ms`,
+    capacity.paceMaxWaitMs > 0
+      ? `  admitted bursts leave paced, waiting at most ${capacity.paceMaxWaitMs} ms`
+      : '  admitted bursts leave at once (paceMaxWaitMs 0)',
     ...floors,
     `  breaker: opens at ${breaker.errorThresholdPercentage}% errors over ${breaker.windowMs} ms ` +
       `(after ${breaker.volumeThreshold} requests), retries after ${breaker.resetTimeoutMs} ms`,

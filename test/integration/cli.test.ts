@@ -42,6 +42,7 @@ describe('floodgate CLI', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`${file}: valid`);
     expect(result.stdout).toMatch(/critical +shed when tokens < 1/);
+    expect(result.stdout).toContain('admitted bursts leave paced, waiting at most 250 ms');
   });
 
   // An invalid file exits 2 with one line per problem, naming file and key path.
