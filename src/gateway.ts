@@ -110,13 +110,16 @@ export class Gateway implements ForwardListener {
   /** Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts). */
   private send(ctx: RequestContext, permit: Permit): void {
     const region = permit.region;
-    const wait = region.pacer.wait(this.clock(), region.paceRps());
+    const pacer = ctx.region === ctx.home ? region.pacer : region.failoverPacer;
+    const wait = pacer.wait(this.clock(), region.paceRps());
     if (wait < MIN_WAIT_MS) return new Exchange(ctx, permit, this).start();
+    region.awaitTurn();
     setTimeout(startAtTurn, wait, this, ctx, permit);
   }
 
   /** Called by the pacer's timer: the client may have left while the request waited. */
   startAtTurn(ctx: RequestContext, permit: Permit): void {
+    permit.region.turnCame();
     if (!clientLeft(ctx)) return new Exchange(ctx, permit, this).start();
     permit.settle('neutral');
     ctx.status = CLIENT_CLOSED;

@@ -33,6 +33,14 @@ export class Region {
   readonly admission: RegionAdmission;
   /** When admitted requests leave: a burst the bucket lets in goes at the refill pace (send-pacer.ts). */
   readonly pacer: SendPacer;
+  /**
+   * Failover arrivals take turns of their own: in the region's own schedule a burst of them would
+   * push every later own request back, where failover must come after the region's own users.
+   */
+  readonly failoverPacer: SendPacer;
+  // Requests admitted here and waiting for their turn: a removed region closes its pools only after.
+  private waiting = 0;
+  private noneWaiting: (() => void) | undefined;
   readonly breaker: RegionBreaker;
   readonly metrics: RegionMetrics;
   readonly refusals: RefusalBodies;
@@ -51,6 +59,7 @@ export class Region {
     this.jsonName = JSON.stringify(config.name);
     this.config = config;
     this.pacer = new SendPacer(PACE_TOLERANCE, config.capacity.paceMaxWaitMs);
+    this.failoverPacer = new SendPacer(PACE_TOLERANCE, config.capacity.paceMaxWaitMs);
     // The pools first: were anything to throw, nothing with a timer (the breaker) exists yet.
     this.upstreams = new UpstreamSet(
       config.upstreams,
@@ -89,6 +98,7 @@ export class Region {
       commit: () => {
         this.config = config;
         this.pacer.maxWaitMs = config.capacity.paceMaxWaitMs;
+        this.failoverPacer.maxWaitMs = config.capacity.paceMaxWaitMs;
         this.admission.reconfigure(limits);
         if (breakerChanged) this.breaker.reconfigure(breakerOptions(config));
         if (!config.capacity.adaptive) this.adaptive = undefined;
@@ -169,7 +179,19 @@ export class Region {
     };
   }
 
+  /** A request admitted here starts waiting for its turn; `turnCame` must follow exactly once. */
+  awaitTurn(): void {
+    this.waiting++;
+  }
+
+  turnCame(): void {
+    this.waiting--;
+    if (this.waiting === 0) this.noneWaiting?.();
+  }
+
+  /** Once no admitted request still waits for its turn (a reload dropped the region, none is dropped). */
   async close(): Promise<void> {
+    if (this.waiting > 0) await new Promise<void>((resolve) => (this.noneWaiting = resolve));
     this.breaker.shutdown();
     await this.upstreams.close();
   }

@@ -45,10 +45,11 @@ export class AdmissionFloors {
   }
 
   /**
-   * The slots requests failed over from elsewhere may fill, in all: what low may under its full
-   * reserve (and none while the region is short of slots, see region-admission.ts).
+   * The slots requests failed over from elsewhere may fill, in all: one fewer than low may under
+   * its full reserve, so that when the region runs short its own low traffic still finds a slot
+   * failover cannot hold (and failover takes none while it is short, see region-admission.ts).
    */
   failoverSlots(slotsFor: (reserve: number) => number): number {
-    return slotsFor(this.slotsShort[PRIORITIES.length - 1]!);
+    return Math.max(0, slotsFor(this.slotsShort[PRIORITIES.length - 1]!) - 1);
   }
 }

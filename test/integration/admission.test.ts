@@ -70,6 +70,32 @@ describe('admission', () => {
     expect(spread[5]!).toBeGreaterThanOrEqual(170);
   });
 
+  // Requests admitted and waiting for their turn finish on the config they started with: a reload
+  // that drops their region closes its pools only once they have gone upstream (contract §5).
+  it('lets a removed region send the requests still waiting for their turn', async () => {
+    const regions = (east: string, west: string) => ({
+      'us-east': region(east, { rps: 100 }),
+      'us-west': region(west, { rps: 4, burst: 10, paceMaxWaitMs: 3000 }),
+    });
+    await start((east, west) => ({ regions: regions(east, west) }));
+    const headers = { 'x-region': 'us-west' };
+    const answers = Promise.all(
+      Array.from({ length: 5 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`, { headers })),
+    );
+    await until(() => other.requests.length >= 2, 2000, 'the first two requests upstream');
+    // The ports stay as they are: changing listen needs a restart.
+    await gw.writeConfig({
+      listen: { host: '127.0.0.1', port: Number(new URL(gw.publicUrl).port) },
+      admin: { host: '127.0.0.1', port: Number(new URL(gw.adminUrl).port) },
+      routing: { default: 'us-east' },
+      routes: ROUTES,
+      regions: { 'us-east': regions(upstream.url, other.url)['us-east'] },
+    });
+    expect((await gw.reload()).ok).toBe(true);
+    expect((await answers).map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(other.requests.length).toBe(5);
+  });
+
   // Past the bucket, requests are shed with the contract's 503, headers and body, and never reach the upstream.
   it('sheds with 503, retry-after and a JSON reason once the bucket is empty', async () => {
     await start((east, west) => ({
