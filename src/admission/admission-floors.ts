@@ -45,11 +45,12 @@ export class AdmissionFloors {
   }
 
   /**
-   * The slots requests failed over from elsewhere may fill, in all: one fewer than low may under
-   * its full reserve, so that when the region runs short its own low traffic still finds a slot
-   * failover cannot hold (and failover takes none while it is short, see region-admission.ts).
+   * The slots requests failed over from elsewhere may fill, in all: what low may under its full
+   * reserve (and none while the region is short of slots, see region-admission.ts). The ones held
+   * when the region runs short drain within one upstream time; until then own low traffic can be
+   * refused the slots they hold, the price of lending slots that would otherwise sit idle.
    */
   failoverSlots(slotsFor: (reserve: number) => number): number {
-    return Math.max(0, slotsFor(this.slotsShort[PRIORITIES.length - 1]!) - 1);
+    return slotsFor(this.slotsShort[PRIORITIES.length - 1]!);
   }
 }

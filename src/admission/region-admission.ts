@@ -51,8 +51,8 @@ import { bucketRate, bucketSize, type TokenSupply, WHOLE_LIMITS } from './token-
  * would otherwise be lost (see token-bucket.ts), so it never takes a token the region's own users
  * could have had, at any priority, and it gets the whole rate they leave unused. (With leased
  * tokens, which are not refilled locally, it must instead leave more tokens than any priority's
- * floor: halfway between low's floor and the burst.) Its slot must lie below the line low may fill
- * under its full reserve, so own traffic keeps low's whole reserve and a slot more beyond it,
+ * floor: halfway between low's floor and the burst.) Its slot must lie within the line low may fill
+ * under its full reserve, so own traffic keeps low's whole reserve beyond what failover can hold,
  * and none is taken while the region is short of slots, so what failover holds drains within one
  * upstream time and the full reserves are the region's own again. Failover refusals never make the
  * region short: another region's demand must not take lent capacity from the region's own users.
@@ -149,7 +149,7 @@ export class RegionAdmission {
   /**
    * Takes a request failed over from another region, from spare capacity only, so this region's
    * own traffic of every priority comes first: a spare token (refill its own traffic left unused,
-   * see token-bucket.ts) and a slot below the line low may fill under its full reserve, while the
+   * see token-bucket.ts) and a slot within the line low may fill under its full reserve, while the
    * region is not short of slots. Not offered
    * to the surge detector (the home region counted it, and it is not this region's surge); counted
    * as admitted when it is.

@@ -73,15 +73,14 @@ describe('failover into a region', () => {
   });
 
   it('keeps failover out of the slots every priority of the region could still use', () => {
-    // With slow failover requests piling up, they stop one slot below the low reserve's line (10
-    // of 20 here), so that own low traffic keeps a slot even once the region runs short.
+    // With slow failover requests piling up, they stop at the low reserve's line.
     const { clock, setNow } = fakeClock();
     const admission = new RegionAdmission({ ...LIMITS, rps: 1000, burst: 1000, maxConcurrent: 20 }, clock);
     // A second of unused refill is spare for failover.
     setNow(1000);
     let failovers = 0;
     while (admission.admitSpillover()) failovers += 1;
-    expect(failovers).toBe(9);
+    expect(failovers).toBe(10);
     // Every priority of the region's own traffic still gets in.
     for (const priority of ['low', 'normal', 'high', 'critical'] as const)
       expect(admission.admit(priority, true)).toBeNull();
