@@ -114,13 +114,23 @@ export class Gateway implements ForwardListener {
     const wait = pacer.wait(this.clock(), region.paceRps());
     if (wait < MIN_WAIT_MS) return new Exchange(ctx, permit, this).start();
     region.awaitTurn();
-    setTimeout(startAtTurn, wait, this, ctx, permit);
+    const res = ctx.res!;
+    // A client that leaves while it waits gives its slot back at once, not when its turn comes.
+    const left = (): void => {
+      clearTimeout(timer);
+      this.turnEnded(ctx, permit, true);
+    };
+    const timer = setTimeout(() => {
+      res.removeListener('close', left);
+      this.turnEnded(ctx, permit, clientLeft(ctx));
+    }, wait);
+    res.once('close', left);
   }
 
-  /** Called by the pacer's timer: the client may have left while the request waited. */
-  startAtTurn(ctx: RequestContext, permit: Permit): void {
+  /** A waiting request's turn came, or its client left first. */
+  private turnEnded(ctx: RequestContext, permit: Permit, gone: boolean): void {
     permit.region.turnCame();
-    if (!clientLeft(ctx)) return new Exchange(ctx, permit, this).start();
+    if (!gone) return new Exchange(ctx, permit, this).start();
     permit.settle('neutral');
     ctx.status = CLIENT_CLOSED;
     ctx.reason = 'client-closed';
@@ -204,10 +214,6 @@ const CLIENT_CLOSED = 499;
 function clientLeft(ctx: RequestContext): boolean {
   const res = ctx.res!;
   return ctx.http2 ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed;
-}
-
-function startAtTurn(gateway: Gateway, ctx: RequestContext, permit: Permit): void {
-  gateway.startAtTurn(ctx, permit);
 }
 
 function destroySocket(this: Duplex): void {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
@@ -68,6 +69,35 @@ describe('admission', () => {
     expect(spread[1]!).toBeLessThan(35);
     expect(spread[2]!).toBeGreaterThanOrEqual(35);
     expect(spread[5]!).toBeGreaterThanOrEqual(170);
+  });
+
+  // A client that leaves while its request waits for its turn gives its slot back at once (its
+  // turn is 1.8 s away here), and the request never goes upstream.
+  it('frees the slot of a waiting request whose client left', async () => {
+    await start((east, west) => ({
+      regions: {
+        'us-east': region(east, { rps: 1, burst: 10, paceMaxWaitMs: 5000 }),
+        'us-west': region(west, { rps: 100 }),
+      },
+    }));
+    const inflight = () => gw.gateway.runtime.regions.get('us-east')!.admission.inflight.inflight;
+    const port = Number(new URL(gw.publicUrl).port);
+    const sockets = Array.from({ length: 4 }, (_, i) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`GET /api/video/${i} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      return socket;
+    });
+    // Two leave at once, the other two wait 0.9 and 1.8 s for their turns.
+    await until(() => upstream.requests.length === 2 && inflight() === 2, 5000, 'two sent, two waiting');
+    // Every client leaves (the two answered ones have nothing in flight).
+    const leftAt = performance.now();
+    for (const socket of sockets) socket.destroy();
+    await until(() => inflight() === 0 || performance.now() - leftAt > 800, 2000, 'the slots back');
+    expect(inflight()).toBe(0);
+    // Past both turns: neither waiting request went upstream.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(upstream.requests.length).toBe(2);
   });
 
   // Requests admitted and waiting for their turn finish on the config they started with: a reload
