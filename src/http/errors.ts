@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { BadRequestReason } from '../observability/metrics.js';
-import { closeIfBodyHeldBack } from './expect-continue.js';
 import { type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
@@ -181,7 +180,6 @@ export function refusedAsBadRequest(socket: object): boolean {
 export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
   const spec = REFUSALS[answer.refusal];
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);
-  closeIfBodyHeldBack(res);
   writeHeadList(res, spec.status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
 }

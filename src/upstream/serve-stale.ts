@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type CacheRequest, type Capture, StaleCache } from '../cache/stale-cache.js';
-import { closeIfBodyHeldBack } from '../http/expect-continue.js';
 import { writeHeadList } from '../http/http2-request.js';
 import type { RequestContext } from '../request/context.js';
 
@@ -42,7 +41,6 @@ export function serveKeptCopy(ctx: RequestContext): boolean {
   const answer = ctx.runtime.staleCache.lookup(cacheRequest(ctx));
   if (answer === undefined) return false;
   answer.headers.push('x-floodgate-region', ctx.region.name, 'x-request-id', ctx.requestId);
-  closeIfBodyHeldBack(res);
   writeHeadList(res, answer.status, answer.headers);
   res.end(answer.body);
   ctx.status = answer.status;
