@@ -6,6 +6,9 @@
 export const OUTCOMES = ['forwarded', 'failover', 'stale', 'shed', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
+export const CLIENT_CLOSED = 499;
+
 /** A breaker's states, in the order of their `floodgate_breaker_state` values (0, 1, 2). */
 export const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
 export type BreakerState = (typeof BREAKER_STATES)[number];

@@ -3,7 +3,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from './admission/clock.js';
-import type { Outcome } from './domain.js';
+import { CLIENT_CLOSED, type Outcome } from './domain.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
 import type { PublicRequest, PublicResponse } from './http/http2-request.js';
@@ -87,7 +87,7 @@ export class Gateway implements ForwardListener {
         // requests that have no copy.
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.region === ctx.home && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
-        return this.failed(ctx);
+        return this.refuseFailure(ctx);
       case 'failed':
         // The connection broke before any answer (a backend that died with the request on it, after
         // the one retry on a fresh connection). Without a body the request is safe to send again,
@@ -95,7 +95,7 @@ export class Gateway implements ForwardListener {
         // client has already waited), nor a 5xx (the upstream answered).
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx) && this.failOver(ctx)) return;
-        return this.failed(ctx);
+        return this.refuseFailure(ctx);
     }
   }
 
@@ -148,8 +148,8 @@ export class Gateway implements ForwardListener {
     this.refuse(ctx, refusal);
   }
 
-  private failed(ctx: RequestContext): void {
-    if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
+  /** Answers an upstream failure once no kept copy or failover region could. */
+  private refuseFailure(ctx: RequestContext): void {
     // A 5xx is only withheld when a kept copy exists; should it vanish meanwhile, that is a bad gateway.
     this.refuse(ctx, ctx.reason === 'upstream-5xx' ? 'upstream-unreachable' : (ctx.reason as Refusal));
   }
@@ -208,8 +208,6 @@ export class Gateway implements ForwardListener {
 
 /** Waits shorter than this are not worth a timer: the request leaves at once. */
 const MIN_WAIT_MS = 1;
-/** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
-const CLIENT_CLOSED = 499;
 
 function clientLeft(ctx: RequestContext): boolean {
   const res = ctx.res!;

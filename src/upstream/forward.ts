@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { Capture } from '../cache/stale-cache.js';
+import { CLIENT_CLOSED } from '../domain.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
 import { sendContinue } from '../http/expect-continue.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../http/hop-by-hop.js';
@@ -39,9 +40,6 @@ type Tagged = { [kExchange]?: Exchange };
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Failures before any connection existed: the upstream cannot have seen the request. */
 const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */
-const CLIENT_CLOSED = 499;
 
 /**
  * One request's trip to one upstream, as an undici dispatch handler. It holds the request's permit
