@@ -60,7 +60,8 @@ function ownCpuMs(): number {
   return (usage.user + usage.system) / 1000;
 }
 
-function processCpuMs(pid: number): number | undefined {
+/** A process's CPU time so far (user and system), in ms; undefined once it has exited. */
+export function processCpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces) start at the state field.
@@ -107,4 +108,15 @@ export function benchProcesses(
   const pids: Record<string, number | undefined> = { proxy: proxyPid };
   for (const [name, pid] of Object.entries(backendPids)) pids[`backend ${name}`] = pid;
   return pids;
+}
+
+/** What `work` resolved to, and the CPU time process `pid` used meanwhile (undefined without one). */
+export async function withCpuOf<T>(
+  pid: number | undefined,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuMs: number | undefined }> {
+  const before = pid === undefined ? undefined : processCpuMs(pid);
+  const result = await work();
+  const after = pid === undefined ? undefined : processCpuMs(pid);
+  return { result, cpuMs: before === undefined || after === undefined ? undefined : after - before };
 }

@@ -51,8 +51,8 @@ export function mergeRounds(rounds: readonly ClosedLoopResult[]): ClosedLoopResu
 
 /** The ratio of a to b in each round, and their median and range. */
 export function roundRatios(
-  a: readonly ClosedLoopResult[],
-  b: readonly ClosedLoopResult[],
+  a: readonly { rps: number }[],
+  b: readonly { rps: number }[],
 ): { median: number; min: number; max: number; each: number[] } {
   const each = a.map((round, i) => round.rps / Math.max(1e-9, b[i]!.rps));
   return { median: median(each), min: Math.min(...each), max: Math.max(...each), each };
@@ -62,7 +62,7 @@ function sum(values: readonly number[]): number {
   return values.reduce((total, v) => total + v, 0);
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

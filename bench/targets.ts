@@ -75,21 +75,57 @@ export async function measureTarget<T>(
   notes: string[],
   measure: (target: Target) => Promise<T>,
 ): Promise<T | undefined> {
-  if (plan.unavailable) {
-    notes.push(`${plan.name}: skipped, ${plan.unavailable}`);
-    return undefined;
-  }
-  let target: Target;
-  try {
-    target = await plan.start(upstreams);
-  } catch (error) {
-    notes.push(`${plan.name}: could not start: ${firstLine(error)}`);
-    return undefined;
-  }
+  const target = await startPlan(plan, upstreams, notes);
+  if (target === undefined) return undefined;
   try {
     return await measure(target);
   } finally {
     await target.close();
+  }
+}
+
+/**
+ * Starts every plan that can run here and keeps them all up while `measure` runs, so targets can
+ * take turns within seconds of each other (bench/rounds.ts); an idle target costs its core nothing.
+ */
+export async function withTargets<T>(
+  plans: readonly TargetPlan[],
+  upstreams: RegionUpstreams,
+  notes: string[],
+  measure: (started: StartedTarget[]) => Promise<T>,
+): Promise<T> {
+  const started: StartedTarget[] = [];
+  try {
+    for (const plan of plans) {
+      const target = await startPlan(plan, upstreams, notes);
+      if (target !== undefined) started.push({ name: plan.name, target });
+    }
+    return await measure(started);
+  } finally {
+    for (const { target } of started) await target.close();
+  }
+}
+
+/** A running target under its plan's name (the name the report uses). */
+export interface StartedTarget {
+  name: string;
+  target: Target;
+}
+
+async function startPlan(
+  plan: TargetPlan,
+  upstreams: RegionUpstreams,
+  notes: string[],
+): Promise<Target | undefined> {
+  if (plan.unavailable) {
+    notes.push(`${plan.name}: skipped, ${plan.unavailable}`);
+    return undefined;
+  }
+  try {
+    return await plan.start(upstreams);
+  } catch (error) {
+    notes.push(`${plan.name}: could not start: ${firstLine(error)}`);
+    return undefined;
   }
 }
 

@@ -1,3 +1,4 @@
+import { withCpuOf } from '../cpu-sampler.js';
 import type { FloodgateConfig } from '../floodgate-config.js';
 import {
   type ClosedLoopOptions,
@@ -17,7 +18,7 @@ import {
   type ScenarioContext,
   type ScenarioOutput,
 } from '../scenario.js';
-import { floodgatePlan, measureTarget, type TargetPlan } from '../targets.js';
+import { floodgatePlan, type Target, type TargetPlan, withTargets } from '../targets.js';
 import { startUpstreams } from '../upstreams.js';
 
 const CONNECTIONS = 50;
@@ -40,12 +41,16 @@ interface ShedKind {
   region: string | undefined;
   expectedStatus: number;
   rounds: ClosedLoopResult[];
+  /** CPU time of the answering process in each round; undefined entries when it has no pid. */
+  cpuMs: Array<number | undefined>;
 }
 
 interface ShedRow {
   target: string;
   load: ClosedLoopResult;
   expectedStatus: number;
+  /** Answers per CPU second of the answering process: its cost per answer, whatever the client's pace. */
+  perCpuSecond?: number;
 }
 
 /**
@@ -62,60 +67,72 @@ export const shedScenario: Scenario = {
     const host = await startUpstreams([{ name: 'origin' }]);
     const bare: TargetPlan = { name: 'bare node:http 429', start: () => startBare429() };
     const kinds: ShedKind[] = [
-      { name: 'floodgate shedding (503)', region: 'empty', expectedStatus: 503, rounds: [] },
-      { name: 'floodgate forwarding (200)', region: 'open', expectedStatus: 200, rounds: [] },
-      { name: bare.name, region: undefined, expectedStatus: 429, rounds: [] },
+      { name: 'floodgate shedding (503)', region: 'empty', expectedStatus: 503, rounds: [], cpuMs: [] },
+      { name: 'floodgate forwarding (200)', region: 'open', expectedStatus: 200, rounds: [], cpuMs: [] },
+      { name: bare.name, region: undefined, expectedStatus: 429, rounds: [], cpuMs: [] },
     ];
     const [shed, forwarded, floor] = kinds as [ShedKind, ShedKind, ShedKind];
-    const run = async (
+    const run = (
       kind: ShedKind,
-      url: string,
+      target: Target,
       options: Pick<ClosedLoopOptions, 'durationSec' | 'amount'>,
     ) => {
       const headers: Record<string, string> = kind.region ? { 'x-region': kind.region } : {};
-      return runClosedLoop({ url, path: '/small', headers, connections: CONNECTIONS, ...options });
+      return withCpuOf(target.pid, () =>
+        runClosedLoop({ url: target.url, path: '/small', headers, connections: CONNECTIONS, ...options }),
+      );
     };
     try {
       const upstreams = { origin: host.urls };
       // Both servers run throughout (on the proxy core) and take turns, so each ratio compares two
       // answers measured within seconds of each other.
-      await measureTarget(floodgatePlan(shedConfig), upstreams, notes, (gateway) =>
-        measureTarget(bare, upstreams, notes, async (bareTarget) => {
-          const urlOf = (kind: ShedKind) => (kind === floor ? bareTarget.url : gateway.url);
-          context.progress.startPhase('warm-up');
-          for (const kind of kinds) await run(kind, urlOf(kind), warmup);
-          for (let round = 0; round < ROUNDS; round++) {
-            context.progress.startPhase(`round ${round + 1} of ${ROUNDS}`);
-            for (const kind of roundOrder(kinds, round))
-              kind.rounds.push(await run(kind, urlOf(kind), roundBudget(budget)));
+      await withTargets([floodgatePlan(shedConfig), bare], upstreams, notes, async (started) => {
+        if (started.length < 2) return;
+        const [gateway, bareTarget] = started.map(({ target }) => target) as [Target, Target];
+        const targetOf = (kind: ShedKind) => (kind === floor ? bareTarget : gateway);
+        context.progress.startPhase('warm-up');
+        for (const kind of kinds) await run(kind, targetOf(kind), warmup);
+        for (let round = 0; round < ROUNDS; round++) {
+          context.progress.startPhase(`round ${round + 1} of ${ROUNDS}`);
+          for (const kind of roundOrder(kinds, round)) {
+            const { result, cpuMs } = await run(kind, targetOf(kind), roundBudget(budget));
+            kind.rounds.push(result);
+            kind.cpuMs.push(cpuMs);
           }
-        }),
-      );
+        }
+      });
     } finally {
       await host.close();
     }
     const measured = kinds.filter((kind) => kind.rounds.length === ROUNDS);
-    const rows: ShedRow[] = measured.map((kind) => ({
-      target: kind.name,
-      load: mergeRounds(kind.rounds),
-      expectedStatus: kind.expectedStatus,
-    }));
+    const rows: ShedRow[] = measured.map(rowOf);
     const ratio = (a: ShedKind, b: ShedKind) => {
-      if (a.rounds.length !== ROUNDS || b.rounds.length !== ROUNDS) return ['-', '-'];
+      if (a.rounds.length !== ROUNDS || b.rounds.length !== ROUNDS) return ['-', '-', '-'];
       const r = roundRatios(a.rounds, b.rounds);
-      return [formatRatio(r.median), `${formatRatio(r.min)} - ${formatRatio(r.max)}`];
+      const [mine, theirs] = [a, b].map((kind) => rows.find((row) => row.target === kind.name)?.perCpuSecond);
+      const byCpu = mine && theirs ? mine / theirs : 0;
+      return [formatRatio(r.median), `${formatRatio(r.min)} - ${formatRatio(r.max)}`, formatRatio(byCpu)];
     };
     return {
       data: { connections: CONNECTIONS, budget, rows },
       tables: [
         {
           title: 'Answers per second by kind of answer',
-          columns: ['target', 'answers/s', 'p50 ms', 'p99 ms', 'expected status share', 'errors'],
+          columns: [
+            'target',
+            'answers/s',
+            'p50 ms',
+            'p99 ms',
+            'answers per CPU s',
+            'expected status share',
+            'errors',
+          ],
           rows: rows.map((row) => [
             row.target,
             formatNumber(row.load.rps),
             formatNumber(row.load.latencyMs.p50, 2),
             formatNumber(row.load.latencyMs.p99, 2),
+            row.perCpuSecond === undefined ? '-' : formatNumber(row.perCpuSecond),
             formatPercent(
               (row.load.statuses[String(row.expectedStatus)] ?? 0) / Math.max(1, row.load.requests),
             ),
@@ -124,7 +141,7 @@ export const shedScenario: Scenario = {
         },
         {
           title: 'Shed answers compared',
-          columns: ['comparison', 'median of rounds', 'range'],
+          columns: ['comparison', 'median of rounds', 'range', 'by CPU per answer'],
           rows: [
             ['floodgate shed / floodgate forwarded', ...ratio(shed, forwarded)],
             ['floodgate shed / bare 429', ...ratio(shed, floor)],
@@ -133,9 +150,21 @@ export const shedScenario: Scenario = {
       ],
       charts: [],
       notes: [
-        `${CONNECTIONS} keep-alive connections, GET /small, ${describeBudget(budget)} per kind of answer in ${ROUNDS} rounds that take turns (the order alternating), after a warm-up; ratios are taken within each round. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
+        `${CONNECTIONS} keep-alive connections, GET /small, ${describeBudget(budget)} per kind of answer in ${ROUNDS} rounds that take turns (the order alternating), after a warm-up; ratios are taken within each round. By CPU per answer compares answers per CPU second of the answering process, which does not depend on how fast the load generator is. The shed region has rps 1 and burst 1, so nearly every request is refused before it reaches the backend.`,
         ...notes,
       ],
     };
   },
 };
+
+function rowOf(kind: ShedKind): ShedRow {
+  const load = mergeRounds(kind.rounds);
+  const row: ShedRow = { target: kind.name, load, expectedStatus: kind.expectedStatus };
+  let cpuMs = 0;
+  for (const ms of kind.cpuMs) {
+    if (ms === undefined) return row;
+    cpuMs += ms;
+  }
+  if (cpuMs > 0) row.perCpuSecond = load.requests / (cpuMs / 1000);
+  return row;
+}

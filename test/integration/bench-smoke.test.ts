@@ -21,6 +21,7 @@ const NGINX = nginxAvailable();
 interface Row {
   target: string;
   load: { requests: number; rps: number; statuses: Record<string, number> };
+  perCpuSecond?: number;
 }
 
 interface Counts {
@@ -116,7 +117,8 @@ describe('bench smoke', () => {
       expect(row.load.requests, row.target).toBeGreaterThan(0);
       expect(row.load.statuses['200'], row.target).toBe(row.load.requests);
     }
-    expect(rows.some((row) => row.target === 'floodgate')).toBe(true);
+    // Floodgate runs as a process of its own, so its CPU per answer is measured.
+    expect(rows.find((row) => row.target === 'floodgate')?.perCpuSecond).toBeGreaterThan(0);
     expect(rows.some((row) => row.target.startsWith('nginx'))).toBe(NGINX);
     expect(result.tables.length).toBeGreaterThan(0);
   }, 60_000);
