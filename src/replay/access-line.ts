@@ -1,5 +1,15 @@
 import { parsePriority, priorityRank } from '../admission/priority.js';
-import { InternedStrings } from './interned-strings.js';
+import {
+  F_CLIENT,
+  F_FAILOVER_FROM,
+  F_METHOD,
+  F_OUTCOME,
+  F_PATH,
+  F_PRIORITY,
+  F_REGION,
+  FloodgateLine,
+} from './floodgate-line.js';
+import { InternedStrings, RecentStrings } from './interned-strings.js';
 import { JsonFieldScanner } from './json-fields.js';
 
 /**
@@ -49,11 +59,17 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
 ];
 
 /**
- * Turns log lines (bytes) into records. One instance per log: it keeps the scanner and the last
- * whole second of `time` it decoded, since consecutive lines almost always share it.
+ * Turns log lines (bytes) into records. One instance per log: it keeps the readers and the last
+ * whole second of `time` it decoded, since consecutive lines almost always share it. Lines in
+ * Floodgate's own layout are read by FloodgateLine; every other line by the general scanner.
  */
 export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
+  private readonly own = new FloodgateLine();
+  // Whether the last line was read by `own` (else by `scanner`).
+  private ownLayout = false;
+  // Per string field of FloodgateLine, its values decoded once.
+  private readonly values = [0, 1, 2, 3, 4, 5, 6].map(() => new RecentStrings());
   private readonly clients = new InternedStrings();
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
@@ -82,6 +98,8 @@ export class AccessLineParser {
 
   /** The access line `bytes[start, end)`, or what else the line is. */
   parse(bytes: Buffer, start = 0, end = bytes.length): AccessLine | Exclude<LineKind, 'access'> {
+    this.ownLayout = this.own.read(bytes, start, end);
+    if (this.ownLayout) return this.fromOwnLayout();
     const s = this.scanner;
     if (!s.scan(bytes, start, end) || s.has(EVENT)) return OTHER;
     const status = s.number(STATUS);
@@ -118,6 +136,12 @@ export class AccessLineParser {
 
   /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
   client(): string | undefined {
+    if (this.ownLayout) {
+      const own = this.own;
+      const [start, end] = [own.starts[F_CLIENT]!, own.ends[F_CLIENT]!];
+      if (own.high[F_CLIENT] === 1) return own.bytes.toString('utf8', start, end);
+      return this.clients.intern(own.bytes, start, end);
+    }
     const s = this.scanner;
     const at = s.plainStringStart(CLIENT);
     if (at < 0 || s.hasHighBytes(CLIENT)) return s.string(CLIENT);
@@ -126,16 +150,50 @@ export class AccessLineParser {
 
   /** The last access line's whole request target. */
   path(): string | undefined {
+    const own = this.own;
+    if (this.ownLayout) return own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
     return this.scanner.string(PATH);
+  }
+
+  private fromOwnLayout(): AccessLine | typeof BAD_INPUT {
+    const own = this.own;
+    const outcome = this.ownValue(F_OUTCOME);
+    if (own.status >= 400 && own.status < 500 && outcome === 'error') return BAD_INPUT;
+    const line = this.line;
+    line.end = own.time;
+    line.durationMs = own.durationMs;
+    line.refusedLive = outcome === 'shed' || outcome === 'stale';
+    line.home = this.ownValue(own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM);
+    line.method = this.ownValue(F_METHOD);
+    line.routeKey =
+      this.prefixKey(own.bytes, own.starts[F_PATH]!, own.ends[F_PATH]!) ??
+      own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
+    const priority = parsePriority(this.ownValue(F_PRIORITY));
+    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
+    return line;
+  }
+
+  private ownValue(field: number): string {
+    const own = this.own;
+    return this.values[field]!.get(own.bytes, own.starts[field]!, own.ends[field]!, own.high[field] === 1);
   }
 
   private routeKey(s: JsonFieldScanner): string | undefined {
     const at = s.plainStringStart(PATH);
+    if (at < 0) return s.string(PATH);
+    return this.prefixKey(s.bytes, at, s.valueEnd(PATH) - 1) ?? s.string(PATH);
+  }
+
+  /**
+   * The route key of the target `b[at, end)`, undefined when it is kept whole. Bytes above ASCII
+   * make no difference: the prefixes are ASCII, and UTF-8 decodes an ASCII byte to itself and
+   * nothing else to an ASCII character, so the target starts with a prefix's bytes exactly when
+   * its text starts with the prefix.
+   */
+  private prefixKey(b: Buffer, at: number, end: number): string | undefined {
     const prefixes = this.prefixes;
-    const b = s.bytes;
-    if (at < 0 || prefixes === undefined || s.hasHighBytes(PATH) || b[at] !== 47 /* / */)
-      return s.string(PATH);
-    const length = s.valueEnd(PATH) - 1 - at;
+    if (prefixes === undefined || b[at] !== 47 /* / */ || at === end) return undefined;
+    const length = end - at;
     for (const { bytes, key } of prefixes) {
       if (bytes.length > length) continue;
       let k = 0;
