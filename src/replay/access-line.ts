@@ -9,8 +9,9 @@ import {
   F_REGION,
   FloodgateLine,
 } from './floodgate-line.js';
-import { InternedStrings, RecentStrings } from './interned-strings.js';
+import { InternedStrings } from './interned-strings.js';
 import { JsonFieldScanner } from './json-fields.js';
+import { UNTAGGED } from './known-values.js';
 
 /**
  * One access line as replay reads it. Times are epoch milliseconds. The parser fills the same
@@ -68,8 +69,6 @@ export class AccessLineParser {
   private readonly own = new FloodgateLine();
   // Whether the last line was read by `own` (else by `scanner`).
   private ownLayout = false;
-  // Per string field of FloodgateLine, its values decoded once.
-  private readonly values = [0, 1, 2, 3, 4, 5, 6].map(() => new RecentStrings());
   private readonly clients = new InternedStrings();
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
@@ -129,8 +128,7 @@ export class AccessLineParser {
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
     line.routeKey = routeKey;
-    const priority = parsePriority(s.repeated(PRIORITY));
-    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
+    line.loggedRank = loggedRank(s.repeated(PRIORITY));
     return line;
   }
 
@@ -157,25 +155,27 @@ export class AccessLineParser {
 
   private fromOwnLayout(): AccessLine | typeof BAD_INPUT {
     const own = this.own;
-    const outcome = this.ownValue(F_OUTCOME);
-    if (own.status >= 400 && own.status < 500 && outcome === 'error') return BAD_INPUT;
+    const ids = own.ids;
+    const outcomes = own.outcomes;
+    const outcome = ids[F_OUTCOME]!;
+    let kind = outcomes.tags[outcome]!;
+    if (kind === UNTAGGED) kind = outcomes.tags[outcome] = outcomeKind(outcomes.strings[outcome]!);
+    if (own.status >= 400 && own.status < 500 && kind === ERROR) return BAD_INPUT;
     const line = this.line;
     line.end = own.time;
     line.durationMs = own.durationMs;
-    line.refusedLive = outcome === 'shed' || outcome === 'stale';
-    line.home = this.ownValue(own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM);
-    line.method = this.ownValue(F_METHOD);
+    line.refusedLive = kind === REFUSED;
+    line.home = own.regions.strings[ids[own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM]!]!;
+    line.method = own.methods.strings[ids[F_METHOD]!]!;
     line.routeKey =
       this.prefixKey(own.bytes, own.starts[F_PATH]!, own.ends[F_PATH]!) ??
       own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
-    const priority = parsePriority(this.ownValue(F_PRIORITY));
-    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
+    const priorities = own.priorities;
+    const priority = ids[F_PRIORITY]!;
+    let rank = priorities.tags[priority]!;
+    if (rank === UNTAGGED) rank = priorities.tags[priority] = loggedRank(priorities.strings[priority]!);
+    line.loggedRank = rank;
     return line;
-  }
-
-  private ownValue(field: number): string {
-    const own = this.own;
-    return this.values[field]!.get(own.bytes, own.starts[field]!, own.ends[field]!, own.high[field] === 1);
   }
 
   private routeKey(s: JsonFieldScanner): string | undefined {
@@ -226,6 +226,19 @@ export class AccessLineParser {
 
 const OTHER = 'other';
 const BAD_INPUT = 'bad-input';
+
+// What an outcome says about a line (kept per logged outcome value).
+const [FORWARDED, REFUSED, ERROR] = [0, 1, 2];
+
+function outcomeKind(outcome: string): number {
+  if (outcome === 'shed' || outcome === 'stale') return REFUSED;
+  return outcome === 'error' ? ERROR : FORWARDED;
+}
+
+function loggedRank(value: string | undefined): number {
+  const priority = parsePriority(value);
+  return priority === undefined ? -1 : priorityRank(priority);
+}
 
 /** A string value `YYYY-MM-DDTHH:MM:SS.mmmZ` at `at`, the shape pino's isoTime writes. */
 function isPlainUtcMillis(b: Buffer, at: number): boolean {

@@ -15,64 +15,30 @@
  * values it skips (request id, upstream): JSON.stringify, which wrote them, leaves no raw control
  * characters in a string, so only a line damaged inside those values would read differently.
  */
-import { decimal, plainNumberEnd } from './json-number.js';
+import { Bytes, bytesAt } from './byte-words.js';
+import { plainNumberEnd } from './json-number.js';
+import { KnownValues } from './known-values.js';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
 const CLOSE_BRACE = 125;
 
-/** A constant run of bytes, compared as up to five overlapping little-endian words (4 to 20 bytes). */
-class Bytes {
-  readonly length: number;
-  readonly w0: number;
-  readonly w1: number;
-  readonly w2: number;
-  readonly w3: number;
-  readonly w4: number;
-  readonly o1: number;
-  readonly o2: number;
-  readonly o3: number;
-  readonly o4: number;
-
-  constructor(text: string) {
-    const b = Buffer.from(text, 'latin1');
-    if (b.length < 4 || b.length > 20) throw new Error(`key of ${b.length} bytes`);
-    this.length = b.length;
-    const at = (k: number) => Math.min(4 * k, b.length - 4);
-    [this.o1, this.o2, this.o3, this.o4] = [at(1), at(2), at(3), at(4)];
-    [this.w0, this.w1, this.w2, this.w3, this.w4] = [0, this.o1, this.o2, this.o3, this.o4].map((o) =>
-      b.readInt32LE(o),
-    ) as [number, number, number, number, number];
-  }
-}
-
-function bytesAt(v: DataView, at: number, end: number, k: Bytes): boolean {
-  return (
-    at + k.length <= end &&
-    v.getInt32(at, true) === k.w0 &&
-    v.getInt32(at + k.o1, true) === k.w1 &&
-    v.getInt32(at + k.o2, true) === k.w2 &&
-    v.getInt32(at + k.o3, true) === k.w3 &&
-    v.getInt32(at + k.o4, true) === k.w4
-  );
-}
-
-const LEVEL = new Bytes('{"level":"info",');
-const TIME = new Bytes('"time":"');
-const WORKER = new Bytes(',"worker":');
-const REGION = new Bytes(',"region":"');
-const STATUS = new Bytes(',"status":');
-const OUTCOME = new Bytes(',"outcome":"');
-const PRIORITY = new Bytes(',"priority":"');
-const DURATION = new Bytes(',"durationMs":');
-const METHOD = new Bytes(',"method":"');
-const PATH = new Bytes(',"path":"');
-const REQUEST_ID = new Bytes(',"requestId":"');
-const CLIENT = new Bytes(',"client":"');
-const REASON = new Bytes(',"reason":"');
-const UPSTREAM = new Bytes(',"upstream":"');
-const FAILOVER_FROM = new Bytes(',"failoverFrom":"');
-const BYTES = new Bytes(',"bytes":');
+const LEVEL = Bytes.of('{"level":"info",');
+const TIME = Bytes.of('"time":"');
+const WORKER = Bytes.of(',"worker":');
+const REGION = Bytes.of(',"region":"');
+const STATUS = Bytes.of(',"status":');
+const OUTCOME = Bytes.of(',"outcome":"');
+const PRIORITY = Bytes.of(',"priority":"');
+const DURATION = Bytes.of(',"durationMs":');
+const METHOD = Bytes.of(',"method":"');
+const PATH = Bytes.of(',"path":"');
+const REQUEST_ID = Bytes.of(',"requestId":"');
+const CLIENT = Bytes.of(',"client":"');
+const REASON = Bytes.of(',"reason":"');
+const UPSTREAM = Bytes.of(',"upstream":"');
+const FAILOVER_FROM = Bytes.of(',"failoverFrom":"');
+const BYTES = Bytes.of(',"bytes":');
 
 /** The string values a line's reader hands on, by where they lie. */
 export const [F_REGION, F_OUTCOME, F_PRIORITY, F_METHOD, F_PATH, F_CLIENT, F_FAILOVER_FROM] = [
@@ -95,6 +61,13 @@ export class FloodgateLine {
   readonly ends = new Int32Array(STRING_FIELDS);
   /** Per string field: 1 when it holds bytes above ASCII (only for the short ones, not the path). */
   readonly high = new Uint8Array(STRING_FIELDS);
+  /** Per field with few values: which of its table's values it is (failoverFrom's table is the regions'). */
+  readonly ids = new Int32Array(STRING_FIELDS);
+  readonly regions = new KnownValues();
+  readonly outcomes = new KnownValues();
+  readonly priorities = new KnownValues();
+  readonly methods = new KnownValues();
+  private readonly tables = [this.regions, this.outcomes, this.priorities, this.methods];
   bytes: Buffer = Buffer.alloc(0);
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   // The first backslash at or after `escapeFrom` (the buffer's length when none): one native search
@@ -122,15 +95,15 @@ export class FloodgateLine {
       at = plainNumberEnd(b, at + WORKER.length, end);
       if (at < 0) return false;
     }
-    at = this.short(at, end, REGION, F_REGION);
+    at = this.known(at, end, REGION, F_REGION);
     if (at < 0 || !bytesAt(v, at, end, STATUS)) return false;
     at = this.integer(at + STATUS.length, end);
     if (at < 0) return false;
-    at = this.short(at, end, OUTCOME, F_OUTCOME);
-    if (at >= 0) at = this.short(at, end, PRIORITY, F_PRIORITY);
+    at = this.known(at, end, OUTCOME, F_OUTCOME);
+    if (at >= 0) at = this.known(at, end, PRIORITY, F_PRIORITY);
     if (at < 0 || !bytesAt(v, at, end, DURATION)) return false;
     at = this.duration(at + DURATION.length, end);
-    if (at >= 0) at = this.short(at, end, METHOD, F_METHOD);
+    if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
     if (at >= 0) at = this.skipped(at, end, PATH, F_PATH);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID, -1);
     if (at >= 0) at = this.short(at, end, CLIENT, F_CLIENT);
@@ -140,7 +113,7 @@ export class FloodgateLine {
     at = orSame(this.skipped(at, end, REASON, -1), at);
     at = orSame(this.skipped(at, end, UPSTREAM, -1), at);
     this.starts[F_FAILOVER_FROM] = -1;
-    at = orSame(this.short(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
+    at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
     if (!bytesAt(v, at, end, BYTES)) return false;
     at = plainNumberEnd(b, at + BYTES.length, end);
     return at === end - 1 && b[at] === CLOSE_BRACE;
@@ -151,6 +124,31 @@ export class FloodgateLine {
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.escapeFrom = 0;
     this.nextEscape = -1;
+  }
+
+  /**
+   * After `key`, a value of a field with few values: recognised in place when it is one seen
+   * before, else walked like any short string and learnt. Returns where it ends.
+   */
+  private known(at: number, end: number, key: Bytes, field: number): number {
+    if (!bytesAt(this.view, at, end, key)) return -1;
+    const table = this.tables[field === F_FAILOVER_FROM ? F_REGION : field]!;
+    const from = at + key.length;
+    let id = table.find(this.bytes, this.view, from, end);
+    if (id >= 0) {
+      const valueEnd = from + table.byteLength(id);
+      this.ids[field] = id;
+      this.starts[field] = from;
+      this.ends[field] = valueEnd;
+      return valueEnd + 1;
+    }
+    const after = this.short(at, end, key, field);
+    if (after < 0) return -1;
+    id = table.learn(this.bytes, from, after - 1, this.high[field] === 1);
+    // A field with more values than a table holds is for the general path.
+    if (id < 0) return -1;
+    this.ids[field] = id;
+    return after;
   }
 
   /**
@@ -200,14 +198,33 @@ export class FloodgateLine {
     return j;
   }
 
-  /** `durationMs`: a plain decimal, not negative (a negative one is for the general path to refuse). */
+  /**
+   * `durationMs`: a plain decimal, not negative (a negative one is for the general path to refuse),
+   * checked and read in one pass: the arithmetic of json-number.ts's `decimal`, so the same value.
+   */
   private duration(at: number, end: number): number {
     const b = this.bytes;
-    if (b[at] === 45 /* - */) return -1;
-    const after = plainNumberEnd(b, at, end);
-    if (after < 0) return -1;
-    this.durationMs = decimal(b, at, after);
-    return after;
+    let j = at;
+    let whole = 0;
+    for (; j < end && isDigit(b[j]!); j++) whole = whole * 10 + b[j]! - 48;
+    const digits = j - at;
+    if (digits === 0 || (b[at] === 48 && digits > 1)) return -1;
+    let fraction = 0;
+    let scale = 1;
+    if (j < end && b[j] === 46 /* . */) {
+      const first = ++j;
+      for (; j < end && isDigit(b[j]!); j++) {
+        fraction = fraction * 10 + b[j]! - 48;
+        scale *= 10;
+      }
+      if (j === first) return -1;
+    }
+    const scaled = whole * scale + fraction;
+    this.durationMs =
+      digits > 15 || scale > 1e6 || scaled > Number.MAX_SAFE_INTEGER
+        ? Number(b.toString('latin1', at, j))
+        : scaled / scale;
+    return j;
   }
 
   /** `time` as pino's isoTime writes it, `YYYY-MM-DDTHH:MM:SS.mmmZ`, its whole second cached. */

@@ -66,28 +66,3 @@ export class InternedStrings {
     this.used = 0;
   }
 }
-
-/**
- * The few distinct values of a field such as the region or the method, each decoded once: a value
- * read before is found by comparing its bytes and returned as the same string.
- */
-export class RecentStrings {
-  private readonly known: Array<{ bytes: Uint8Array; value: string }> = [];
-
-  /** `b[start, end)` as a string; `high`: it holds bytes above ASCII (decoded as UTF-8). */
-  get(b: Buffer, start: number, end: number, high: boolean): string {
-    const length = end - start;
-    for (const entry of this.known) {
-      const bytes = entry.bytes;
-      if (bytes.length !== length) continue;
-      let k = 0;
-      while (k < length && b[start + k] === bytes[k]) k++;
-      if (k === length) return entry.value;
-    }
-    const value = b.toString(high ? 'utf8' : 'latin1', start, end);
-    // A field that turns out to have many values just stops being remembered.
-    if (this.known.length < 32)
-      this.known.push({ bytes: Uint8Array.prototype.slice.call(b, start, end), value });
-    return value;
-  }
-}
