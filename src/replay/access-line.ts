@@ -138,7 +138,7 @@ export class AccessLineParser {
       const own = this.own;
       const [start, end] = [own.starts[F_CLIENT]!, own.ends[F_CLIENT]!];
       if (own.high[F_CLIENT] === 1) return own.bytes.toString('utf8', start, end);
-      return this.clients.intern(own.bytes, start, end);
+      return this.clients.internHashed(own.bytes, start, end, own.clientHash);
     }
     const s = this.scanner;
     const at = s.plainStringStart(CLIENT);

@@ -16,6 +16,7 @@
  * characters in a string, so only a line damaged inside those values would read differently.
  */
 import { Bytes, bytesAt } from './byte-words.js';
+import { HASH_START, hashStep } from './interned-strings.js';
 import { plainNumberEnd } from './json-number.js';
 import { KnownValues } from './known-values.js';
 
@@ -56,6 +57,8 @@ export class FloodgateLine {
   time = 0;
   status = 0;
   durationMs = 0;
+  /** The client's bytes' `bytesHash` (interned-strings.ts), worked out while they are walked. */
+  clientHash = 0;
   /** Per string field: start and end in `bytes`; start -1 when absent. */
   readonly starts = new Int32Array(STRING_FIELDS);
   readonly ends = new Int32Array(STRING_FIELDS);
@@ -106,7 +109,7 @@ export class FloodgateLine {
     if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
     if (at >= 0) at = this.skipped(at, end, PATH, F_PATH);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID, -1);
-    if (at >= 0) at = this.short(at, end, CLIENT, F_CLIENT);
+    if (at >= 0) at = this.client(at, end);
     if (at < 0) return false;
     // The optional fields: when one's key is there but its value is not as expected, `at` stays on
     // that key, and the check for `bytes` fails.
@@ -171,6 +174,29 @@ export class FloodgateLine {
     this.starts[field] = from;
     this.ends[field] = j;
     this.high[field] = high >> 7;
+    return j + 1;
+  }
+
+  /** `short` for the client, hashing its bytes on the way for the interning of it. */
+  private client(at: number, end: number): number {
+    if (!bytesAt(this.view, at, end, CLIENT)) return -1;
+    const b = this.bytes;
+    const from = at + CLIENT.length;
+    let high = 0;
+    let hash = HASH_START;
+    let j = from;
+    for (; j < end; j++) {
+      const c = b[j]!;
+      if (c === QUOTE) break;
+      if (c < 32) return -1;
+      high |= c;
+      hash = hashStep(hash, c);
+    }
+    if (j === end) return -1;
+    this.starts[F_CLIENT] = from;
+    this.ends[F_CLIENT] = j;
+    this.high[F_CLIENT] = high >> 7;
+    this.clientHash = hash;
     return j + 1;
   }
 

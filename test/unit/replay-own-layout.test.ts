@@ -4,7 +4,8 @@ import type { Outcome } from '../../src/domain.js';
 import { AccessLog } from '../../src/observability/access-log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { AccessLineParser } from '../../src/replay/access-line.js';
-import { FloodgateLine } from '../../src/replay/floodgate-line.js';
+import { F_CLIENT, FloodgateLine } from '../../src/replay/floodgate-line.js';
+import { bytesHash } from '../../src/replay/interned-strings.js';
 import { KnownValues } from '../../src/replay/known-values.js';
 import type { RequestContext } from '../../src/request/context.js';
 
@@ -185,6 +186,10 @@ describe("reading Floodgate's own access lines", () => {
       seen.push([own.read(bytes, start, end), parser.client()]);
       start = end + 1;
     }
+    // The client's hash is worked out on the way, as the interning of it would.
+    const last = Buffer.from(lines[4]!);
+    expect(own.read(last, 0, last.length)).toBe(true);
+    expect(own.clientHash).toBe(bytesHash(last, own.starts[F_CLIENT]!, own.ends[F_CLIENT]!));
     expect(seen).toEqual([
       [true, 'a'],
       [false, '10.0.0.7'],
