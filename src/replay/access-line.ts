@@ -1,6 +1,17 @@
 import { parsePriority, priorityRank } from '../admission/priority.js';
+import {
+  F_CLIENT,
+  F_FAILOVER_FROM,
+  F_METHOD,
+  F_OUTCOME,
+  F_PATH,
+  F_PRIORITY,
+  F_REGION,
+  FloodgateLine,
+} from './floodgate-line.js';
 import { InternedStrings } from './interned-strings.js';
 import { JsonFieldScanner } from './json-fields.js';
+import { UNTAGGED } from './known-values.js';
 
 /**
  * One access line as replay reads it. Times are epoch milliseconds. The parser fills the same
@@ -49,11 +60,15 @@ const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, 
 ];
 
 /**
- * Turns log lines (bytes) into records. One instance per log: it keeps the scanner and the last
- * whole second of `time` it decoded, since consecutive lines almost always share it.
+ * Turns log lines (bytes) into records. One instance per log: it keeps the readers and the last
+ * whole second of `time` it decoded, since consecutive lines almost always share it. Lines in
+ * Floodgate's own layout are read by FloodgateLine; every other line by the general scanner.
  */
 export class AccessLineParser {
   private readonly scanner = new JsonFieldScanner(FIELDS);
+  private readonly own = new FloodgateLine();
+  // Whether the last line was read by `own` (else by `scanner`).
+  private ownLayout = false;
   private readonly clients = new InternedStrings();
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
@@ -82,6 +97,8 @@ export class AccessLineParser {
 
   /** The access line `bytes[start, end)`, or what else the line is. */
   parse(bytes: Buffer, start = 0, end = bytes.length): AccessLine | Exclude<LineKind, 'access'> {
+    this.ownLayout = this.own.read(bytes, start, end);
+    if (this.ownLayout) return this.fromOwnLayout();
     const s = this.scanner;
     if (!s.scan(bytes, start, end) || s.has(EVENT)) return OTHER;
     const status = s.number(STATUS);
@@ -111,13 +128,18 @@ export class AccessLineParser {
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
     line.routeKey = routeKey;
-    const priority = parsePriority(s.repeated(PRIORITY));
-    line.loggedRank = priority === undefined ? -1 : priorityRank(priority);
+    line.loggedRank = loggedRank(s.repeated(PRIORITY));
     return line;
   }
 
   /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
   client(): string | undefined {
+    if (this.ownLayout) {
+      const own = this.own;
+      const [start, end] = [own.starts[F_CLIENT]!, own.ends[F_CLIENT]!];
+      if (own.high[F_CLIENT] === 1) return own.bytes.toString('utf8', start, end);
+      return this.clients.internHashed(own.bytes, start, end, own.clientHash);
+    }
     const s = this.scanner;
     const at = s.plainStringStart(CLIENT);
     if (at < 0 || s.hasHighBytes(CLIENT)) return s.string(CLIENT);
@@ -126,16 +148,52 @@ export class AccessLineParser {
 
   /** The last access line's whole request target. */
   path(): string | undefined {
+    const own = this.own;
+    if (this.ownLayout) return own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
     return this.scanner.string(PATH);
+  }
+
+  private fromOwnLayout(): AccessLine | typeof BAD_INPUT {
+    const own = this.own;
+    const ids = own.ids;
+    const outcomes = own.outcomes;
+    const outcome = ids[F_OUTCOME]!;
+    let kind = outcomes.tags[outcome]!;
+    if (kind === UNTAGGED) kind = outcomes.tags[outcome] = outcomeKind(outcomes.strings[outcome]!);
+    if (own.status >= 400 && own.status < 500 && kind === ERROR) return BAD_INPUT;
+    const line = this.line;
+    line.end = own.time;
+    line.durationMs = own.durationMs;
+    line.refusedLive = kind === REFUSED;
+    line.home = own.regions.strings[ids[own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM]!]!;
+    line.method = own.methods.strings[ids[F_METHOD]!]!;
+    line.routeKey =
+      this.prefixKey(own.bytes, own.starts[F_PATH]!, own.ends[F_PATH]!) ??
+      own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
+    const priorities = own.priorities;
+    const priority = ids[F_PRIORITY]!;
+    let rank = priorities.tags[priority]!;
+    if (rank === UNTAGGED) rank = priorities.tags[priority] = loggedRank(priorities.strings[priority]!);
+    line.loggedRank = rank;
+    return line;
   }
 
   private routeKey(s: JsonFieldScanner): string | undefined {
     const at = s.plainStringStart(PATH);
+    if (at < 0) return s.string(PATH);
+    return this.prefixKey(s.bytes, at, s.valueEnd(PATH) - 1) ?? s.string(PATH);
+  }
+
+  /**
+   * The route key of the target `b[at, end)`, undefined when it is kept whole. Bytes above ASCII
+   * make no difference: the prefixes are ASCII, and UTF-8 decodes an ASCII byte to itself and
+   * nothing else to an ASCII character, so the target starts with a prefix's bytes exactly when
+   * its text starts with the prefix.
+   */
+  private prefixKey(b: Buffer, at: number, end: number): string | undefined {
     const prefixes = this.prefixes;
-    const b = s.bytes;
-    if (at < 0 || prefixes === undefined || s.hasHighBytes(PATH) || b[at] !== 47 /* / */)
-      return s.string(PATH);
-    const length = s.valueEnd(PATH) - 1 - at;
+    if (prefixes === undefined || b[at] !== 47 /* / */ || at === end) return undefined;
+    const length = end - at;
     for (const { bytes, key } of prefixes) {
       if (bytes.length > length) continue;
       let k = 0;
@@ -168,6 +226,19 @@ export class AccessLineParser {
 
 const OTHER = 'other';
 const BAD_INPUT = 'bad-input';
+
+// What an outcome says about a line (kept per logged outcome value).
+const [FORWARDED, REFUSED, ERROR] = [0, 1, 2];
+
+function outcomeKind(outcome: string): number {
+  if (outcome === 'shed' || outcome === 'stale') return REFUSED;
+  return outcome === 'error' ? ERROR : FORWARDED;
+}
+
+function loggedRank(value: string | undefined): number {
+  const priority = parsePriority(value);
+  return priority === undefined ? -1 : priorityRank(priority);
+}
 
 /** A string value `YYYY-MM-DDTHH:MM:SS.mmmZ` at `at`, the shape pino's isoTime writes. */
 function isPlainUtcMillis(b: Buffer, at: number): boolean {

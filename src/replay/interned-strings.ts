@@ -6,37 +6,43 @@
  * string object has its hash cached and compares by identity, and decoding nothing makes no
  * garbage. Values are equal either way, so this changes no decision.
  *
- * An open-addressed table of ids, with each value's bytes in one pool. A log with more distinct
- * values than the table holds simply starts it again: it is a cache, nothing depends on what it keeps.
+ * An open-addressed table whose slots hold each entry's hash and id side by side, with each value's
+ * bytes in one pool. Replay looks a client up for every line among everything else it keeps warm,
+ * so the table is kept as small as its entries allow (it doubles at half full) and a lookup reads
+ * one slot, one entry's place in the pool and the bytes there. A log with more distinct values
+ * than the table holds simply starts it again: it is a cache, nothing depends on what it keeps.
  */
 
 const MAX_ENTRIES = 1 << 16;
-const SLOTS = MAX_ENTRIES * 2;
+const FIRST_SLOTS = 1 << 10;
 const MAX_BYTES = 64;
 
 export class InternedStrings {
-  // Per slot: the entry's id + 1, 0 when empty.
-  private readonly slots = new Int32Array(SLOTS);
-  private readonly hashes = new Int32Array(MAX_ENTRIES);
-  private readonly offsets = new Int32Array(MAX_ENTRIES);
-  private readonly lengths = new Uint8Array(MAX_ENTRIES);
+  // Per slot, two ints: the entry's hash and its id + 1 (0 when the slot is empty).
+  private slots = new Int32Array(FIRST_SLOTS * 2);
+  private mask = FIRST_SLOTS - 1;
+  // Per entry, two ints: where its bytes start in the pool and how many there are.
+  private readonly places = new Int32Array(MAX_ENTRIES * 2);
   private readonly pool = new Uint8Array(MAX_ENTRIES * 16);
   private readonly values: string[] = [];
   private used = 0;
 
   /** The ASCII string `b[start, end)`, the same object for the same bytes. */
   intern(b: Buffer, start: number, end: number): string {
+    return this.internHashed(b, start, end, bytesHash(b, start, end));
+  }
+
+  /** `intern`, for a caller that has already walked the bytes and worked out their `bytesHash`. */
+  internHashed(b: Buffer, start: number, end: number, hash: number): string {
     const length = end - start;
     if (length > MAX_BYTES) return b.toString('latin1', start, end);
-    let hash = 0x811c9dc5;
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ b[i]!, 0x01000193);
-    const mask = SLOTS - 1;
+    const slots = this.slots;
     const pool = this.pool;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.slots[slot]! - 1;
+    for (let slot = hash & this.mask; ; slot = (slot + 1) & this.mask) {
+      const entry = slots[2 * slot + 1]! - 1;
       if (entry < 0) return this.add(slot, hash, b, start, end);
-      if (this.hashes[entry] !== hash || this.lengths[entry] !== length) continue;
-      const at = this.offsets[entry]!;
+      if (slots[2 * slot] !== hash || this.places[2 * entry + 1] !== length) continue;
+      const at = this.places[2 * entry]!;
       let k = 0;
       while (k < length && pool[at + k] === b[start + k]) k++;
       if (k === length) return this.values[entry]!;
@@ -46,23 +52,54 @@ export class InternedStrings {
   private add(slot: number, hash: number, b: Buffer, start: number, end: number): string {
     if (this.values.length === MAX_ENTRIES || this.used + (end - start) > this.pool.length) {
       this.clear();
-      return this.intern(b, start, end);
+      return this.internHashed(b, start, end, hash);
     }
     const value = b.toString('latin1', start, end);
     const entry = this.values.length;
     this.values.push(value);
-    this.hashes[entry] = hash;
-    this.offsets[entry] = this.used;
-    this.lengths[entry] = end - start;
+    this.places[2 * entry] = this.used;
+    this.places[2 * entry + 1] = end - start;
     this.pool.set(b.subarray(start, end), this.used);
     this.used += end - start;
-    this.slots[slot] = entry + 1;
+    this.slots[2 * slot] = hash;
+    this.slots[2 * slot + 1] = entry + 1;
+    if (2 * this.values.length > this.mask + 1) this.grow();
     return value;
   }
 
+  /** Twice the slots, every entry placed again by its hash. */
+  private grow(): void {
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = old.length - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] === 0) continue;
+      let slot = old[i]! & mask;
+      while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+      slots[2 * slot] = old[i]!;
+      slots[2 * slot + 1] = old[i + 1]!;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+
   private clear(): void {
-    this.slots.fill(0);
+    this.slots = new Int32Array(FIRST_SLOTS * 2);
+    this.mask = FIRST_SLOTS - 1;
     this.values.length = 0;
     this.used = 0;
   }
+}
+
+export const HASH_START = 0x811c9dc5;
+
+/** One step of the hash (32-bit FNV-1a) `bytesHash` takes over each byte. */
+export function hashStep(hash: number, byte: number): number {
+  return Math.imul(hash ^ byte, 0x01000193);
+}
+
+export function bytesHash(b: Uint8Array, start: number, end: number): number {
+  let hash = HASH_START;
+  for (let i = start; i < end; i++) hash = hashStep(hash, b[i]!);
+  return hash;
 }

@@ -20,10 +20,11 @@
  * and rare in access logs.
  */
 
+import { decimal, plainNumberEnd } from './json-number.js';
+
 const QUOTE = 34;
 const COMMA = 44;
 const MINUS = 45;
-const DOT = 46;
 const ZERO = 48;
 const COLON = 58;
 const OPEN_BRACE = 123;
@@ -257,18 +258,7 @@ function valueAt(b: Buffer, i: number, end: number): number {
     }
     return -1;
   }
-  if (c === MINUS || DIGIT[c] === 1) {
-    let j = c === MINUS ? i + 1 : i;
-    const first = j;
-    while (j < end && DIGIT[b[j]!] === 1) j++;
-    if (j === first || (b[first] === ZERO && j > first + 1)) return -1;
-    if (b[j] === DOT) {
-      const fraction = ++j;
-      while (j < end && DIGIT[b[j]!] === 1) j++;
-      if (j === fraction) return -1;
-    }
-    return j;
-  }
+  if (c === MINUS || DIGIT[c] === 1) return plainNumberEnd(b, i, end);
   if (c === 116 /* t */) return literal(b, i, end, TRUE);
   if (c === 102 /* f */) return literal(b, i, end, FALSE);
   if (c === 110 /* n */) return literal(b, i, end, NULL);
@@ -288,30 +278,4 @@ function sameBytes(b: Uint8Array, start: number, end: number, bytes: Uint8Array)
   if (end - start !== bytes.length) return false;
   for (let k = 0; k < bytes.length; k++) if (b[start + k] !== bytes[k]) return false;
   return true;
-}
-
-/** A number the scan has checked is `-?digits(.digits)?`: by hand up to fifteen digits, else through Number. */
-function decimal(b: Buffer, start: number, end: number): number {
-  let i = start;
-  const negative = b[i] === MINUS;
-  if (negative) i++;
-  let whole = 0;
-  const wholeStart = i;
-  for (; i < end && DIGIT[b[i]!] === 1; i++) whole = whole * 10 + b[i]! - ZERO;
-  const digits = i - wholeStart;
-  let fraction = 0;
-  let scale = 1;
-  if (i < end && b[i] === DOT) {
-    for (i++; i < end && DIGIT[b[i]!] === 1; i++) {
-      fraction = fraction * 10 + b[i]! - ZERO;
-      scale *= 10;
-    }
-  }
-  // All digits as one integer over a power of ten: both exact in a double, so the one division is
-  // rounded once, as Number() would. Past 2^53 the integer is not exact: the slow road.
-  const scaled = whole * scale + fraction;
-  if (digits > 15 || scale > 1e6 || scaled > Number.MAX_SAFE_INTEGER)
-    return Number(b.toString('latin1', start, end));
-  const value = scaled / scale;
-  return negative ? -value : value;
 }

@@ -46,6 +46,12 @@ describe('ClientLimiter', () => {
     expect(refused).toBe(0);
     expect(limiter.size).toBeLessThanOrEqual(1000);
     expect(limiter.size).toBe(1000);
+    // Forgotten clients' places are reused: memory stays bounded too.
+    expect(limiter.slotCount).toBeLessThanOrEqual(1001);
+    limiter.reconfigure({ rps: 1, burst: 1, maxKeys: 10 });
+    limiter.reconfigure({ rps: 1, burst: 1, maxKeys: 1000 });
+    for (let i = 0; i < 5000; i++) limiter.tryTake(`again-${i}`);
+    expect(limiter.slotCount).toBeLessThanOrEqual(1001);
   });
 
   it('forgets the least recently seen client first', () => {
@@ -71,5 +77,25 @@ describe('ClientLimiter', () => {
     expect([1, 2, 3].map(() => limiter.tryTake('c'))).toEqual([true, true, false]);
     now = 100;
     expect(limiter.tryTake('c')).toBe(true);
+  });
+
+  // A forgotten client's place is reused for a new one, which starts full, and never for a client
+  // still kept (after eviction, and after a smaller maxKeys drops clients).
+  it("gives a new client a fresh bucket in a forgotten one's place", () => {
+    const limiter = new ClientLimiter({ rps: 1, burst: 2, maxKeys: 2 }, () => 0);
+    const drain = (key: string) => [1, 2, 3].map(() => limiter.tryTake(key));
+    expect(drain('a')).toEqual([true, true, false]);
+    expect(drain('b')).toEqual([true, true, false]);
+    expect(drain('c')).toEqual([true, true, false]);
+    expect(limiter.tryTake('b')).toBe(false);
+    limiter.reconfigure({ rps: 1, burst: 2, maxKeys: 3 });
+    expect(drain('d')).toEqual([true, true, false]);
+    limiter.reconfigure({ rps: 1, burst: 2, maxKeys: 2 });
+    limiter.reconfigure({ rps: 1, burst: 2, maxKeys: 5 });
+    expect(limiter.tryTake('e')).toBe(true);
+    expect(limiter.tryTake('f')).toBe(true);
+    // d and b were kept (c, the least recent, was dropped): still empty.
+    expect([limiter.tryTake('d'), limiter.tryTake('b')]).toEqual([false, false]);
+    expect([limiter.tryTake('e'), limiter.tryTake('e'), limiter.tryTake('f')]).toEqual([true, false, true]);
   });
 });
