@@ -10,6 +10,7 @@ import {
   FloodgateLine,
 } from './floodgate-line.js';
 import { InternedStrings } from './interned-strings.js';
+import { IsoTimes } from './iso-times.js';
 import { JsonFieldScanner } from './json-fields.js';
 import { UNTAGGED } from './known-values.js';
 
@@ -82,8 +83,7 @@ export class AccessLineParser {
     loggedRank: -1,
   };
   // The whole second of the last plain time decoded (`YYYY-MM-DDTHH:MM:SS`); empty at first.
-  private readonly secondPrefix = new Uint8Array(19);
-  private secondMs = Number.NaN;
+  private readonly times = new IsoTimes();
 
   /** `routePrefixes`: every route prefix replay matches against; undefined, or one not ASCII, keeps targets whole. */
   constructor(routePrefixes?: readonly string[]) {
@@ -207,20 +207,11 @@ export class AccessLineParser {
   private time(s: JsonFieldScanner): number | undefined {
     const line = s.bytes;
     const at = s.plainStringStart(TIME);
-    if (at < 0 || s.valueEnd(TIME) !== at + 25 || !isPlainUtcMillis(line, at)) {
-      const numeric = s.number(TIME);
-      if (numeric !== undefined) return numeric;
-      const parsed = Date.parse(s.string(TIME) ?? '');
-      return Number.isFinite(parsed) ? parsed : undefined;
-    }
-    const prefix = this.secondPrefix;
-    let k = 0;
-    while (k < 19 && line[at + k] === prefix[k]) k++;
-    if (k < 19) {
-      prefix.set(line.subarray(at, at + 19));
-      this.secondMs = Date.parse(`${line.toString('latin1', at, at + 19)}Z`);
-    }
-    return Number.isFinite(this.secondMs) ? this.secondMs + digits3(line, at + 20) : undefined;
+    if (at >= 0 && s.valueEnd(TIME) === at + 25 && this.times.read(line, at, at + 25)) return this.times.time;
+    const numeric = s.number(TIME);
+    if (numeric !== undefined) return numeric;
+    const parsed = Date.parse(s.string(TIME) ?? '');
+    return Number.isFinite(parsed) ? parsed : undefined;
   }
 }
 
@@ -238,25 +229,4 @@ function outcomeKind(outcome: string): number {
 function loggedRank(value: string | undefined): number {
   const priority = parsePriority(value);
   return priority === undefined ? -1 : priorityRank(priority);
-}
-
-/** A string value `YYYY-MM-DDTHH:MM:SS.mmmZ` at `at`, the shape pino's isoTime writes. */
-function isPlainUtcMillis(b: Buffer, at: number): boolean {
-  return (
-    b[at + 24] === 34 /* " */ &&
-    b[at + 19] === 46 /* . */ &&
-    b[at + 23] === 90 /* Z */ &&
-    b[at + 10] === 84 /* T */ &&
-    isDigit(b[at + 20]!) &&
-    isDigit(b[at + 21]!) &&
-    isDigit(b[at + 22]!)
-  );
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-function digits3(b: Buffer, at: number): number {
-  return (b[at]! - 48) * 100 + (b[at + 1]! - 48) * 10 + b[at + 2]! - 48;
 }

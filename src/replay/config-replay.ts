@@ -22,6 +22,7 @@ export interface ConfigOutcome {
   notReplayed: string[];
 }
 
+const METHOD_CACHE_LIMIT = 64;
 const ROUTE_CACHE_LIMIT = 10_000;
 
 /**
@@ -101,6 +102,8 @@ export class ConfigReplay {
     // Route keys repeat (see AccessLine.routeKey), so each is matched once per method.
     let known = this.routeCache.get(line.method);
     if (known === undefined) {
+      // Methods are the client's to choose: a log of many made-up ones must not grow this without end.
+      if (this.routeCache.size >= METHOD_CACHE_LIMIT) this.routeCache.clear();
       known = new Map();
       this.routeCache.set(line.method, known);
     }

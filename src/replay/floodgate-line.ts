@@ -12,12 +12,15 @@
  * every quote found closes a string; keys must then follow at the exact byte, and the line must end
  * with `"bytes":N}`. Anything else (another layout, a cut-off line, an escape, an exponent) returns
  * false and the caller reads the line the general way. What it does not check is the bytes of
- * values it skips (request id, upstream): JSON.stringify, which wrote them, leaves no raw control
- * characters in a string, so only a line damaged inside those values would read differently.
+ * values it skips and does not keep (request id, reason, upstream): JSON.stringify, which wrote
+ * them, leaves no raw control character in a string, so a line damaged inside one of those is read
+ * where JSON.parse would refuse it, with the same values replay uses. Every value replay keeps
+ * (path included) and the time are checked.
  */
 import { Bytes, bytesAt } from './byte-words.js';
 import { HASH_START, hashStep } from './interned-strings.js';
-import { plainNumberEnd } from './json-number.js';
+import { IsoTimes } from './iso-times.js';
+import { isDigit, plainNumberEnd } from './json-number.js';
 import { KnownValues } from './known-values.js';
 
 const QUOTE = 34;
@@ -77,11 +80,37 @@ export class FloodgateLine {
   // serves every line up to it, so no line is searched twice.
   private escapeFrom = 0;
   private nextEscape = -1;
-  private readonly second = new Int32Array(5);
-  private secondMs = Number.NaN;
+  private readonly times = new IsoTimes();
+  // The fields of the line being read whose values no table knows yet.
+  private readonly unknownFields = new Int32Array(STRING_FIELDS);
+  private unknown = 0;
 
   /** Reads `b[start, end)`; false when it is not in Floodgate's layout (or holds an escape). */
   read(b: Buffer, start: number, end: number): boolean {
+    this.unknown = 0;
+    return this.layout(b, start, end) && this.learnUnknown(end);
+  }
+
+  /**
+   * Values seen for the first time are learnt only once their whole line has been read: a run of
+   * cut-off or foreign lines must not fill a table (32 values) and send every later line the slow way.
+   */
+  private learnUnknown(end: number): boolean {
+    for (let k = 0; k < this.unknown; k++) {
+      const field = this.unknownFields[k]!;
+      const table = this.tables[field === F_FAILOVER_FROM ? F_REGION : field]!;
+      const from = this.starts[field]!;
+      // failoverFrom may be the region just learnt from the same line.
+      let id = table.find(this.bytes, this.view, from, end);
+      if (id < 0) id = table.learn(this.bytes, from, this.ends[field]!, this.high[field] === 1);
+      // A field with more values than a table holds is for the general path.
+      if (id < 0) return false;
+      this.ids[field] = id;
+    }
+    return true;
+  }
+
+  private layout(b: Buffer, start: number, end: number): boolean {
     if (b !== this.bytes) this.take(b);
     if (start < this.escapeFrom || this.nextEscape < start) {
       const at = b.indexOf(BACKSLASH, start);
@@ -92,7 +121,8 @@ export class FloodgateLine {
     const v = this.view;
     if (!bytesAt(v, start, end, LEVEL) || !bytesAt(v, start + LEVEL.length, end, TIME)) return false;
     let at = start + LEVEL.length + TIME.length;
-    if (!this.readTime(b, at, end)) return false;
+    if (!this.times.read(b, at, end)) return false;
+    this.time = this.times.time;
     at += 25;
     if (bytesAt(v, at, end, WORKER)) {
       at = plainNumberEnd(b, at + WORKER.length, end);
@@ -107,7 +137,7 @@ export class FloodgateLine {
     if (at < 0 || !bytesAt(v, at, end, DURATION)) return false;
     at = this.duration(at + DURATION.length, end);
     if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
-    if (at >= 0) at = this.skipped(at, end, PATH, F_PATH);
+    if (at >= 0) at = this.path(at, end);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID, -1);
     if (at >= 0) at = this.client(at, end);
     if (at < 0) return false;
@@ -137,7 +167,7 @@ export class FloodgateLine {
     if (!bytesAt(this.view, at, end, key)) return -1;
     const table = this.tables[field === F_FAILOVER_FROM ? F_REGION : field]!;
     const from = at + key.length;
-    let id = table.find(this.bytes, this.view, from, end);
+    const id = table.find(this.bytes, this.view, from, end);
     if (id >= 0) {
       const valueEnd = from + table.byteLength(id);
       this.ids[field] = id;
@@ -147,10 +177,7 @@ export class FloodgateLine {
     }
     const after = this.short(at, end, key, field);
     if (after < 0) return -1;
-    id = table.learn(this.bytes, from, after - 1, this.high[field] === 1);
-    // A field with more values than a table holds is for the general path.
-    if (id < 0) return -1;
-    this.ids[field] = id;
+    this.unknownFields[this.unknown++] = field;
     return after;
   }
 
@@ -213,6 +240,15 @@ export class FloodgateLine {
     return quote + 1;
   }
 
+  /** The path: kept (it is matched against routes), so a control character in it sends the line back. */
+  private path(at: number, end: number): number {
+    const after = this.skipped(at, end, PATH, F_PATH);
+    if (after < 0) return -1;
+    const b = this.bytes;
+    for (let j = this.starts[F_PATH]!; j < after - 1; j++) if (b[j]! < 32) return -1;
+    return after;
+  }
+
   /** `status`: digits only, no leading zero. */
   private integer(at: number, end: number): number {
     const b = this.bytes;
@@ -252,45 +288,8 @@ export class FloodgateLine {
         : scaled / scale;
     return j;
   }
-
-  /** `time` as pino's isoTime writes it, `YYYY-MM-DDTHH:MM:SS.mmmZ`, its whole second cached. */
-  private readTime(b: Buffer, at: number, end: number): boolean {
-    if (
-      at + 25 > end ||
-      b[at + 24] !== QUOTE ||
-      b[at + 19] !== 46 /* . */ ||
-      b[at + 23] !== 90 /* Z */ ||
-      b[at + 10] !== 84 /* T */ ||
-      !isDigit(b[at + 20]!) ||
-      !isDigit(b[at + 21]!) ||
-      !isDigit(b[at + 22]!)
-    ) {
-      return false;
-    }
-    const v = this.view;
-    const s = this.second;
-    if (
-      v.getInt32(at, true) !== s[0] ||
-      v.getInt32(at + 4, true) !== s[1] ||
-      v.getInt32(at + 8, true) !== s[2] ||
-      v.getInt32(at + 12, true) !== s[3] ||
-      v.getInt32(at + 15, true) !== s[4] ||
-      Number.isNaN(this.secondMs)
-    ) {
-      for (let k = 0; k < 4; k++) s[k] = v.getInt32(at + 4 * k, true);
-      s[4] = v.getInt32(at + 15, true);
-      this.secondMs = Date.parse(`${b.toString('latin1', at, at + 19)}Z`);
-      if (Number.isNaN(this.secondMs)) return false;
-    }
-    this.time = this.secondMs + (b[at + 20]! - 48) * 100 + (b[at + 21]! - 48) * 10 + b[at + 22]! - 48;
-    return true;
-  }
 }
 
 function orSame(next: number, at: number): number {
   return next < 0 ? at : next;
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
 }

@@ -48,6 +48,6 @@ export function decimal(b: Buffer, start: number, end: number): number {
   return negative ? -value : value;
 }
 
-function isDigit(code: number): boolean {
+export function isDigit(code: number): boolean {
   return code >= ZERO && code <= NINE;
 }

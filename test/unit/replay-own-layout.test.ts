@@ -263,6 +263,53 @@ describe("reading Floodgate's own access lines", () => {
   });
 });
 
+describe('lines the own-layout reader must leave to the general path', () => {
+  // JSON.parse refuses a raw control character in a string; so must every value replay keeps.
+  it.each<[string, (line: string) => string]>([
+    ['a tab in the path', (line) => line.replace('"path":"/api/', '"path":"/api/\t')],
+    ['a NUL in the time', (line) => line.replace(/("time":"\d{4}-\d\d-\d\dT\d\d:\d\d)./, '$1\u0000')],
+  ])('%s', (_name, damage) => {
+    const line = damage(written({}));
+    expect(() => JSON.parse(line)).toThrow();
+    expect(ownLayout(line)).toBe(false);
+    expect(read(line).parsed).toBe('other');
+  });
+
+  // Date.parse reads more shapes than pino writes; a time not in pino's shape means what Date.parse says.
+  it('reads a time in another shape as Date.parse does', () => {
+    const time = '2026-12-(1T10:00:00.123Z';
+    const line = written({}).replace(/"time":"[^"]*"/, `"time":"${time}"`);
+    expect(ownLayout(line)).toBe(false);
+    expect(read(line).parsed).toMatchObject({ end: Date.parse(time) });
+  });
+
+  // Values are learnt from whole lines only: cut-off lines with new methods must not fill the table.
+  it('learns no value from a line it does not read', () => {
+    const own = new FloodgateLine();
+    for (let i = 0; i < 40; i++) {
+      const line = written({ method: `X${i}` });
+      const cut = Buffer.from(line.slice(0, line.indexOf('"path"')));
+      expect(own.read(cut, 0, cut.length)).toBe(false);
+    }
+    expect(own.methods.strings).toEqual([]);
+    for (const method of ['GET', 'POST']) {
+      const bytes = Buffer.from(written({ method }));
+      expect(own.read(bytes, 0, bytes.length)).toBe(true);
+    }
+    expect(own.methods.strings).toEqual(['GET', 'POST']);
+  });
+
+  // failoverFrom shares the regions' table: a new region named twice on one line is learnt once.
+  it('learns a region once when a new one is both region and failoverFrom', () => {
+    const own = new FloodgateLine();
+    const bytes = Buffer.from(written({ region: 'ap-south', home: 'ap-south' }));
+    expect(own.read(bytes, 0, bytes.length)).toBe(true);
+    const failover = Buffer.from(written({ region: 'us-west', home: 'us-west-2' }));
+    expect(own.read(failover, 0, failover.length)).toBe(true);
+    expect(own.regions.strings).toEqual(['ap-south', 'us-west', 'us-west-2']);
+  });
+});
+
 describe('KnownValues', () => {
   const find = (values: KnownValues, text: string) => {
     const b = Buffer.from(text);
