@@ -95,9 +95,14 @@ describe('admission', () => {
     for (const socket of sockets) socket.destroy();
     await until(() => inflight() === 0 || performance.now() - leftAt > 800, 2000, 'the slots back');
     expect(inflight()).toBe(0);
+    // Their turns went back too: the next request gets the first of them (0.9 s after the pair)
+    // instead of queueing behind both, 2.7 s after it.
+    const next = performance.now();
+    expect((await fetchText(`${gw.publicUrl}/api/video/next`)).status).toBe(200);
+    expect(performance.now() - next).toBeLessThan(1500);
     // Past both turns: neither waiting request went upstream.
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    expect(upstream.requests.length).toBe(2);
+    expect(upstream.requests.length).toBe(3);
   });
 
   // Requests admitted and waiting for their turn finish on the config they started with: a reload

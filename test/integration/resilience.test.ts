@@ -138,6 +138,35 @@ describe('resilience', () => {
     expect(gw.view.regions()['us-west']!.outcomes.failover).toBe(1);
   });
 
+  // Issue 14: the GETs in flight when a region's backends die all fail over in the same instant.
+  // Past the slots failover may fill in the target (here 2 of 4), they wait for one to come free
+  // instead of failing, up to the target's paceMaxWaitMs; the target's own traffic keeps the rest.
+  it('lets failover wait a moment for a slot in the target instead of failing', async () => {
+    await start({ rps: 1000 }, { rps: 1000, burst: 100, maxConcurrent: 4 });
+    west.setMode({ kind: 'delay', ms: 100 });
+    await east.close();
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.map((a) => a.headers['x-floodgate-failover-from'])).toEqual(Array(4).fill('us-east'));
+    // The last two went once the first two were answered, never more than two at once.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(gw.view.regions()['us-west']!.outcomes.failover).toBe(4);
+  });
+
+  it('answers a failover that found no slot within paceMaxWaitMs as before', async () => {
+    await start({ rps: 1000 }, { rps: 1000, burst: 100, maxConcurrent: 4, paceMaxWaitMs: 100 });
+    west.setMode({ kind: 'delay', ms: 400 });
+    await east.close();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 502, 502]);
+    expect(west.requests.length).toBe(2);
+  });
+
   // A request with a body that fails upstream is answered 502 and was sent exactly once.
   it('never replays a request body', async () => {
     await start({ rps: 1000 }, { rps: 1000 });
