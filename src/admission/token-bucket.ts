@@ -19,6 +19,8 @@
  * full, at most one burst more.
  */
 
+import { RateMeter } from './rate-meter.js';
+
 // Fills are fractional; without a little slack a request arriving exactly when the arithmetic says
 // a token is ready could be refused because of rounding in the last bit.
 const EPSILON = 1e-9;
@@ -29,12 +31,15 @@ export class TokenBucket {
   private fill: number;
   private spare = 0;
   private updatedAt: number;
+  /** Tokens that came from elsewhere and fitted, for the rate they come in at. */
+  private readonly deposits: RateMeter;
 
   constructor(rate: number, burst: number, now: number) {
     this.ratePerMs = rate / 1000;
     this.capacity = usableCapacity(burst);
     this.fill = this.capacity;
     this.updatedAt = now;
+    this.deposits = new RateMeter(DEPOSIT_SPAN_MS, now);
   }
 
   /** Refill, tokens per second. */
@@ -99,7 +104,13 @@ export class TokenBucket {
     this.refill(now);
     const accepted = Math.max(0, Math.min(tokens, this.capacity - this.fill));
     this.fill += accepted;
+    if (accepted > 0) this.deposits.record(now, accepted);
     return accepted;
+  }
+
+  /** Tokens per second that deposits brought in over the last second. */
+  depositRate(now: number): number {
+    return this.deposits.rateOver(now, DEPOSIT_SPAN_MS);
   }
 
   /** Spends every token at once (a bucket that may only spend what it was given starts from here). */
@@ -147,6 +158,9 @@ export class TokenBucket {
     return this.capacity;
   }
 }
+
+/** Deposits are measured over the last second: leases follow a change of demand within that. */
+const DEPOSIT_SPAN_MS = 1000;
 
 function usableCapacity(burst: number): number {
   return Math.max(burst, 1);
