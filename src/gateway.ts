@@ -10,7 +10,7 @@ import { isIdempotent } from './http/methods.js';
 import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
-import { admit, failoverWait } from './request/admit.js';
+import { admit, beginCall, failoverWait } from './request/admit.js';
 import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
 import { hold } from './request/hold.js';
@@ -72,6 +72,7 @@ export class Gateway implements ForwardListener {
     if (problem !== undefined) return this.refuse(ctx, problem);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.refuse(ctx, permit);
+    if (!beginCall(ctx, permit)) return this.refuse(ctx, 'circuit-open');
     prepareUpgradeHeaders(req.headers, forwardedValues(ctx));
     this.tunnels.tunnel(ctx, permit, head, this);
   };
@@ -123,11 +124,18 @@ export class Gateway implements ForwardListener {
     const check = ctx.region === ctx.home ? region.ownTurn() : region.spareTurn(this.clock());
     hold(ctx, check, (how) => {
       region.turnCame();
-      if (how !== 'gone') return new Exchange(ctx, permit, this).start();
-      // Its slot and its turn go back at once, not when the turn would have come.
-      if (ctx.region === ctx.home) region.giveTurnBack();
-      permit.settle('neutral');
-      this.clientClosed(ctx);
+      if (how === 'gone') {
+        // Its slot and its turn go back at once, not when the turn would have come.
+        if (ctx.region === ctx.home) region.giveTurnBack();
+        permit.settle('neutral');
+        return this.clientClosed(ctx);
+      }
+      if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
+      // The region's breaker opened while the request waited: handled like a refusal at admission
+      // at home, like a failover region with no capacity elsewhere.
+      if (ctx.region === ctx.home) return this.whenRefused(ctx, 'circuit-open');
+      ctx.region = ctx.home;
+      this.refuseFailure(ctx);
     });
   }
 
