@@ -128,13 +128,14 @@ export class Region {
   }
 
   /**
-   * The pace admitted requests leave at: a little above the rate this process gets tokens at. With
-   * leased tokens that is what its leases bring (at least its share of the region's rate), not the
-   * region's whole rate: each process of a group paced at that would let the group reach the
-   * backend at a multiple of it whenever their leased and stored tokens allow.
+   * The pace admitted requests leave at: a little above the bucket's refill. Leased tokens have no local refill,
+   * and a process may lease more than its share while its peers are idle, so it paces at the
+   * region's whole rate: pacing smooths bursts, the leases are what limit.
    */
   paceRps(): number {
-    return this.admission.tokenInflow() * PACE_HEADROOM;
+    const admission = this.admission;
+    const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
+    return rate * PACE_HEADROOM;
   }
 
   /** Books the next turn for one of the region's own requests: the check says when it has come. */

@@ -247,18 +247,6 @@ export class RegionAdmission {
     this.surge.setShare(share);
   }
 
-  /**
-   * Tokens per second this process gets to spend: the bucket's refill, or with leased tokens what
-   * the leases brought over the last second, never less than this process's share of the rate.
-   * A process sharing a region with others holds only its lease of the region's tokens, so this is
-   * the pace its admitted requests may leave at (see region.ts): paced at the whole region's rate,
-   * two processes together would reach the backend at twice it.
-   */
-  tokenInflow(): number {
-    if (this.supply.kind === 'local') return this.bucket.rate;
-    return Math.max(this.bucket.depositRate(this.clock()), this.limits.rps * this.trafficShare);
-  }
-
   /** How many requests of a priority may be in flight at once while the region is short of slots. */
   slotLimit(priority: Priority): number {
     return this.inflight.slotsFor(this.floors.slotsShort[priorityRank(priority)]!);

@@ -19,8 +19,6 @@
  * full, at most one burst more.
  */
 
-import { RateMeter } from './rate-meter.js';
-
 // Fills are fractional; without a little slack a request arriving exactly when the arithmetic says
 // a token is ready could be refused because of rounding in the last bit.
 const EPSILON = 1e-9;
@@ -31,15 +29,12 @@ export class TokenBucket {
   private fill: number;
   private spare = 0;
   private updatedAt: number;
-  /** Tokens that came from elsewhere and fitted, for the rate they come in at. */
-  private readonly deposits: RateMeter;
 
   constructor(rate: number, burst: number, now: number) {
     this.ratePerMs = rate / 1000;
     this.capacity = usableCapacity(burst);
     this.fill = this.capacity;
     this.updatedAt = now;
-    this.deposits = new RateMeter(DEPOSIT_SPAN_MS, now);
   }
 
   /** Refill, tokens per second. */
@@ -104,13 +99,7 @@ export class TokenBucket {
     this.refill(now);
     const accepted = Math.max(0, Math.min(tokens, this.capacity - this.fill));
     this.fill += accepted;
-    if (accepted > 0) this.deposits.record(now, accepted);
     return accepted;
-  }
-
-  /** Tokens per second that deposits brought in over the last second. */
-  depositRate(now: number): number {
-    return this.deposits.rateOver(now, DEPOSIT_SPAN_MS);
   }
 
   /** Spends every token at once (a bucket that may only spend what it was given starts from here). */
@@ -158,9 +147,6 @@ export class TokenBucket {
     return this.capacity;
   }
 }
-
-/** Deposits are measured over the last second: leases follow a change of demand within that. */
-const DEPOSIT_SPAN_MS = 1000;
 
 function usableCapacity(burst: number): number {
   return Math.max(burst, 1);
