@@ -10,9 +10,10 @@ import { isIdempotent } from './http/methods.js';
 import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
-import { admit, beginCall, failoverWait } from './request/admit.js';
+import { admit, beginCall } from './request/admit.js';
 import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
+import { FailoverWait } from './request/failover-wait.js';
 import { hold } from './request/hold.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
@@ -27,8 +28,8 @@ import type { WebSocketTunnels } from './upstream/websocket.js';
  *   admit    (request/admit.ts)     client limit, home breaker, admission core -> a permit
  *   forward  (upstream/forward.ts)  one trip upstream at the region's next turn (send-pacer.ts),
  *                                   reported back as an outcome
- *   settle   (here)                 on refusal or failure: serve a kept copy, fail over (waiting a
- *                                   moment for the failover region's spare capacity), or refuse;
+ *   settle   (here)                 on refusal or failure: serve a kept copy, fail over (a request
+ *                                   whose trip failed may wait a moment for spare capacity), or refuse;
  *                                   then one access line and the outcome counters
  *
  * Waits (for a turn, for spare capacity) are request/hold.ts's: a client that leaves ends them at
@@ -92,7 +93,7 @@ export class Gateway implements ForwardListener {
         // requests that have no copy.
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.region === ctx.home && isIdempotent(ctx.req.method))
-          return this.failOver(ctx, () => this.refuseFailure(ctx));
+          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
         return this.refuseFailure(ctx);
       case 'failed':
         // The connection broke before any answer (a backend that died with the request on it, after
@@ -101,7 +102,7 @@ export class Gateway implements ForwardListener {
         // client has already waited), nor a 5xx (the upstream answered).
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx))
-          return this.failOver(ctx, () => this.refuseFailure(ctx));
+          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
         return this.refuseFailure(ctx);
     }
   }
@@ -153,7 +154,7 @@ export class Gateway implements ForwardListener {
     if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
     // A surge is the home region's own policy: its requests are not pushed onto another region.
     if (refusal !== 'surge' && isIdempotent(ctx.req.method))
-      return this.failOver(ctx, () => this.refuse(ctx, refusal));
+      return this.failOver(ctx, () => this.refuse(ctx, refusal), false);
     this.refuse(ctx, refusal);
   }
 
@@ -164,18 +165,18 @@ export class Gateway implements ForwardListener {
   }
 
   /**
-   * Forwards to the first failover region whose breaker is closed and that has capacity to spare.
-   * None has now: the request waits for some (a slot coming free, a spare token) up to the first
-   * such region's `paceMaxWaitMs`, holding nothing meanwhile; `otherwise` answers it when none does.
+   * Forwards to the first failover region whose breaker is closed and that has capacity to spare;
+   * `otherwise` answers the request when none has. A `patient` one (its trip upstream failed) may
+   * wait a moment for spare capacity first (request/failover-wait.ts).
    */
-  private failOver(ctx: RequestContext, otherwise: () => void): void {
-    let permit: Permit | undefined;
-    const waiting = failoverWait(ctx, this.clock, (found) => (permit = found));
-    hold(ctx, waiting, (how) => {
+  private failOver(ctx: RequestContext, otherwise: () => void, patient: boolean): void {
+    const wait = new FailoverWait(ctx, this.clock, patient);
+    hold(ctx, wait.check, (how) => {
+      wait.end();
       if (how === 'gone') return this.clientClosed(ctx);
       if (how === 'expired') return otherwise();
-      ctx.region = permit!.region;
-      this.send(ctx, permit!);
+      ctx.region = wait.permit!.region;
+      this.send(ctx, wait.permit!);
     });
   }
 

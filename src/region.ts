@@ -38,6 +38,8 @@ export class Region {
    * reach the backend faster than that; failover takes only the turns own requests leave free.
    */
   readonly pacer: SendPacer;
+  /** Requests failed over from elsewhere waiting for spare capacity here (request/failover-wait.ts). */
+  failoverWaiting = 0;
   // Requests admitted here and waiting for their turn: a removed region closes its pools only after.
   private waiting = 0;
   private noneWaiting: (() => void) | undefined;

@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../admission/clock.js';
 import type { Refusal } from '../http/errors.js';
 import { logEvent } from '../observability/logger.js';
 import type { Region } from '../region.js';
 import type { RequestContext } from './context.js';
-import type { HoldCheck } from './hold.js';
 import { Permit } from './permit.js';
 
 /**
@@ -50,36 +48,6 @@ export function beginCall(ctx: RequestContext, permit: Permit): boolean {
 export function admitFailover(target: Region): Permit | undefined {
   if (target.breaker.state !== 'closed' || !target.admission.admitSpillover()) return undefined;
   return new Permit(target);
-}
-
-/** How often a request waiting for spare capacity in a failover region asks again. */
-const FAILOVER_RETRY_MS = 10;
-
-/**
- * The wait of a request for a permit in one of its home region's failover regions, tried in order
- * (see gateway.ts): `found` gets the permit once one admits it. Spare capacity comes back within
- * moments (a slot when a request there finishes, a token with the refill), so the request waits up
- * to the first region's `paceMaxWaitMs` for it, unless no failover region's breaker is closed.
- */
-export function failoverWait(ctx: RequestContext, clock: Clock, found: (permit: Permit) => void): HoldCheck {
-  const targets: Region[] = [];
-  for (const name of ctx.home.config.failover) {
-    const target = ctx.runtime.regions.get(name);
-    if (target !== undefined) targets.push(target);
-  }
-  const since = clock();
-  const patienceMs = targets[0]?.pacer.maxWaitMs ?? 0;
-  return () => {
-    for (const target of targets) {
-      const permit = admitFailover(target);
-      if (permit === undefined) continue;
-      found(permit);
-      return 0;
-    }
-    const left = since + patienceMs - clock();
-    if (left <= 0 || !targets.some((t) => t.breaker.state === 'closed')) return Number.POSITIVE_INFINITY;
-    return Math.max(1, Math.min(FAILOVER_RETRY_MS, left));
-  };
 }
 
 function clientRefusal(ctx: RequestContext, logger: Logger): Refusal | undefined {
