@@ -22,10 +22,8 @@
  * together reached the backend at twice the pace, and a backend that answers wrong under bursts
  * (the simulated counts store serves zero likes) did. Own requests book their turn (`wait`);
  * a request failed over from another region only takes a turn that is free at the moment it asks
- * (`spareTurn`: the schedule is clear, without the tolerance, which is the region's own users'
- * allowance for requests sent together) and otherwise asks again when one should be, so it never
- * books a later turn that the region's own requests would then queue behind: they come first here
- * as in admission. A
+ * (`spareTurn`) and otherwise asks again when one should be, so it never books a later turn that
+ * the region's own requests would then queue behind: they come first here as in admission. A
  * request that will not leave after all (its client left) gives its turn back (`giveBack`), so the
  * next one takes it instead of queueing behind a turn nobody uses.
  *
@@ -55,17 +53,15 @@ export class SendPacer {
 
   /**
    * For a request failed over from another region: takes a turn only if one is free at `now`, so it
-   * never books a later turn that the region's own requests would then queue behind. Free means the
-   * whole schedule is clear, the tolerance unused: requests sent together are the region's own users'
-   * allowance, not failover's, and a failover request joining a pair of them makes three at the
-   * backend within one interval. Returns 0 when it took one, else how long until one would be free
-   * (taken by nobody: ask again then; an own request arriving meanwhile may get it first). `force`
-   * takes the turn now whatever the schedule says, for a request that has waited its longest.
+   * never books a later turn that the region's own requests would then queue behind. Returns 0 when
+   * it took one, else how long until one would be free (taken by nobody: ask again then; an own
+   * request arriving meanwhile may get it first). `force` takes the turn now whatever the schedule
+   * says, for a request that has waited its longest.
    */
   spareTurn(now: number, ratePerSecond: number, force: boolean): number {
     if (!(ratePerSecond > 0) || this.maxWaitMs <= 0) return 0;
     const interval = 1000 / ratePerSecond;
-    const wait = this.nextTurn - now;
+    const wait = this.nextTurn - this.tolerance * interval - now;
     if (wait >= EPSILON && !force) return wait;
     this.book(now, now, interval);
     return 0;
