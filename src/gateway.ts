@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from './admission/clock.js';
@@ -11,9 +10,11 @@ import { isIdempotent } from './http/methods.js';
 import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
 import type { StaleReason } from './observability/metrics.js';
-import { admit, admitFailover } from './request/admit.js';
+import { admit, beginCall } from './request/admit.js';
 import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
+import { FailoverWait } from './request/failover-wait.js';
+import { hold } from './request/hold.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
 import { Exchange, type ForwardListener, type ForwardResult } from './upstream/forward.js';
@@ -27,8 +28,12 @@ import type { WebSocketTunnels } from './upstream/websocket.js';
  *   admit    (request/admit.ts)     client limit, home breaker, admission core -> a permit
  *   forward  (upstream/forward.ts)  one trip upstream at the region's next turn (send-pacer.ts),
  *                                   reported back as an outcome
- *   settle   (here)                 on refusal or failure: fail over, serve a kept copy, or refuse;
+ *   settle   (here)                 on refusal or failure: serve a kept copy, fail over (a request
+ *                                   whose trip failed may wait a moment for spare capacity), or refuse;
  *                                   then one access line and the outcome counters
+ *
+ * Waits (for a turn, for spare capacity) are request/hold.ts's: a client that leaves ends them at
+ * once, gives back what the request held, and is logged as client-closed.
  *
  * HTTP/1.1 requests and WebSocket upgrades share classify and admit. Every decision after the
  * admission step is taken here, so control never bounces between this file and the exchange.
@@ -68,6 +73,7 @@ export class Gateway implements ForwardListener {
     if (problem !== undefined) return this.refuse(ctx, problem);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.refuse(ctx, permit);
+    if (!beginCall(ctx, permit)) return this.refuse(ctx, 'circuit-open');
     prepareUpgradeHeaders(req.headers, forwardedValues(ctx));
     this.tunnels.tunnel(ctx, permit, head, this);
   };
@@ -86,7 +92,8 @@ export class Gateway implements ForwardListener {
         // opens. A kept copy answers first, leaving the failover region's spare capacity to
         // requests that have no copy.
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
-        if (ctx.region === ctx.home && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
+        if (ctx.region === ctx.home && isIdempotent(ctx.req.method))
+          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
         return this.refuseFailure(ctx);
       case 'failed':
         // The connection broke before any answer (a backend that died with the request on it, after
@@ -94,7 +101,8 @@ export class Gateway implements ForwardListener {
         // so it may go elsewhere too; a timeout may not (the region is slow, not gone, and the
         // client has already waited), nor a 5xx (the upstream answered).
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
-        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx) && this.failOver(ctx)) return;
+        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx))
+          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
         return this.refuseFailure(ctx);
     }
   }
@@ -107,31 +115,32 @@ export class Gateway implements ForwardListener {
     return ctx.res !== undefined && ctx.region === ctx.home && isIdempotent(ctx.req.method) && !hasBody(ctx);
   }
 
-  /** Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts). */
+  /**
+   * Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts): the
+   * region's own requests book theirs, failover takes only turns they leave free.
+   */
   private send(ctx: RequestContext, permit: Permit): void {
     const region = permit.region;
-    const pacer = ctx.region === ctx.home ? region.pacer : region.failoverPacer;
-    const wait = pacer.wait(this.clock(), region.paceRps());
-    if (wait < MIN_WAIT_MS) return new Exchange(ctx, permit, this).start();
     region.awaitTurn();
-    const res = ctx.res!;
-    // A client that leaves while it waits gives its slot back at once, not when its turn comes.
-    const left = (): void => {
-      clearTimeout(timer);
-      this.turnEnded(ctx, permit, true);
-    };
-    const timer = setTimeout(() => {
-      res.removeListener('close', left);
-      this.turnEnded(ctx, permit, clientLeft(ctx));
-    }, wait);
-    res.once('close', left);
+    const check = ctx.region === ctx.home ? region.ownTurn() : region.spareTurn(this.clock());
+    hold(ctx, check, (how) => {
+      region.turnCame();
+      if (how === 'gone') {
+        // Its slot and its turn go back at once, not when the turn would have come.
+        if (ctx.region === ctx.home) region.giveTurnBack();
+        permit.settle('neutral');
+        return this.clientClosed(ctx);
+      }
+      if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
+      // The region's breaker opened while the request waited: handled like a refusal at admission
+      // at home, like a failover region with no capacity elsewhere.
+      if (ctx.region === ctx.home) return this.whenRefused(ctx, 'circuit-open');
+      ctx.region = ctx.home;
+      this.refuseFailure(ctx);
+    });
   }
 
-  /** A waiting request's turn came, or its client left first. */
-  private turnEnded(ctx: RequestContext, permit: Permit, gone: boolean): void {
-    permit.region.turnCame();
-    if (!gone) return new Exchange(ctx, permit, this).start();
-    permit.settle('neutral');
+  private clientClosed(ctx: RequestContext): void {
     ctx.status = CLIENT_CLOSED;
     ctx.reason = 'client-closed';
     this.record(ctx, 'error');
@@ -144,7 +153,8 @@ export class Gateway implements ForwardListener {
     // A kept copy first: another region's spare capacity goes to requests that have none.
     if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
     // A surge is the home region's own policy: its requests are not pushed onto another region.
-    if (refusal !== 'surge' && isIdempotent(ctx.req.method) && this.failOver(ctx)) return;
+    if (refusal !== 'surge' && isIdempotent(ctx.req.method))
+      return this.failOver(ctx, () => this.refuse(ctx, refusal), false);
     this.refuse(ctx, refusal);
   }
 
@@ -154,18 +164,20 @@ export class Gateway implements ForwardListener {
     this.refuse(ctx, ctx.reason === 'upstream-5xx' ? 'upstream-unreachable' : (ctx.reason as Refusal));
   }
 
-  /** Forwards to the first failover region whose breaker is closed and that has capacity to spare. */
-  private failOver(ctx: RequestContext): boolean {
-    const regions = ctx.runtime.regions;
-    for (const name of ctx.home.config.failover) {
-      const target = regions.get(name);
-      const permit: Permit | undefined = target === undefined ? undefined : admitFailover(target);
-      if (permit === undefined) continue;
-      ctx.region = permit.region;
-      this.send(ctx, permit);
-      return true;
-    }
-    return false;
+  /**
+   * Forwards to the first failover region whose breaker is closed and that has capacity to spare;
+   * `otherwise` answers the request when none has. A `patient` one (its trip upstream failed) may
+   * wait a moment for spare capacity first (request/failover-wait.ts).
+   */
+  private failOver(ctx: RequestContext, otherwise: () => void, patient: boolean): void {
+    const wait = new FailoverWait(ctx, this.clock, patient);
+    hold(ctx, wait.check, (how) => {
+      wait.end();
+      if (how === 'gone') return this.clientClosed(ctx);
+      if (how === 'expired') return otherwise();
+      ctx.region = wait.permit!.region;
+      this.send(ctx, wait.permit!);
+    });
   }
 
   /** Answers a refusal on the response, or on the raw socket of an upgrade. */
@@ -204,14 +216,6 @@ export class Gateway implements ForwardListener {
     if (outcome === 'stale') metrics.staleServed(ctx.reason as StaleReason);
     if (this.access.enabled(ctx.runtime.config.log.access)) this.access.write(ctx, outcome, elapsedMs);
   }
-}
-
-/** Waits shorter than this are not worth a timer: the request leaves at once. */
-const MIN_WAIT_MS = 1;
-
-function clientLeft(ctx: RequestContext): boolean {
-  const res = ctx.res!;
-  return ctx.http2 ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed;
 }
 
 function destroySocket(this: Duplex): void {

@@ -9,6 +9,7 @@ import { RefusalBodies } from './http/errors.js';
 import { logEvent } from './observability/logger.js';
 import type { GatewayMetrics, RegionMetrics } from './observability/metrics.js';
 import { admissionLimits } from './region-limits.js';
+import type { HoldCheck } from './request/hold.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
 import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
 
@@ -31,13 +32,14 @@ export class Region {
   /** The name as a JSON string, for access lines. */
   readonly jsonName: string;
   readonly admission: RegionAdmission;
-  /** When admitted requests leave: a burst the bucket lets in goes at the refill pace (send-pacer.ts). */
-  readonly pacer: SendPacer;
   /**
-   * Failover arrivals take turns of their own: in the region's own schedule a burst of them would
-   * push every later own request back, where failover must come after the region's own users.
+   * When admitted requests leave: a burst the bucket lets in goes at the refill pace (send-pacer.ts).
+   * One schedule for the region's own requests and failover alike, so that together they never
+   * reach the backend faster than that; failover takes only the turns own requests leave free.
    */
-  readonly failoverPacer: SendPacer;
+  readonly pacer: SendPacer;
+  /** Requests failed over from elsewhere waiting for spare capacity here (request/failover-wait.ts). */
+  failoverWaiting = 0;
   // Requests admitted here and waiting for their turn: a removed region closes its pools only after.
   private waiting = 0;
   private noneWaiting: (() => void) | undefined;
@@ -59,7 +61,6 @@ export class Region {
     this.jsonName = JSON.stringify(config.name);
     this.config = config;
     this.pacer = new SendPacer(PACE_TOLERANCE, config.capacity.paceMaxWaitMs);
-    this.failoverPacer = new SendPacer(PACE_TOLERANCE, config.capacity.paceMaxWaitMs);
     // The pools first: were anything to throw, nothing with a timer (the breaker) exists yet.
     this.upstreams = new UpstreamSet(
       config.upstreams,
@@ -98,7 +99,6 @@ export class Region {
       commit: () => {
         this.config = config;
         this.pacer.maxWaitMs = config.capacity.paceMaxWaitMs;
-        this.failoverPacer.maxWaitMs = config.capacity.paceMaxWaitMs;
         this.admission.reconfigure(limits);
         if (breakerChanged) this.breaker.reconfigure(breakerOptions(config));
         if (!config.capacity.adaptive) this.adaptive = undefined;
@@ -138,6 +138,34 @@ export class Region {
     const admission = this.admission;
     const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
     return rate * PACE_HEADROOM;
+  }
+
+  /** Books the next turn for one of the region's own requests: the check says when it has come. */
+  ownTurn(): HoldCheck {
+    let wait = this.pacer.wait(this.clock(), this.paceRps());
+    return () => {
+      const first = wait;
+      wait = 0;
+      return first;
+    };
+  }
+
+  /**
+   * A turn for a request failed over to this region at `since`: one the region's own requests left
+   * free, or any once it has waited `paceMaxWaitMs` (the longest any request waits for its turn).
+   */
+  spareTurn(since: number): HoldCheck {
+    return () => {
+      const now = this.clock();
+      const left = since + this.pacer.maxWaitMs - now;
+      const wait = this.pacer.spareTurn(now, this.paceRps(), left <= 0);
+      return wait === 0 ? 0 : Math.max(1, Math.min(wait, left));
+    };
+  }
+
+  /** An own request's client left before its turn: the turn goes to the next request. */
+  giveTurnBack(): void {
+    this.pacer.giveBack(this.clock(), this.paceRps());
   }
 
   /** Feeds one upstream round trip to the adaptive concurrency limit, when it is on. */

@@ -9,7 +9,8 @@ import { Permit } from './permit.js';
  * The admission step: the client's own limit, then the home region's breaker and admission core.
  * Returns a permit for the home region, or the refusal. In shadow mode admission only counts and
  * logs what it would have shed (`would-shed`); the breaker acts in both modes. Every refusal is
- * counted here, once, against the home region, whatever answers the request in the end.
+ * counted here, once, against the home region, whatever answers the request in the end. The
+ * permit's breaker call is taken when the request leaves (`beginCall`), after any wait for its turn.
  */
 export function admit(ctx: RequestContext, logger: Logger): Permit | Refusal {
   const client = clientRefusal(ctx, logger);
@@ -24,11 +25,20 @@ export function admit(ctx: RequestContext, logger: Logger): Permit | Refusal {
     if (ctx.runtime.enforce) return counted(ctx, shed);
     wouldShed(ctx, shed, logger);
   }
-  const call = region.breaker.begin();
-  if (call !== null) return new Permit(region, call);
-  // Another request took the half-open probe between the check and now.
-  region.admission.release();
-  return counted(ctx, 'circuit-open');
+  return new Permit(region);
+}
+
+/**
+ * Takes the permit's breaker call as the request leaves. False when its region's breaker no longer
+ * lets it go (it opened while the request waited for its turn, or another request took the
+ * half-open probe): the permit is settled, and a home region's refusal counted like one at
+ * admission.
+ */
+export function beginCall(ctx: RequestContext, permit: Permit): boolean {
+  if (permit.beginCall()) return true;
+  permit.settle('neutral');
+  if (permit.region === ctx.home) counted(ctx, 'circuit-open');
+  return false;
 }
 
 /**
@@ -37,10 +47,7 @@ export function admit(ctx: RequestContext, logger: Logger): Permit | Refusal {
  */
 export function admitFailover(target: Region): Permit | undefined {
   if (target.breaker.state !== 'closed' || !target.admission.admitSpillover()) return undefined;
-  const call = target.breaker.begin();
-  if (call !== null) return new Permit(target, call);
-  target.admission.release();
-  return undefined;
+  return new Permit(target);
 }
 
 function clientRefusal(ctx: RequestContext, logger: Logger): Refusal | undefined {

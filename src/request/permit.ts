@@ -9,17 +9,25 @@ export type Verdict = 'ok' | 'failed' | 'neutral';
  * Everything an admitted request holds in one region: its in-flight slot, its breaker call and,
  * once chosen, its upstream host. `settle` gives all of it back at once and tells the breaker and
  * outlier ejection what happened, the shape of Netflix's limiter listener. The holder settles
- * exactly once: the exchange or the tunnel when it ends.
+ * exactly once: the exchange or the tunnel when it ends, or whoever finds the request will not go.
+ *
+ * The breaker call is taken when the request is about to leave (`beginCall`), not at admission: a
+ * request waiting for its turn must not hold the half-open probe while it waits, nor go to a
+ * region whose breaker opened meanwhile.
  */
 export class Permit {
   private upstreams: UpstreamSet | undefined;
   private hostIndex = -1;
   host: UpstreamHost | undefined;
+  private call: BreakerCall | null = null;
 
-  constructor(
-    readonly region: Region,
-    private readonly call: BreakerCall,
-  ) {}
+  constructor(readonly region: Region) {}
+
+  /** Takes the region's breaker call; false when the breaker does not let the request go now. */
+  beginCall(): boolean {
+    this.call = this.region.breaker.begin();
+    return this.call !== null;
+  }
 
   /** The region's least busy host; counted as busy until the permit is settled. */
   pickHost(): UpstreamHost {
@@ -41,9 +49,12 @@ export class Permit {
       else if (verdict === 'failed' && this.upstreams!.ejection.failure(this.hostIndex))
         this.region.metrics.upstreamEjected();
     }
-    if (verdict === 'ok') this.call.succeed();
-    else if (verdict === 'failed') this.call.fail();
-    else this.call.cancel();
+    const call = this.call;
+    if (call === null) {
+      // Never sent: nothing for the breaker to learn.
+    } else if (verdict === 'ok') call.succeed();
+    else if (verdict === 'failed') call.fail();
+    else call.cancel();
     this.region.admission.release();
   }
 }

@@ -95,9 +95,37 @@ describe('admission', () => {
     for (const socket of sockets) socket.destroy();
     await until(() => inflight() === 0 || performance.now() - leftAt > 800, 2000, 'the slots back');
     expect(inflight()).toBe(0);
+    // Their turns went back too: the next request gets the first of them (0.9 s after the pair)
+    // instead of queueing behind both, 2.7 s after it.
+    const next = performance.now();
+    expect((await fetchText(`${gw.publicUrl}/api/video/next`)).status).toBe(200);
+    expect(performance.now() - next).toBeLessThan(1500);
     // Past both turns: neither waiting request went upstream.
     await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(upstream.requests.length).toBe(3);
+  });
+
+  // Issue 14: a request takes its breaker call when it leaves, not when admitted, so one that waits
+  // for its turn never goes to a region whose breaker opened meanwhile (nor holds the half-open
+  // probe while it waits).
+  it('does not send a waiting request once its region breaker has opened', async () => {
+    await start((east, west) => ({
+      regions: {
+        'us-east': region(east, { rps: 1, burst: 10, paceMaxWaitMs: 5000 }),
+        'us-west': region(west, { rps: 100 }),
+      },
+    }));
+    const answers = Promise.all(
+      Array.from({ length: 3 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    // Two leave at once; the third waits 0.9 s for its turn.
+    await until(() => upstream.requests.length === 2, 5000, 'two sent');
+    gw.gateway.runtime.regions.get('us-east')!.breaker.forceOpen();
+    const statuses = (await answers).map((a) => a.status);
+    expect(statuses).toEqual([200, 200, 503]);
     expect(upstream.requests.length).toBe(2);
+    await until(() => gw.logs.some((l) => l.status === 503), 3000, 'the refusal logged');
+    expect(gw.logs.find((l) => l.status === 503)?.reason).toBe('circuit-open');
   });
 
   // Requests admitted and waiting for their turn finish on the config they started with: a reload

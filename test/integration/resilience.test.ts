@@ -21,6 +21,7 @@ describe('resilience', () => {
     eastCapacity: Record<string, unknown>,
     westCapacity: Record<string, unknown>,
     extra = {},
+    eastBreaker = BREAKER,
   ) {
     east = await startFaultUpstream();
     west = await startFaultUpstream();
@@ -30,7 +31,7 @@ describe('resilience', () => {
           upstreams: [east.url],
           capacity: eastCapacity,
           timeoutMs: 500,
-          breaker: BREAKER,
+          breaker: eastBreaker,
           failover: ['us-west'],
         },
         'us-west': { upstreams: [west.url], capacity: westCapacity, timeoutMs: 500, breaker: BREAKER },
@@ -93,8 +94,16 @@ describe('resilience', () => {
     // us-west's bucket is full but refills too slowly to overflow: it has no spare token to lend.
     await start({ rps: 0.01, burst: 1 }, { rps: 0.01, burst: 10 });
     const answers: SimpleResponse[] = [];
-    for (let i = 0; i < 6; i++) answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
+    const took: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const started = performance.now();
+      answers.push(await fetchText(`${gw.publicUrl}/api/video/${i}`));
+      took.push(performance.now() - started);
+    }
     expect(answers.map((a) => a.status)).toEqual([200, 503, 503, 503, 503, 503]);
+    // Refused at home with no spare capacity in the failover region: answered at once, never held
+    // for capacity that may come (shedding must stay cheap under overload).
+    for (const ms of took.slice(1)) expect(ms).toBeLessThan(100);
     expect(answers.filter((a) => a.headers['x-floodgate-region'] === 'us-west')).toEqual([]);
     // us-west's own users keep their whole burst (less critical's own share: these are normal).
     for (let i = 0; i < 9; i++) {
@@ -136,6 +145,59 @@ describe('resilience', () => {
     );
     expect(gw.view.regions()['us-east']!.outcomes.failover).toBe(0);
     expect(gw.view.regions()['us-west']!.outcomes.failover).toBe(1);
+  });
+
+  // Issue 14: the GETs in flight when a region's backends die all fail over in the same instant.
+  // Past the slots failover may fill in the target (here 2 of 4), they wait for one to come free
+  // instead of failing, up to the target's paceMaxWaitMs; the target's own traffic keeps the rest.
+  // (Here every GET finds the home region unreachable: its trip upstream failed.)
+  it('lets failover wait a moment for a slot in the target instead of failing', async () => {
+    await start({ rps: 1000 }, { rps: 1000, burst: 100, maxConcurrent: 4 });
+    west.setMode({ kind: 'delay', ms: 100 });
+    await east.close();
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.map((a) => a.headers['x-floodgate-failover-from'])).toEqual(Array(4).fill('us-east'));
+    // The last two went once the first two were answered, never more than two at once.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(gw.view.regions()['us-west']!.outcomes.failover).toBe(4);
+  });
+
+  it('lets no more wait for the target than failover may hold there, answering the rest at once', async () => {
+    // us-east's breaker stays closed: every GET's trip upstream fails, none is refused at home.
+    await start(
+      { rps: 1000 },
+      { rps: 1000, burst: 100, maxConcurrent: 4 },
+      {},
+      { ...BREAKER, volumeThreshold: 100 },
+    );
+    west.setMode({ kind: 'delay', ms: 150 });
+    await east.close();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const started = performance.now();
+        const answer = await fetchText(`${gw.publicUrl}/api/video/${i}`);
+        return { status: answer.status, ms: performance.now() - started };
+      }),
+    );
+    // Two go at once, two wait for their slots, two find no place to wait and get their 502 at once.
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 502, 502]);
+    for (const refused of answers.filter((a) => a.status === 502)) expect(refused.ms).toBeLessThan(100);
+    expect(west.requests.length).toBe(4);
+  });
+
+  it('answers a failover that found no slot within paceMaxWaitMs as before', async () => {
+    await start({ rps: 1000 }, { rps: 1000, burst: 100, maxConcurrent: 4, paceMaxWaitMs: 100 });
+    west.setMode({ kind: 'delay', ms: 400 });
+    await east.close();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 502, 502]);
+    expect(west.requests.length).toBe(2);
   });
 
   // A request with a body that fails upstream is answered 502 and was sent exactly once.

@@ -89,4 +89,69 @@ describe('SendPacer', () => {
       expect(within).toBeLessThanOrEqual(3 + 1 + 1);
     }
   });
+
+  // Issue 14: failover shares the region's one schedule, so the two together never reach the backend
+  // faster than the pace; it takes only the turns own requests leave free, never booking a later one.
+  it("gives failover only free turns, and never pushes the region's own requests back", () => {
+    const pacer = new SendPacer(1, 250);
+    // Four failover requests at once: two free turns (the pair), then a wait nobody books.
+    const failover = Array.from({ length: 4 }, () => pacer.spareTurn(1000, 30, false));
+    expect(failover.map((w) => Math.round(w))).toEqual([0, 0, 33, 33]);
+    // An own request arriving right after queues behind the two that went, not behind four.
+    expect(Math.round(pacer.wait(1000, 30))).toBe(33);
+    // Once its turn has passed, a free turn is there again for the failover request that waited.
+    expect(pacer.spareTurn(1034, 30, false)).toBeGreaterThan(0);
+    expect(pacer.spareTurn(1067, 30, false)).toBe(0);
+  });
+
+  it('lets failover and own requests together leave no faster than one schedule allows', () => {
+    const pacer = new SendPacer(1, 250);
+    const sends: number[] = [];
+    const waiting: number[] = [];
+    // Own requests in bursts of 3 every 200 ms, failover in bursts of 3 every 300 ms (25 a second
+    // in all against a pace of 30); failover asks again every millisecond.
+    for (let t = 0; t < 3000; t++) {
+      if (t % 200 === 0) for (let i = 0; i < 3; i++) sends.push(t + pacer.wait(t, 30));
+      if (t % 300 === 0) waiting.push(t, t, t);
+      for (let i = 0; i < waiting.length; i++) {
+        if (pacer.spareTurn(t, 30, t - waiting[i]! >= 250) > 0) continue;
+        sends.push(t);
+        waiting.splice(i--, 1);
+      }
+    }
+    sends.sort((a, b) => a - b);
+    for (let i = 0; i < sends.length; i++) {
+      const within = sends.filter((s) => s >= sends[i]! && s < sends[i]! + 100).length;
+      expect(within).toBeLessThanOrEqual(3 + 1 + 1);
+    }
+  });
+
+  it('takes a turn for a failover request that has waited its longest, and none with pacing off', () => {
+    const pacer = new SendPacer(1, 250);
+    for (let i = 0; i < 6; i++) pacer.wait(0, 30);
+    expect(pacer.spareTurn(0, 30, true)).toBe(0);
+    // The forced turn was booked: the next own request queues behind it too.
+    expect(Math.round(pacer.wait(0, 30))).toBe(200);
+    const off = new SendPacer(1, 0);
+    for (let i = 0; i < 6; i++) expect(off.spareTurn(0, 30, false)).toBe(0);
+  });
+
+  // A client that leaves while its request waits gives the turn back: the next request takes it.
+  it('gives a turn back to the next request when a waiting request will not leave', () => {
+    const pacer = new SendPacer(1, 250);
+    const waits = Array.from({ length: 4 }, () => pacer.wait(1000, 30));
+    expect(waits.map((w) => Math.round(w))).toEqual([0, 0, 33, 67]);
+    // The one at +67 ms leaves at +10 ms: the next request takes that turn, where without the
+    // give-back it would queue behind it (at +100 ms).
+    pacer.giveBack(1010, 30);
+    expect(Math.round(pacer.wait(1010, 30))).toBe(57);
+    // Giving back never moves the schedule into the past.
+    const quiet = new SendPacer(1, 250);
+    quiet.wait(0, 30);
+    quiet.giveBack(5000, 30);
+    quiet.giveBack(5000, 30);
+    expect([quiet.wait(5000, 30), quiet.wait(5000, 30), Math.round(quiet.wait(5000, 30))]).toEqual([
+      0, 0, 33,
+    ]);
+  });
 });
