@@ -13,7 +13,7 @@ import type { StaleReason } from './observability/metrics.js';
 import { admit, beginCall } from './request/admit.js';
 import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
-import { FailoverWait } from './request/failover-wait.js';
+import { FailoverWait, failoverPermitNow } from './request/failover-wait.js';
 import { hold } from './request/hold.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
@@ -92,8 +92,7 @@ export class Gateway implements ForwardListener {
         // opens. A kept copy answers first, leaving the failover region's spare capacity to
         // requests that have no copy.
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
-        if (ctx.region === ctx.home && isIdempotent(ctx.req.method))
-          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
+        if (ctx.region === ctx.home && isIdempotent(ctx.req.method)) return this.failOver(ctx);
         return this.refuseFailure(ctx);
       case 'failed':
         // The connection broke before any answer (a backend that died with the request on it, after
@@ -101,8 +100,7 @@ export class Gateway implements ForwardListener {
         // so it may go elsewhere too; a timeout may not (the region is slow, not gone, and the
         // client has already waited), nor a 5xx (the upstream answered).
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
-        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx))
-          return this.failOver(ctx, () => this.refuseFailure(ctx), true);
+        if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx)) return this.failOver(ctx);
         return this.refuseFailure(ctx);
     }
   }
@@ -153,9 +151,11 @@ export class Gateway implements ForwardListener {
     // A kept copy first: another region's spare capacity goes to requests that have none.
     if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
     // A surge is the home region's own policy: its requests are not pushed onto another region.
-    if (refusal !== 'surge' && isIdempotent(ctx.req.method))
-      return this.failOver(ctx, () => this.refuse(ctx, refusal), false);
-    this.refuse(ctx, refusal);
+    // No waiting for spare capacity here: this is the overload path, where shedding stays cheap.
+    const permit = refusal !== 'surge' && isIdempotent(ctx.req.method) ? failoverPermitNow(ctx) : undefined;
+    if (permit === undefined) return this.refuse(ctx, refusal);
+    ctx.region = permit.region;
+    this.send(ctx, permit);
   }
 
   /** Answers an upstream failure once no kept copy or failover region could. */
@@ -165,16 +165,16 @@ export class Gateway implements ForwardListener {
   }
 
   /**
-   * Forwards to the first failover region whose breaker is closed and that has capacity to spare;
-   * `otherwise` answers the request when none has. A `patient` one (its trip upstream failed) may
-   * wait a moment for spare capacity first (request/failover-wait.ts).
+   * A request whose trip upstream failed goes to the first failover region whose breaker is closed
+   * and that has capacity to spare, waiting a moment for some if none has now
+   * (request/failover-wait.ts); refused as a failure when none does.
    */
-  private failOver(ctx: RequestContext, otherwise: () => void, patient: boolean): void {
-    const wait = new FailoverWait(ctx, this.clock, patient);
+  private failOver(ctx: RequestContext): void {
+    const wait = new FailoverWait(ctx, this.clock);
     hold(ctx, wait.check, (how) => {
       wait.end();
       if (how === 'gone') return this.clientClosed(ctx);
-      if (how === 'expired') return otherwise();
+      if (how === 'expired') return this.refuseFailure(ctx);
       ctx.region = wait.permit!.region;
       this.send(ctx, wait.permit!);
     });

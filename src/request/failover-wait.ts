@@ -9,17 +9,32 @@ import type { Permit } from './permit.js';
 const RETRY_MS = 10;
 
 /**
- * A request's try for a permit in one of its home region's failover regions, in order (see
+ * A permit in the first of the home region's failover regions with capacity to spare now, or
+ * undefined. What a request its home region refused gets: no waiting, nothing allocated.
+ */
+export function failoverPermitNow(ctx: RequestContext): Permit | undefined {
+  const regions = ctx.runtime.regions;
+  for (const name of ctx.home.config.failover) {
+    const target = regions.get(name);
+    const permit = target === undefined ? undefined : admitFailover(target);
+    if (permit !== undefined) return permit;
+  }
+  return undefined;
+}
+
+/**
+ * A patient request's try for a permit in one of its home region's failover regions, in order (see
  * gateway.ts): `check` is asked by request/hold.ts until `permit` is set or it gives up.
  *
- * Only a request whose trip upstream already failed (`patient`: it was in flight, or being sent,
- * when its home region's backends died) waits for spare capacity that is not there now: all of
+ * Only a request whose trip upstream already failed (it was in flight, or being sent, when its
+ * home region's backends died) waits for spare capacity that is not there now: all of
  * those fail over in the same instant, and a slot or a spare token comes back within moments (a
  * request there finishing, the refill). It waits up to the first open region's `paceMaxWaitMs`,
  * polling every 10 ms and holding nothing, and only while fewer such requests wait on that region
  * than the slots failover may hold there at once; the rest are answered at once. A request its home
- * region refused ('rate', 'concurrency', 'circuit-open') is answered at once when no failover
- * region has capacity now: that is the overload path, where shedding must stay cheap and fast.
+ * region refused ('rate', 'concurrency', 'circuit-open') takes `failoverPermitNow` instead and is
+ * answered at once when no failover region has capacity: that is the overload path, where
+ * shedding must stay cheap and fast.
  */
 export class FailoverWait {
   permit: Permit | undefined;
@@ -31,7 +46,6 @@ export class FailoverWait {
   constructor(
     ctx: RequestContext,
     private readonly clock: Clock,
-    private readonly patient: boolean,
   ) {
     for (const name of ctx.home.config.failover) {
       const target = ctx.runtime.regions.get(name);
@@ -45,7 +59,6 @@ export class FailoverWait {
       this.permit = admitFailover(target);
       if (this.permit !== undefined) return 0;
     }
-    if (!this.patient) return Number.POSITIVE_INFINITY;
     const open = this.targets.find((t) => t.breaker.state === 'closed');
     if (open === undefined) return Number.POSITIVE_INFINITY;
     const left = this.since + open.pacer.maxWaitMs - this.clock();
