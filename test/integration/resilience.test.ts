@@ -102,8 +102,9 @@ describe('resilience', () => {
     }
     expect(answers.map((a) => a.status)).toEqual([200, 503, 503, 503, 503, 503]);
     // Refused at home with no spare capacity in the failover region: answered at once, never held
-    // for capacity that may come (shedding must stay cheap under overload).
-    for (const ms of took.slice(1)) expect(ms).toBeLessThan(100);
+    // for capacity that may come (shedding must stay cheap under overload). A held one would take
+    // us-west's paceMaxWaitMs (250 ms by default); the bound leaves a busy machine what it can.
+    for (const ms of took.slice(1)) expect(ms).toBeLessThan(200);
     expect(answers.filter((a) => a.headers['x-floodgate-region'] === 'us-west')).toEqual([]);
     // us-west's own users keep their whole burst (less critical's own share: these are normal).
     for (let i = 0; i < 9; i++) {
