@@ -120,3 +120,13 @@ export async function withCpuOf<T>(
   const after = pid === undefined ? undefined : processCpuMs(pid);
   return { result, cpuMs: before === undefined || after === undefined ? undefined : after - before };
 }
+
+/** The CPU time of several runs together; undefined when any run's is unknown, or none was used. */
+export function totalCpuMs(runs: readonly (number | undefined)[]): number | undefined {
+  let total = 0;
+  for (const ms of runs) {
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total > 0 ? total : undefined;
+}

@@ -14,7 +14,7 @@ import { admit, beginCall } from './request/admit.js';
 import { classify, forwardedValues, hasBody } from './request/classify.js';
 import { RequestContext } from './request/context.js';
 import { FailoverWait, failoverPermitNow } from './request/failover-wait.js';
-import { hold } from './request/hold.js';
+import { after, hold, MIN_WAIT_MS } from './request/hold.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
 import { Exchange, type ForwardListener, type ForwardResult } from './upstream/forward.js';
@@ -119,23 +119,29 @@ export class Gateway implements ForwardListener {
    */
   private send(ctx: RequestContext, permit: Permit): void {
     const region = permit.region;
+    const own = ctx.region === ctx.home;
+    const wait = own ? region.bookTurn() : 0;
+    // Most own requests find their turn has come: they leave with no hold set up.
+    if (own && wait < MIN_WAIT_MS) return this.leave(ctx, permit);
     region.awaitTurn();
-    const check = ctx.region === ctx.home ? region.ownTurn() : region.spareTurn(this.clock());
-    hold(ctx, check, (how) => {
+    hold(ctx, own ? after(wait) : region.spareTurn(this.clock()), (how) => {
       region.turnCame();
-      if (how === 'gone') {
-        // Its slot and its turn go back at once, not when the turn would have come.
-        if (ctx.region === ctx.home) region.giveTurnBack();
-        permit.settle('neutral');
-        return this.clientClosed(ctx);
-      }
-      if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
-      // The region's breaker opened while the request waited: handled like a refusal at admission
-      // at home, like a failover region with no capacity elsewhere.
-      if (ctx.region === ctx.home) return this.whenRefused(ctx, 'circuit-open');
-      ctx.region = ctx.home;
-      this.refuseFailure(ctx);
+      if (how !== 'gone') return this.leave(ctx, permit);
+      // Its slot and its turn go back at once, not when the turn would have come.
+      if (own) region.giveTurnBack();
+      permit.settle('neutral');
+      this.clientClosed(ctx);
     });
+  }
+
+  /** A request whose turn has come goes upstream, unless its region's breaker stopped it meanwhile. */
+  private leave(ctx: RequestContext, permit: Permit): void {
+    if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
+    // The region's breaker opened while the request waited: handled like a refusal at admission
+    // at home, like a failover region with no capacity elsewhere.
+    if (ctx.region === ctx.home) return this.whenRefused(ctx, 'circuit-open');
+    ctx.region = ctx.home;
+    this.refuseFailure(ctx);
   }
 
   private clientClosed(ctx: RequestContext): void {

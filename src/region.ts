@@ -140,14 +140,9 @@ export class Region {
     return rate * PACE_HEADROOM;
   }
 
-  /** Books the next turn for one of the region's own requests: the check says when it has come. */
-  ownTurn(): HoldCheck {
-    let wait = this.pacer.wait(this.clock(), this.paceRps());
-    return () => {
-      const first = wait;
-      wait = 0;
-      return first;
-    };
+  /** Books the next turn for one of the region's own requests; returns how long it waits, in ms. */
+  bookTurn(): number {
+    return this.pacer.wait(this.clock(), this.paceRps());
   }
 
   /**

@@ -1,4 +1,4 @@
-import { withCpuOf } from '../cpu-sampler.js';
+import { totalCpuMs, withCpuOf } from '../cpu-sampler.js';
 import type { FloodgateConfig } from '../floodgate-config.js';
 import { type ClosedLoopResult, closedLoopBudget, describeBudget, runClosedLoop } from '../load.js';
 import type { RegionUpstreams } from '../peers/region-router.js';
@@ -138,11 +138,8 @@ async function measureRound(
 function rowOf(rounds: TargetRounds): OverheadRow {
   const load = mergeRounds(rounds.load);
   const row: OverheadRow = { target: rounds.target, load };
-  const cpuMs = rounds.loadCpuMs.reduce<number | undefined>(
-    (sum, ms) => (sum === undefined || ms === undefined ? undefined : sum + ms),
-    0,
-  );
-  if (cpuMs !== undefined && cpuMs > 0) {
+  const cpuMs = totalCpuMs(rounds.loadCpuMs);
+  if (cpuMs !== undefined) {
     row.proxyBusy = cpuMs / (load.durationSec * 1000);
     row.perCpuSecond = load.requests / (cpuMs / 1000);
   }

@@ -1,4 +1,4 @@
-import { withCpuOf } from '../cpu-sampler.js';
+import { totalCpuMs, withCpuOf } from '../cpu-sampler.js';
 import type { FloodgateConfig } from '../floodgate-config.js';
 import {
   type ClosedLoopOptions,
@@ -160,11 +160,7 @@ export const shedScenario: Scenario = {
 function rowOf(kind: ShedKind): ShedRow {
   const load = mergeRounds(kind.rounds);
   const row: ShedRow = { target: kind.name, load, expectedStatus: kind.expectedStatus };
-  let cpuMs = 0;
-  for (const ms of kind.cpuMs) {
-    if (ms === undefined) return row;
-    cpuMs += ms;
-  }
-  if (cpuMs > 0) row.perCpuSecond = load.requests / (cpuMs / 1000);
+  const cpuMs = totalCpuMs(kind.cpuMs);
+  if (cpuMs !== undefined) row.perCpuSecond = load.requests / (cpuMs / 1000);
   return row;
 }

@@ -139,7 +139,7 @@ export class FloodgateLine {
     if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
     if (at >= 0) at = this.path(at, end);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID, -1);
-    if (at >= 0) at = this.client(at, end);
+    if (at >= 0) at = this.short(at, end, CLIENT, F_CLIENT);
     if (at < 0) return false;
     // The optional fields: when one's key is there but its value is not as expected, `at` stays on
     // that key, and the check for `bytes` fails.
@@ -183,32 +183,13 @@ export class FloodgateLine {
 
   /**
    * After `key`, a short string: walked byte by byte, since it is kept (and a walk of a few bytes
-   * costs less than a native call); control characters send the line back. Returns where it ends.
+   * costs less than a native call); control characters send the line back. Its bytes are hashed on
+   * the way, which the client's interning uses. Returns where it ends.
    */
   private short(at: number, end: number, key: Bytes, field: number): number {
     if (!bytesAt(this.view, at, end, key)) return -1;
     const b = this.bytes;
     const from = at + key.length;
-    let high = 0;
-    let j = from;
-    for (; j < end; j++) {
-      const c = b[j]!;
-      if (c === QUOTE) break;
-      if (c < 32) return -1;
-      high |= c;
-    }
-    if (j === end) return -1;
-    this.starts[field] = from;
-    this.ends[field] = j;
-    this.high[field] = high >> 7;
-    return j + 1;
-  }
-
-  /** `short` for the client, hashing its bytes on the way for the interning of it. */
-  private client(at: number, end: number): number {
-    if (!bytesAt(this.view, at, end, CLIENT)) return -1;
-    const b = this.bytes;
-    const from = at + CLIENT.length;
     let high = 0;
     let hash = HASH_START;
     let j = from;
@@ -220,10 +201,10 @@ export class FloodgateLine {
       hash = hashStep(hash, c);
     }
     if (j === end) return -1;
-    this.starts[F_CLIENT] = from;
-    this.ends[F_CLIENT] = j;
-    this.high[F_CLIENT] = high >> 7;
-    this.clientHash = hash;
+    this.starts[field] = from;
+    this.ends[field] = j;
+    this.high[field] = high >> 7;
+    if (field === F_CLIENT) this.clientHash = hash;
     return j + 1;
   }
 

@@ -13,7 +13,7 @@ export type HoldEnd = 'ready' | 'expired' | 'gone';
 export type HoldCheck = () => number;
 
 /** Waits shorter than this are not worth a timer: the request goes on at once. */
-const MIN_WAIT_MS = 1;
+export const MIN_WAIT_MS = 1;
 
 /**
  * Holds a request until `check` says what it waits for has come (its turn to leave, spare capacity
@@ -42,6 +42,16 @@ export function hold(ctx: RequestContext, check: HoldCheck, end: (how: HoldEnd) 
   };
   timer = setTimeout(again, first);
   closes.once('close', left);
+}
+
+/** What a request waits for when only time stands between it and going on: `ms` to pass. */
+export function after(ms: number): HoldCheck {
+  let wait = ms;
+  return () => {
+    const first = wait;
+    wait = 0;
+    return first;
+  };
 }
 
 function clientLeft(ctx: RequestContext): boolean {
