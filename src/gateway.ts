@@ -201,6 +201,8 @@ export class Gateway implements ForwardListener {
     if (ctx.res === undefined) writeRefusalToSocket(ctx.socket, answer);
     else sendRefusal(ctx.res, answer);
     ctx.status = spec.status;
+    // A HEAD answer carries the headers alone (RFC 9110 §9.3.2).
+    ctx.bytes = ctx.req.method === 'HEAD' ? 0 : answer.bodies.size(refusal);
     this.record(ctx, spec.shed === undefined ? 'error' : 'shed');
   }
 

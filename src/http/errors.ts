@@ -116,6 +116,7 @@ const refusalNames = Object.keys(REFUSALS) as Refusal[];
 export class RefusalBodies {
   private readonly bodies = new Map<Refusal, string>();
   private readonly lengths = new Map<Refusal, string>();
+  private readonly sizes = new Map<Refusal, number>();
 
   constructor(readonly region: string | undefined) {
     for (const name of refusalNames) {
@@ -124,8 +125,10 @@ export class RefusalBodies {
         ? { error: spec.error, reason: spec.shed, region }
         : { error: spec.error, region };
       const text = JSON.stringify(body);
+      const size = Buffer.byteLength(text);
       this.bodies.set(name, text);
-      this.lengths.set(name, String(Buffer.byteLength(text)));
+      this.sizes.set(name, size);
+      this.lengths.set(name, String(size));
     }
   }
 
@@ -136,6 +139,11 @@ export class RefusalBodies {
   /** The body's `content-length`. */
   length(refusal: Refusal): string {
     return this.lengths.get(refusal)!;
+  }
+
+  /** The body's size in bytes, for the access line. */
+  size(refusal: Refusal): number {
+    return this.sizes.get(refusal)!;
   }
 }
 

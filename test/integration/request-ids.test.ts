@@ -75,5 +75,15 @@ describe('request ids and access lines', () => {
       .poll(() => lineFor('shed-me'))
       .toMatchObject({ outcome: 'shed', reason: 'rate', status: 503 });
     expect(lineFor('shed-me')!.upstream).toBeUndefined();
+    expect(lineFor('shed-me')!.bytes).toBe(Buffer.byteLength(res.body));
+  });
+
+  it('logs no body bytes for a refused HEAD', async () => {
+    const res = await fetchText(`${gw.publicUrl}/shed`, {
+      method: 'HEAD',
+      headers: { 'x-region': 'tiny', 'x-request-id': 'shed-head' },
+    });
+    expect(res.status).toBe(503);
+    await expect.poll(() => lineFor('shed-head')).toMatchObject({ outcome: 'shed', bytes: 0 });
   });
 });
