@@ -39,10 +39,12 @@ export class Region {
    */
   readonly pacer: SendPacer;
   /** Requests failed over from elsewhere waiting for spare capacity here (request/failover-wait.ts). */
-  failoverWaiting = 0;
-  // Requests admitted here and waiting for their turn: a removed region closes its pools only after.
+  private failoverWaits = 0;
+  // Requests admitted here and waiting for their turn: a removed region closes its pools only after
+  // these and the failover waits have ended, and admits no more failover once it has closed.
   private waiting = 0;
   private noneWaiting: (() => void) | undefined;
+  private closed = false;
   readonly breaker: RegionBreaker;
   readonly metrics: RegionMetrics;
   readonly refusals: RefusalBodies;
@@ -209,14 +211,43 @@ export class Region {
 
   turnCame(): void {
     this.waiting--;
-    if (this.waiting === 0) this.noneWaiting?.();
+    this.whenNoneWaits();
   }
 
-  /** Once no admitted request still waits for its turn (a reload dropped the region, none is dropped). */
+  /** Requests from other regions waiting here for spare capacity. */
+  get failoverWaiting(): number {
+    return this.failoverWaits;
+  }
+
+  /** A failed-over request starts waiting here for spare capacity; false once the region has closed. */
+  beginFailoverWait(): boolean {
+    if (this.closed) return false;
+    this.failoverWaits++;
+    return true;
+  }
+
+  endFailoverWait(): void {
+    this.failoverWaits--;
+    this.whenNoneWaits();
+  }
+
+  /** Whether a failed-over request may still be admitted here: not once a reload has closed it. */
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  /** Once no admitted request still waits here (a reload dropped the region, none is dropped). */
   async close(): Promise<void> {
-    if (this.waiting > 0) await new Promise<void>((resolve) => (this.noneWaiting = resolve));
+    // A failover wait that ends with a permit starts a turn wait: the loop sees that one too.
+    while (this.waiting > 0 || this.failoverWaits > 0)
+      await new Promise<void>((resolve) => (this.noneWaiting = resolve));
+    this.closed = true;
     this.breaker.shutdown();
     await this.upstreams.close();
+  }
+
+  private whenNoneWaits(): void {
+    if (this.waiting === 0 && this.failoverWaits === 0) this.noneWaiting?.();
   }
 }
 

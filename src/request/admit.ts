@@ -46,7 +46,8 @@ export function beginCall(ctx: RequestContext, permit: Permit): boolean {
  * none to spare or its breaker is not closed.
  */
 export function admitFailover(target: Region): Permit | undefined {
-  if (target.breaker.state !== 'closed' || !target.admission.admitSpillover()) return undefined;
+  if (!target.open || target.breaker.state !== 'closed' || !target.admission.admitSpillover())
+    return undefined;
   return new Permit(target);
 }
 

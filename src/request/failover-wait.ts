@@ -68,14 +68,14 @@ export class FailoverWait {
 
   /** Gives the waiting place back, once the wait has ended however it ended. */
   end(): void {
-    if (this.place !== undefined) this.place.failoverWaiting--;
+    this.place?.endFailoverWait();
     this.place = undefined;
   }
 
   private waitOn(region: Region): boolean {
     if (this.place !== undefined) return true;
     if (region.failoverWaiting >= region.admission.slotLimit('low')) return false;
-    region.failoverWaiting++;
+    if (!region.beginFailoverWait()) return false;
     this.place = region;
     return true;
   }

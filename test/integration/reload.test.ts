@@ -96,6 +96,34 @@ describe('reload', () => {
     await until(() => gw.view.regions()['us-east']!.inflight === 0);
   });
 
+  // Failed-over GETs waiting for spare capacity in a region a reload removes are requests in flight
+  // too: the region's pools stay open until they have been answered there.
+  it('lets failed-over requests waiting for a slot in a removed region finish there', async () => {
+    a = await startFaultUpstream();
+    b = await startFaultUpstream({ kind: 'delay', ms: 300 });
+    const west = {
+      upstreams: [b.url],
+      capacity: { rps: 1000, burst: 100, maxConcurrent: 4, paceMaxWaitMs: 2000 },
+    };
+    gw = await startTestGateway({
+      regions: {
+        'us-east': { upstreams: [a.url], capacity: { rps: 1000 }, failover: ['us-west'] },
+        'us-west': west,
+      },
+      routing: { default: 'us-east' },
+    });
+    await a.close();
+    const answers = Promise.all(Array.from({ length: 4 }, (_, i) => fetchText(`${gw.publicUrl}/v/${i}`)));
+    // Failover may hold 2 of us-west's 4 slots: two are there, two wait for one of those.
+    await until(() => b.requests.length === 2);
+    await gw.writeConfig(config({ 'us-east': { upstreams: [a.url], capacity: { rps: 1000 } } }));
+    expect((await gw.reload()).ok).toBe(true);
+    const done = await answers;
+    expect(done.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(done.map((r) => r.headers['x-floodgate-failover-from'])).toEqual(Array(4).fill('us-east'));
+    expect(b.requests.length).toBe(4);
+  });
+
   // Settings that apply live: the admin token (the old one stops working) and the log level.
   it('rotates the admin token and log level on reload', async () => {
     a = await startFaultUpstream();
