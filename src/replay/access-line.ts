@@ -37,6 +37,11 @@ export interface AccessLine {
   routeKey: string;
   /** The logged priority's rank, or -1 when none was logged. */
   loggedRank: number;
+  /**
+   * Lines read by the same parser with the same shape (when not -1) have the same method and route
+   * key, so whatever follows from those two alone can be kept by shape instead of looked up.
+   */
+  shape: number;
 }
 
 /** What a line turned out to be. */
@@ -81,6 +86,7 @@ export class AccessLineParser {
     method: '',
     routeKey: '',
     loggedRank: -1,
+    shape: -1,
   };
   // The whole second of the last plain time decoded (`YYYY-MM-DDTHH:MM:SS`); empty at first.
   private readonly times = new IsoTimes();
@@ -129,6 +135,7 @@ export class AccessLineParser {
     line.method = method;
     line.routeKey = routeKey;
     line.loggedRank = loggedRank(s.repeated(PRIORITY));
+    line.shape = -1;
     return line;
   }
 
@@ -167,9 +174,15 @@ export class AccessLineParser {
     line.refusedLive = kind === REFUSED;
     line.home = own.regions.strings[ids[own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM]!]!;
     line.method = own.methods.strings[ids[F_METHOD]!]!;
-    line.routeKey =
-      this.prefixKey(own.bytes, own.starts[F_PATH]!, own.ends[F_PATH]!) ??
-      own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
+    const prefix = this.prefixIndex(own.bytes, own.starts[F_PATH]!, own.ends[F_PATH]!);
+    if (prefix === WHOLE) {
+      line.routeKey = own.bytes.toString('utf8', own.starts[F_PATH]!, own.ends[F_PATH]!);
+      line.shape = -1;
+    } else {
+      line.routeKey = prefix === NO_PREFIX ? '' : this.prefixes![prefix]!.key;
+      // Method ids are below a table's 32 values; prefix indexes below the prefixes' count.
+      line.shape = ids[F_METHOD]! * (this.prefixes!.length + 1) + prefix + 1;
+    }
     const priorities = own.priorities;
     const priority = ids[F_PRIORITY]!;
     let rank = priorities.tags[priority]!;
@@ -184,23 +197,31 @@ export class AccessLineParser {
     return this.prefixKey(s.bytes, at, s.valueEnd(PATH) - 1) ?? s.string(PATH);
   }
 
-  /**
-   * The route key of the target `b[at, end)`, undefined when it is kept whole. Bytes above ASCII
-   * make no difference: the prefixes are ASCII, and UTF-8 decodes an ASCII byte to itself and
-   * nothing else to an ASCII character, so the target starts with a prefix's bytes exactly when
-   * its text starts with the prefix.
-   */
+  /** The route key of the target `b[at, end)`, undefined when it is kept whole. */
   private prefixKey(b: Buffer, at: number, end: number): string | undefined {
+    const prefix = this.prefixIndex(b, at, end);
+    if (prefix === WHOLE) return undefined;
+    return prefix === NO_PREFIX ? '' : this.prefixes![prefix]!.key;
+  }
+
+  /**
+   * Which of the prefixes the target `b[at, end)` starts with (the longest): NO_PREFIX for none,
+   * WHOLE when the target is kept whole. Bytes above ASCII make no difference: the prefixes are
+   * ASCII, and UTF-8 decodes an ASCII byte to itself and nothing else to an ASCII character, so
+   * the target starts with a prefix's bytes exactly when its text starts with the prefix.
+   */
+  private prefixIndex(b: Buffer, at: number, end: number): number {
     const prefixes = this.prefixes;
-    if (prefixes === undefined || b[at] !== 47 /* / */ || at === end) return undefined;
+    if (prefixes === undefined || b[at] !== 47 /* / */ || at === end) return WHOLE;
     const length = end - at;
-    for (const { bytes, key } of prefixes) {
+    for (let i = 0; i < prefixes.length; i++) {
+      const bytes = prefixes[i]!.bytes;
       if (bytes.length > length) continue;
       let k = 0;
       while (k < bytes.length && b[at + k] === bytes[k]) k++;
-      if (k === bytes.length) return key;
+      if (k === bytes.length) return i;
     }
-    return '';
+    return NO_PREFIX;
   }
 
   /** `time` as epoch ms: pino's ISO string (its whole second cached), or a number of ms. */
@@ -216,6 +237,8 @@ export class AccessLineParser {
 }
 
 const OTHER = 'other';
+// What prefixIndex says of a target that starts with no prefix, and of one kept whole.
+const [NO_PREFIX, WHOLE] = [-1, -2];
 const BAD_INPUT = 'bad-input';
 
 // What an outcome says about a line (kept per logged outcome value).

@@ -116,9 +116,12 @@ export class ConfigReplay {
     return route;
   }
 
-  /** A line's priority rank: its route's, unless the log says the client lowered it (x-priority may not raise it). */
-  rank(route: Route, line: AccessLine): number {
-    return Math.max(priorityRank(route.priority), line.loggedRank);
+  /**
+   * The rank of a route's priority. A line runs at it unless the log says the client lowered it
+   * (x-priority may not raise it): the larger of this and the line's logged rank.
+   */
+  routeRank(route: Route): number {
+    return priorityRank(route.priority);
   }
 
   /** Replays one request; its `durationMs` must be known by now. */

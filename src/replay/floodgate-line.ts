@@ -138,13 +138,13 @@ export class FloodgateLine {
     at = this.duration(at + DURATION.length, end);
     if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
     if (at >= 0) at = this.path(at, end);
-    if (at >= 0) at = this.skipped(at, end, REQUEST_ID, -1);
+    if (at >= 0) at = this.skipped(at, end, REQUEST_ID);
     if (at >= 0) at = this.short(at, end, CLIENT, F_CLIENT);
     if (at < 0) return false;
     // The optional fields: when one's key is there but its value is not as expected, `at` stays on
     // that key, and the check for `bytes` fails.
-    at = orSame(this.skipped(at, end, REASON, -1), at);
-    at = orSame(this.skipped(at, end, UPSTREAM, -1), at);
+    at = orSame(this.skipped(at, end, REASON), at);
+    at = orSame(this.skipped(at, end, UPSTREAM), at);
     this.starts[F_FAILOVER_FROM] = -1;
     at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
     if (!bytesAt(v, at, end, BYTES)) return false;
@@ -208,26 +208,31 @@ export class FloodgateLine {
     return j + 1;
   }
 
-  /** After `key`, a string passed over to its closing quote with a native search; `field` -1 keeps nothing. */
-  private skipped(at: number, end: number, key: Bytes, field: number): number {
+  /** After `key`, a string replay does not keep, passed over to its closing quote with a native search. */
+  private skipped(at: number, end: number, key: Bytes): number {
     if (!bytesAt(this.view, at, end, key)) return -1;
-    const from = at + key.length;
-    const quote = this.bytes.indexOf(QUOTE, from);
-    if (quote < 0 || quote >= end) return -1;
-    if (field >= 0) {
-      this.starts[field] = from;
-      this.ends[field] = quote;
-    }
-    return quote + 1;
+    const quote = this.bytes.indexOf(QUOTE, at + key.length);
+    return quote < 0 || quote >= end ? -1 : quote + 1;
   }
 
-  /** The path: kept (it is matched against routes), so a control character in it sends the line back. */
+  /**
+   * The path: kept (it is matched against routes), so a control character in it sends the line
+   * back. One walk finds its end and checks its bytes: a native search first costs a call more.
+   */
   private path(at: number, end: number): number {
-    const after = this.skipped(at, end, PATH, F_PATH);
-    if (after < 0) return -1;
+    if (!bytesAt(this.view, at, end, PATH)) return -1;
     const b = this.bytes;
-    for (let j = this.starts[F_PATH]!; j < after - 1; j++) if (b[j]! < 32) return -1;
-    return after;
+    const from = at + PATH.length;
+    let j = from;
+    for (; j < end; j++) {
+      const c = b[j]!;
+      if (c === QUOTE) break;
+      if (c < 32) return -1;
+    }
+    if (j === end) return -1;
+    this.starts[F_PATH] = from;
+    this.ends[F_PATH] = j;
+    return j + 1;
   }
 
   /** `status`: digits only, no leading zero. */

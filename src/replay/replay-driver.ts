@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { GatewayConfig } from '../config/load.js';
 import type { Route } from '../routing/route-table.js';
-import { AccessLineParser } from './access-line.js';
+import { type AccessLine, AccessLineParser } from './access-line.js';
 import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
 import { DurationEstimates } from './duration-estimates.js';
 import { checkLogsReadable, LineReader, openLog } from './log-input.js';
@@ -41,6 +41,14 @@ interface Source {
   parser: AccessLineParser;
   /** The latest end time read from this log so far. */
   readThrough: number;
+  /** By the parser's line shape (AccessLine.shape): what the lines of that shape are routed to. */
+  shapes: Array<Routed | undefined>;
+}
+
+/** What a line's method and route key decide: its route's id, and each config's route priority rank. */
+interface Routed {
+  route: number;
+  ranks: Int32Array;
 }
 
 /**
@@ -55,6 +63,7 @@ export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
     reader: new LineReader(log, openLog(log, plan.stdin)),
     parser: new AccessLineParser(prefixes),
     readThrough: Number.NEGATIVE_INFINITY,
+    shapes: [],
   }));
   const active = [...sources];
   while (active.length > 0) {
@@ -103,17 +112,22 @@ class ReplayRun {
       if (line === 'bad-input') this.badInput++;
       return;
     }
-    const first = this.replays[0]!;
-    const firstRoute = first.route(line);
-    const route = this.routeId(firstRoute);
+    // Routing a line takes a few map lookups per config, each as dear as reading a fair part of
+    // the line; lines of one shape are routed alike, so only the first of each is.
+    const shape = line.shape;
+    let routed = shape >= 0 ? source.shapes[shape] : undefined;
+    if (routed === undefined) {
+      routed = this.routed(line);
+      if (shape >= 0) source.shapes[shape] = routed;
+    }
+    const route = routed.route;
     let durationMs = line.durationMs;
     if (line.refusedLive) durationMs = this.durations.own(line.home, route);
     else this.durations.observe(line.home, route, durationMs);
-    let ranks = first.rank(firstRoute, line);
-    for (let i = 1; i < this.replays.length; i++) {
-      const replay = this.replays[i]!;
-      ranks |= replay.rank(replay.route(line), line) << (2 * i);
-    }
+    // See ConfigReplay.routeRank: the client may have lowered its priority, never raised it.
+    let ranks = 0;
+    for (let i = 0; i < this.replays.length; i++)
+      ranks |= Math.max(routed.ranks[i]!, line.loggedRank) << (2 * i);
     const request = this.request;
     request.arrival = line.end - line.durationMs;
     request.end = line.end;
@@ -153,6 +167,18 @@ class ReplayRun {
     if (Number.isNaN(this.firstArrival)) this.firstArrival = record.arrival;
     if (!(record.arrival <= this.lastArrival)) this.lastArrival = record.arrival;
     for (const replay of this.replays) replay.offer(record);
+  }
+
+  private routed(line: AccessLine): Routed {
+    const ranks = new Int32Array(this.replays.length);
+    let first: Route | undefined;
+    for (let i = 0; i < this.replays.length; i++) {
+      const replay = this.replays[i]!;
+      const route = replay.route(line);
+      first ??= route;
+      ranks[i] = replay.routeRank(route);
+    }
+    return { route: this.routeId(first!), ranks };
   }
 
   private routeId(route: Route): number {

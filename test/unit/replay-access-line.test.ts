@@ -159,6 +159,8 @@ describe('AccessLineParser', () => {
       method: 'GET',
       routeKey: '/api/x?y=1',
       loggedRank: 1,
+      // Read the general way: no shape to keep what it is routed to by.
+      shape: -1,
     });
     expect(parser.client()).toBe('10.0.0.7');
     expect(parser.path()).toBe('/api/x?y=1');
@@ -219,5 +221,47 @@ describe('AccessLineParser', () => {
     const times = ['2026-12-01T10:00:05.999Z', '2026-12-01T10:00:06.000Z', '2026-12-01T10:00:06.001Z'];
     const ends = times.map((time) => (parser.parse(line({ time })) as { end: number }).end);
     expect(ends).toEqual(times.map(Date.parse));
+  });
+});
+
+describe('AccessLine.shape', () => {
+  // A line in the gateway's own layout, as the synthetic bench log writes it.
+  const own = (method: string, path: string, priority = 'normal') =>
+    Buffer.from(
+      `{"level":"info","time":"2026-12-01T10:00:00.001Z","region":"us-east","status":200,"outcome":"forwarded","priority":"${priority}","durationMs":1.5,"method":"${method}","path":"${path}","requestId":"r","client":"10.0.0.7","bytes":64}`,
+    );
+
+  // Lines of one shape must share method and route key: the driver routes them all as the first.
+  it('is the same only for lines of the same method and route key', () => {
+    const parser = new AccessLineParser(['/api', '/api/video']);
+    const methods = ['GET', 'POST', 'HEAD'];
+    const paths = ['/api/video/1', '/api/video/2?x', '/api/likes/3', '/other', '/apix', '/api/vid'];
+    const byShape = new Map<number, string>();
+    let shaped = 0;
+    for (const method of methods) {
+      for (const path of paths) {
+        for (const priority of ['low', 'critical']) {
+          const read = parser.parse(own(method, path, priority));
+          if (typeof read === 'string') throw new Error(`not read: ${read}`);
+          if (read.shape < 0) continue;
+          shaped++;
+          const pair = `${read.method} ${read.routeKey}`;
+          expect(byShape.get(read.shape) ?? pair).toBe(pair);
+          byShape.set(read.shape, pair);
+        }
+      }
+    }
+    expect(shaped).toBe(methods.length * paths.length * 2);
+    expect(byShape.size).toBe(methods.length * 3);
+  });
+
+  // A target kept whole, or a line read the general way, has no shape.
+  it('is -1 when the route key is the whole target or the line is not in the own layout', () => {
+    const parser = new AccessLineParser(['/api']);
+    expect(parser.parse(own('GET', 'http://example.test/api/1'))).toMatchObject({ shape: -1 });
+    expect(new AccessLineParser().parse(own('GET', '/api/1'))).toMatchObject({ shape: -1 });
+    // A space after the brace: the general path reads it.
+    const general = Buffer.from(`{ ${own('GET', '/api/1').toString('latin1').slice(1)}`);
+    expect(parser.parse(general)).toMatchObject({ shape: -1 });
   });
 });
