@@ -2,8 +2,11 @@
 // and the dashboard all derive from these lists. Priorities live with the admission core
 // (admission/priority.ts), which ranks them.
 
-/** How a routed request ended, as counted in `floodgate_requests_total{outcome}` (contract §4). */
-export const OUTCOMES = ['forwarded', 'failover', 'stale', 'shed', 'error'] as const;
+/**
+ * How a routed request ended, as counted in `floodgate_requests_total{outcome}` (contract §4), and
+ * `local`: a TRACE or OPTIONS whose `max-forwards` ran out, answered by the gateway itself.
+ */
+export const OUTCOMES = ['forwarded', 'failover', 'stale', 'shed', 'error', 'local'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** HTTP 499: the client closed the connection before the answer (nginx's convention, for logs only). */

@@ -6,6 +6,7 @@ import { CLIENT_CLOSED, type Outcome } from './domain.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
 import type { PublicRequest, PublicResponse } from './http/http2-request.js';
+import { answerAsFinalRecipient } from './http/max-forwards.js';
 import { isIdempotent } from './http/methods.js';
 import type { BadRequestSink } from './http/public-server.js';
 import { AccessLog } from './observability/access-log.js';
@@ -58,6 +59,7 @@ export class Gateway implements ForwardListener {
     const ctx = new RequestContext(this.runtime, req, res, req.socket, this.clock);
     const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);
+    if (ctx.maxForwards === 0) return this.answerHere(ctx);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.whenRefused(ctx, permit);
     this.send(ctx, permit);
@@ -204,6 +206,13 @@ export class Gateway implements ForwardListener {
     // A HEAD answer carries the headers alone (RFC 9110 §9.3.2).
     ctx.bytes = ctx.req.method === 'HEAD' ? 0 : answer.bodies.size(refusal);
     this.record(ctx, spec.shed === undefined ? 'error' : 'shed');
+  }
+
+  /** The request may go no further (RFC 9110 §7.6.2): the gateway answers as its final recipient. */
+  private answerHere(ctx: RequestContext): void {
+    ctx.bytes = answerAsFinalRecipient(ctx);
+    ctx.status = 200;
+    this.record(ctx, 'local');
   }
 
   private retryAfter(ctx: RequestContext, refusal: Refusal): number {

@@ -48,6 +48,7 @@ function addView(sum: RegionView, view: RegionView): RegionView {
       failover: sum.outcomes.failover + view.outcomes.failover,
       stale: sum.outcomes.stale + view.outcomes.stale,
       shed: sum.outcomes.shed + view.outcomes.shed,
+      local: sum.outcomes.local + view.outcomes.local,
       error: sum.outcomes.error + view.outcomes.error,
     },
     upstreamResponses: addCounts(sum.upstreamResponses, view.upstreamResponses),

@@ -65,6 +65,8 @@ export interface ForwardedValues {
   requestId: string;
   /** This hop's `via` entry (RFC 9110 §7.6.3: a gateway must add one to each request it forwards). */
   via: string;
+  /** The `max-forwards` to send in place of the client's (one less, max-forwards.ts), if any. */
+  maxForwards: number | undefined;
 }
 
 const VIA_BY_VERSION: Record<string, string> = {
@@ -80,6 +82,7 @@ export function viaFor(version: string): string {
 }
 
 const REQUEST_ID = 'x-request-id';
+const MAX_FORWARDS = 'max-forwards';
 
 /**
  * Builds the flat `[name, value, ...]` header list sent upstream from the client's raw headers:
@@ -108,8 +111,10 @@ export function upstreamRequestHeaders(
     )
       continue;
     if (named?.has(lower)) continue;
+    if (lower === MAX_FORWARDS && forwarded.maxForwards !== undefined) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
+  if (forwarded.maxForwards !== undefined) out.push(MAX_FORWARDS, String(forwarded.maxForwards));
   out.push('x-forwarded-for', forwarded.forwardedFor, 'x-forwarded-proto', forwarded.proto);
   if (forwarded.host !== undefined) out.push('x-forwarded-host', forwarded.host);
   // A `via` the client sent stays: the entries list every hop in order, this one last.

@@ -38,6 +38,7 @@ export class RegionMetrics {
     stale: 0,
     shed: 0,
     error: 0,
+    local: 0,
   };
   private readonly enforcedShed: ShedCounts = new Map();
   private readonly shadowShed: ShedCounts = new Map();

@@ -6,6 +6,7 @@ import type { Refusal } from '../http/errors.js';
 import { expectationProblem } from '../http/expect-continue.js';
 import { type ForwardedValues, viaFor } from '../http/hop-by-hop.js';
 import { http2HasBody, http2Host, http2RequestProblem } from '../http/http2-request.js';
+import { maxForwardsOf } from '../http/max-forwards.js';
 import { requestProblem } from '../http/request-checks.js';
 import { upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
@@ -26,6 +27,8 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
+  const hops = headers['max-forwards'];
+  ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
   const problem = ctx.http2
     ? http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes)
     : requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
@@ -54,5 +57,6 @@ export function forwardedValues(ctx: RequestContext): ForwardedValues {
     host: ctx.http2 ? http2Host(req as Http2ServerRequest) : req.headers.host,
     requestId: ctx.requestId,
     via: viaFor(req.httpVersion),
+    maxForwards: ctx.maxForwards === undefined ? undefined : ctx.maxForwards - 1,
   };
 }

@@ -121,7 +121,14 @@ class ScriptedView implements AdminView {
         currentRps: 50,
         baselineRps: 45,
         rps: 60,
-        outcomes: { forwarded: 8 * this.reads, failover: 0, stale: 0, shed: 2 * this.reads, error: 0 },
+        outcomes: {
+          forwarded: 8 * this.reads,
+          failover: 0,
+          stale: 0,
+          shed: 2 * this.reads,
+          error: 0,
+          local: 0,
+        },
         upstreamResponses: { '1xx': 0, '2xx': 8 * this.reads, '3xx': 0, '4xx': 0, '5xx': 2 * this.reads },
       }),
     };

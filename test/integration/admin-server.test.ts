@@ -33,7 +33,7 @@ class FakeView implements AdminView {
         surging: true,
         p50Ms: 4.567,
         p99Ms: 99.999,
-        outcomes: { forwarded: 10, failover: 0, stale: 1, shed: 4, error: 2 },
+        outcomes: { forwarded: 10, failover: 0, stale: 1, shed: 4, error: 2, local: 0 },
         // Two more 5xx on every read, so consecutive samples see a rate.
         upstreamResponses: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': this.upstream5xx },
         shed: { rate: { low: 4 } },

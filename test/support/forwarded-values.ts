@@ -7,4 +7,5 @@ export const FORWARDED: ForwardedValues = {
   host: 'app.example',
   requestId: 'req-1',
   via: '1.1 floodgate',
+  maxForwards: undefined,
 };

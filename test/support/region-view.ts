@@ -16,7 +16,7 @@ export function regionView(overrides: Partial<RegionView> = {}): RegionView {
     surging: false,
     p50Ms: 0,
     p99Ms: 0,
-    outcomes: { forwarded: 0, failover: 0, stale: 0, shed: 0, error: 0 },
+    outcomes: { forwarded: 0, failover: 0, stale: 0, shed: 0, error: 0, local: 0 },
     upstreamResponses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
     shed: {},
     upstreams: [],

@@ -17,7 +17,7 @@ function view(overrides: Partial<RegionView>): RegionView {
     currentRps: 25,
     p50Ms: 3,
     p99Ms: 40,
-    outcomes: { forwarded: 10, failover: 1, stale: 0, shed: 2, error: 0 },
+    outcomes: { forwarded: 10, failover: 1, stale: 0, shed: 2, error: 0, local: 0 },
     shed: { rate: { low: 2 } },
     upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 1, ejected: false }],
     ...overrides,
@@ -34,7 +34,7 @@ describe('sumRegionViews', () => {
     expect(sum.admittedRps).toBe(40);
     expect(sum.shedRps).toBe(10);
     expect(sum.currentRps).toBe(50);
-    expect(sum.outcomes).toEqual({ forwarded: 20, failover: 2, stale: 0, shed: 4, error: 0 });
+    expect(sum.outcomes).toEqual({ forwarded: 20, failover: 2, stale: 0, shed: 4, error: 0, local: 0 });
     expect(sum.upstreams).toEqual([{ url: 'http://127.0.0.1:9001', inflight: 2, ejected: false }]);
   });
 

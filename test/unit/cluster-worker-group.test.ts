@@ -102,7 +102,7 @@ function regionView(forwarded: number): RegionView {
     inflightLimit: 10,
     tokens: 1,
     rps: 100,
-    outcomes: { forwarded, failover: 0, stale: 0, shed: 0, error: 0 },
+    outcomes: { forwarded, failover: 0, stale: 0, shed: 0, error: 0, local: 0 },
   });
 }
 

@@ -27,7 +27,7 @@ describe('GatewayMetrics', () => {
     a.requestDone('forwarded', 0);
     a.requestDone('forwarded', 0);
     a.requestDone('shed', 0);
-    expect(a.outcomes()).toEqual({ forwarded: 2, failover: 0, stale: 0, shed: 1, error: 0 });
+    expect(a.outcomes()).toEqual({ forwarded: 2, failover: 0, stale: 0, shed: 1, error: 0, local: 0 });
     const text = await metrics.text();
     expect(sample(text, 'floodgate_requests_total{region="us-east",outcome="forwarded"}')).toBe(2);
     expect(sample(text, 'floodgate_requests_total{region="us-east",outcome="shed"}')).toBe(1);

@@ -1,0 +1,47 @@
+import type { Http2ServerRequest } from 'node:http2';
+import type { RequestContext } from '../request/context.js';
+import { http1HeaderList, writeHeadList } from './http2-request.js';
+
+// RFC 9110 §7.6.2: an intermediary that receives TRACE or OPTIONS with `Max-Forwards` must pass it
+// on one lower, and at 0 must not forward it but answer as the final recipient. These are the only
+// answers the gateway gives that are neither a refusal (errors.ts) nor an upstream's.
+
+const DIGITS = /^\d{1,15}$/;
+
+// A reflected TRACE must leave out fields likely to carry secrets (RFC 9110 §9.3.8): credentials
+// and cookies would otherwise be readable by script that cannot read them directly.
+const NOT_REFLECTED = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/**
+ * The hop count a TRACE or OPTIONS request allows, or undefined: any other method (a recipient may
+ * ignore the field there), no field, or a value that is not 1*DIGIT, which is passed on unchanged.
+ */
+export function maxForwardsOf(method: string | undefined, value: string | undefined): number | undefined {
+  if (value === undefined || (method !== 'OPTIONS' && method !== 'TRACE')) return undefined;
+  return DIGITS.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * Answers a request whose hop count ran out here: OPTIONS with an empty 200, TRACE with the request
+ * it received as `message/http`. Returns the body's size in bytes.
+ */
+export function answerAsFinalRecipient(ctx: RequestContext): number {
+  const { req, res } = ctx;
+  const body = req.method === 'TRACE' ? reflected(ctx) : '';
+  const headers = ['content-length', String(Buffer.byteLength(body))];
+  if (body !== '') headers.push('content-type', 'message/http');
+  headers.push('x-floodgate-region', ctx.home.name, 'x-request-id', ctx.requestId);
+  writeHeadList(res!, 200, headers);
+  res!.end(body);
+  return Buffer.byteLength(body);
+}
+
+function reflected(ctx: RequestContext): string {
+  const req = ctx.req;
+  const raw = ctx.http2 ? http1HeaderList(req as Http2ServerRequest) : req.rawHeaders;
+  let text = `TRACE ${req.url} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!NOT_REFLECTED.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  return `${text}\r\n`;
+}

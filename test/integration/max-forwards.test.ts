@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import { fetchText } from '../support/http-client.js';
+import { oneRegion, startTestGateway, type TestGateway } from '../support/test-gateway.js';
+
+// RFC 9110 §7.6.2: TRACE and OPTIONS go one hop less far each time, and stop where the count is 0.
+describe('max-forwards', () => {
+  let upstream: FaultUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    upstream = await startFaultUpstream();
+    gw = await startTestGateway(oneRegion([upstream.url]));
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  const lineFor = (id: string) => gw.logs.findLast((l) => l.requestId === id);
+
+  it('answers OPTIONS with max-forwards 0 itself', async () => {
+    const before = upstream.requests.length;
+    const res = await fetchText(`${gw.publicUrl}/any`, {
+      method: 'OPTIONS',
+      headers: { 'max-forwards': '0', 'x-request-id': 'options-0' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('');
+    expect(res.headers['x-request-id']).toBe('options-0');
+    expect(upstream.requests.length).toBe(before);
+    await expect.poll(() => lineFor('options-0')).toMatchObject({ outcome: 'local', status: 200, bytes: 0 });
+  });
+
+  it('reflects TRACE with max-forwards 0, leaving out credentials and cookies', async () => {
+    const before = upstream.requests.length;
+    const res = await fetchText(`${gw.publicUrl}/trace/me?q=1`, {
+      method: 'TRACE',
+      headers: { 'max-forwards': '0', authorization: 'Bearer secret', cookie: 'a=b', 'x-kept': 'yes' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('message/http');
+    expect(res.body.startsWith('TRACE /trace/me?q=1 HTTP/1.1\r\n')).toBe(true);
+    expect(res.body).toContain('x-kept: yes\r\n');
+    expect(res.body).toContain('max-forwards: 0\r\n');
+    expect(res.body).not.toContain('secret');
+    expect(res.body).not.toMatch(/cookie/i);
+    expect(res.body.endsWith('\r\n\r\n')).toBe(true);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it.each(['OPTIONS', 'TRACE'])('passes %s on with max-forwards one lower', async (method) => {
+    await fetchText(`${gw.publicUrl}/on`, { method, headers: { 'max-forwards': '5' } });
+    const sent = upstream.requests.at(-1)!;
+    expect(sent.method).toBe(method);
+    expect(sent.headers['max-forwards']).toBe('4');
+  });
+
+  it('leaves max-forwards alone on other methods and when it is no number', async () => {
+    const get = await fetchText(`${gw.publicUrl}/get`, { headers: { 'max-forwards': '0' } });
+    expect(get.status).toBe(200);
+    expect(upstream.requests.at(-1)!.headers['max-forwards']).toBe('0');
+    await fetchText(`${gw.publicUrl}/odd`, { method: 'OPTIONS', headers: { 'max-forwards': 'x1' } });
+    expect(upstream.requests.at(-1)!.headers['max-forwards']).toBe('x1');
+  });
+});
