@@ -75,9 +75,10 @@ export class Gateway implements ForwardListener {
     if (problem !== undefined) return this.refuse(ctx, problem);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.refuse(ctx, permit);
-    if (!beginCall(ctx, permit)) return this.refuse(ctx, 'circuit-open');
-    prepareUpgradeHeaders(req.headers, forwardedValues(ctx));
-    this.tunnels.tunnel(ctx, permit, head, this);
+    // Handshakes leave paced like requests: a reconnect storm after an outage reaches the backends
+    // at the refill pace, not in one instant.
+    ctx.upgradeHead = head;
+    this.send(ctx, permit);
   };
 
   /** Acts on how a trip upstream (or a tunnel's handshake) ended. */
@@ -138,6 +139,13 @@ export class Gateway implements ForwardListener {
 
   /** A request whose turn has come goes upstream, unless its region's breaker stopped it meanwhile. */
   private leave(ctx: RequestContext, permit: Permit): void {
+    const head = ctx.upgradeHead;
+    if (head !== undefined) {
+      // A tunnel is only ever opened to the region that admitted it: no failover, no kept copy.
+      if (!beginCall(ctx, permit)) return this.refuse(ctx, 'circuit-open');
+      prepareUpgradeHeaders(ctx.req.headers, forwardedValues(ctx));
+      return this.tunnels.tunnel(ctx, permit, head, this);
+    }
     if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
     // The region's breaker opened while the request waited: handled like a refusal at admission
     // at home, like a failover region with no capacity elsewhere.

@@ -12,6 +12,8 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 interface WsUpstream {
   url: string;
   upgrades: IncomingMessage[];
+  /** When each handshake arrived (performance.now()). */
+  arrivals: number[];
   sockets: Duplex[];
   close(): Promise<void>;
 }
@@ -19,10 +21,12 @@ interface WsUpstream {
 /** A WebSocket upstream that completes the handshake and then echoes raw bytes back. */
 async function startWsUpstream(): Promise<WsUpstream> {
   const upgrades: IncomingMessage[] = [];
+  const arrivals: number[] = [];
   const sockets: Duplex[] = [];
   const server: Server = createServer((_req, res) => res.end('plain'));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     upgrades.push(req);
+    arrivals.push(performance.now());
     sockets.push(socket);
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
     socket.write(
@@ -37,6 +41,7 @@ async function startWsUpstream(): Promise<WsUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     upgrades,
+    arrivals,
     sockets,
     close: () =>
       new Promise<void>((resolve) => {
@@ -121,6 +126,18 @@ describe('websocket upgrades', () => {
     upstream.sockets[0]!.destroy();
     await client.closed;
     expect((await fetchText(`${gw.publicUrl}/plain`)).body).toBe('plain');
+  });
+
+  // A reconnect storm the bucket admits whole reaches the backend at the refill pace, as requests do.
+  it('sends an admitted burst of handshakes upstream paced', async () => {
+    const port = await start({ rps: 20, burst: 10 });
+    const clients = Array.from({ length: 5 }, () => handshake(port));
+    await until(() => clients.every((c) => c.received().includes('101')), 5000, 'all handshakes answered');
+    for (const c of clients) c.socket.destroy();
+    const spread = [...upstream.arrivals].sort((a, b) => a - b).map((t, _i, all) => t - all[0]!);
+    // Turns at 0, 0, 45, 90, 135 ms (the pace is rps / 0.9); timers may fire late, never early.
+    expect(spread[1]!).toBeLessThan(35);
+    expect(spread[4]!).toBeGreaterThanOrEqual(125);
   });
 
   // An upgrade to a region whose bucket is empty is refused like any other request.
