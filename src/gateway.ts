@@ -67,8 +67,9 @@ export class Gateway implements ForwardListener {
 
   /** The public server's `upgrade` listener: WebSocket handshakes are admitted like any other request. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
     socket.on('error', destroySocket);
+    if (!this.tunnels.track(socket)) return;
+    const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
     // Only WebSocket handshakes are tunnelled (http-proxy drops anything else without an answer).
     const handshake = req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
     const problem = classify(ctx) ?? (handshake ? undefined : 'bad-request');

@@ -6,7 +6,9 @@ import { http1HeaderList, writeHeadList } from './http2-request.js';
 // on one lower, and at 0 must not forward it but answer as the final recipient. These are the only
 // answers the gateway gives that are neither a refusal (errors.ts) nor an upstream's.
 
-const DIGITS = /^\d{1,15}$/;
+const DIGITS = /^\d+$/;
+// Far more hops than any path has, and exact as a double: a longer count is passed on as this.
+const MOST_HOPS = 1e15;
 
 // A reflected TRACE must leave out fields likely to carry secrets (RFC 9110 §9.3.8): credentials
 // and cookies would otherwise be readable by script that cannot read them directly.
@@ -15,10 +17,13 @@ const NOT_REFLECTED = new Set(['authorization', 'proxy-authorization', 'cookie']
 /**
  * The hop count a TRACE or OPTIONS request allows, or undefined: any other method (a recipient may
  * ignore the field there), no field, or a value that is not 1*DIGIT, which is passed on unchanged.
+ * Such requests are answered before admission, like malformed ones: nothing goes upstream, and the
+ * answer is no larger than the request's own headers, which the header limit bounds.
  */
 export function maxForwardsOf(method: string | undefined, value: string | undefined): number | undefined {
   if (value === undefined || (method !== 'OPTIONS' && method !== 'TRACE')) return undefined;
-  return DIGITS.test(value) ? Number(value) : undefined;
+  if (!DIGITS.test(value)) return undefined;
+  return value.length > 15 ? MOST_HOPS : Number(value);
 }
 
 /**
@@ -39,7 +44,9 @@ export function answerAsFinalRecipient(ctx: RequestContext): number {
 function reflected(ctx: RequestContext): string {
   const req = ctx.req;
   const raw = ctx.http2 ? http1HeaderList(req as Http2ServerRequest) : req.rawHeaders;
-  let text = `TRACE ${req.url} HTTP/${req.httpVersion}\r\n`;
+  // HTTP/2 names its version "2" (RFC 9113 §3); Node reports "2.0".
+  const version = ctx.http2 ? '2' : req.httpVersion;
+  let text = `TRACE ${req.url} HTTP/${version}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
     if (!NOT_REFLECTED.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }

@@ -83,7 +83,7 @@ export const METRICS = {
     'floodgate_requests_total',
     'counter',
     ['region', 'outcome'],
-    'Requests by region and outcome (forwarded, failover, stale, shed, error)',
+    'Requests by region and outcome (forwarded, failover, stale, shed, error, local)',
   ),
   shed: spec(
     'floodgate_shed_total',

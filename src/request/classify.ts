@@ -22,13 +22,15 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   const headers = req.headers;
   ctx.requestId = requestIdFor(headers['x-request-id']);
   ctx.client = clientAddress(req.socket.remoteAddress ?? '', headers['x-forwarded-for'], runtime.trusted);
-  const path = upstreamPath(req.url ?? '');
+  const hops = headers['max-forwards'];
+  ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
+  // `OPTIONS *` asks about the server itself: the gateway answers it when it may go no further,
+  // and has no upstream path to send it on otherwise.
+  const path = req.url === '*' && ctx.maxForwards === 0 ? '*' : upstreamPath(req.url ?? '');
   if (path === undefined) return 'bad-request';
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
-  const hops = headers['max-forwards'];
-  ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
   const problem = ctx.http2
     ? http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes)
     : requestProblem(req as IncomingMessage, runtime.maxBodyBytes);

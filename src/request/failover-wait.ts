@@ -59,7 +59,7 @@ export class FailoverWait {
       this.permit = admitFailover(target);
       if (this.permit !== undefined) return 0;
     }
-    const open = this.targets.find((t) => t.breaker.state === 'closed');
+    const open = this.targets.find((t) => t.open && t.breaker.state === 'closed');
     if (open === undefined) return Number.POSITIVE_INFINITY;
     const left = this.since + open.pacer.maxWaitMs - this.clock();
     if (left <= 0 || !this.waitOn(open)) return Number.POSITIVE_INFINITY;

@@ -28,8 +28,10 @@ type TaggedRequest = IncomingMessage & { [kTunnel]?: TunnelState };
  */
 export class WebSocketTunnels {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
-  // Upgraded sockets leave the HTTP server's connection tracking, so shutdown needs them listed here.
+  // Upgraded sockets leave the HTTP server's connection tracking, so shutdown needs them listed
+  // here, from the moment the handshake arrives: one may wait for its paced turn first.
   private readonly open = new Set<Duplex>();
+  private closing = false;
 
   constructor(private readonly logger: Logger) {
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
@@ -52,15 +54,24 @@ export class WebSocketTunnels {
     });
   }
 
-  /** Tunnels an admitted upgrade to one of the permit region's upstreams. */
+  /** Lists an upgrade's socket for shutdown as it arrives; false (and closed) once shutdown has cut tunnels. */
+  track(socket: Duplex): boolean {
+    if (this.closing) {
+      socket.destroy();
+      return false;
+    }
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+    return true;
+  }
+
+  /** Tunnels an admitted upgrade (its socket tracked) to one of the permit region's upstreams. */
   tunnel(ctx: RequestContext, permit: Permit, head: Buffer, listener: ForwardListener): void {
     const state: TunnelState = { ctx, permit, listener, upstreamRequest: undefined };
     (ctx.req as TaggedRequest)[kTunnel] = state;
     const socket = ctx.socket;
-    this.open.add(socket);
     socket.on('error', destroyQuietly);
     socket.once('close', () => {
-      this.open.delete(socket);
       if (state.permit === undefined) return;
       // The client left before the handshake was answered: the upstream must not keep a socket for it.
       state.upstreamRequest?.destroy();
@@ -84,6 +95,7 @@ export class WebSocketTunnels {
 
   /** Closes every tunnel still open (at the end of a shutdown's grace period). */
   closeAll(): void {
+    this.closing = true;
     for (const socket of this.open) socket.destroy();
     this.open.clear();
     this.proxy.close();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
-import { fetchText } from '../support/http-client.js';
+import { fetchText, rawRequest } from '../support/http-client.js';
 import { oneRegion, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 // RFC 9110 §7.6.2: TRACE and OPTIONS go one hop less far each time, and stop where the count is 0.
@@ -55,6 +55,22 @@ describe('max-forwards', () => {
     const sent = upstream.requests.at(-1)!;
     expect(sent.method).toBe(method);
     expect(sent.headers['max-forwards']).toBe('4');
+  });
+
+  it('answers OPTIONS * with max-forwards 0, and refuses it otherwise (there is no path to send)', async () => {
+    const port = Number(new URL(gw.publicUrl).port);
+    const ask = (extra: string) =>
+      rawRequest(port, `OPTIONS * HTTP/1.1\r\nHost: gw\r\n${extra}Connection: close\r\n\r\n`);
+    expect((await ask('Max-Forwards: 0\r\n')).text).toMatch(/^HTTP\/1\.1 200 /);
+    expect((await ask('')).text).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('caps a hop count longer than it can count exactly', async () => {
+    await fetchText(`${gw.publicUrl}/far`, {
+      method: 'OPTIONS',
+      headers: { 'max-forwards': '12345678901234567890' },
+    });
+    expect(upstream.requests.at(-1)!.headers['max-forwards']).toBe('999999999999999');
   });
 
   it('leaves max-forwards alone on other methods and when it is no number', async () => {

@@ -140,6 +140,20 @@ describe('websocket upgrades', () => {
     expect(spread[4]!).toBeGreaterThanOrEqual(125);
   });
 
+  // A handshake still waiting for its turn when the grace period ends is closed with the tunnels,
+  // not opened afterwards to hold the shutdown up.
+  it('closes handshakes waiting for their turn at shutdown', async () => {
+    const port = await start({ rps: 1, burst: 5, paceMaxWaitMs: 5000 }, { shutdownGraceMs: 200 });
+    const clients = Array.from({ length: 3 }, () => handshake(port));
+    await until(() => upstream.arrivals.length === 2, 5000, 'two handshakes upstream');
+    const started = performance.now();
+    await gw.close();
+    await clients[2]!.closed;
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(clients[2]!.received()).toBe('');
+    expect(upstream.arrivals.length).toBe(2);
+  });
+
   // An upgrade to a region whose bucket is empty is refused like any other request.
   it('sheds upgrades with 503 when the region has no tokens', async () => {
     const port = await start({ rps: 0.01, burst: 1 });
