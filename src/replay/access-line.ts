@@ -127,6 +127,7 @@ export class AccessLineParser {
     // A 4xx of our own (malformed, too large) was refused before admission, whatever the limits.
     const outcome = s.repeated(OUTCOME);
     if (status >= 400 && status < 500 && outcome === 'error') return BAD_INPUT;
+    if (outcome === 'local') return OTHER;
     const line = this.line;
     line.end = endedAt;
     line.durationMs = durationMs;
@@ -160,7 +161,7 @@ export class AccessLineParser {
     return this.scanner.string(PATH);
   }
 
-  private fromOwnLayout(): AccessLine | typeof BAD_INPUT {
+  private fromOwnLayout(): AccessLine | typeof BAD_INPUT | typeof OTHER {
     const own = this.own;
     const ids = own.ids;
     const outcomes = own.outcomes;
@@ -168,6 +169,7 @@ export class AccessLineParser {
     let kind = outcomes.tags[outcome]!;
     if (kind === UNTAGGED) kind = outcomes.tags[outcome] = outcomeKind(outcomes.strings[outcome]!);
     if (own.status >= 400 && own.status < 500 && kind === ERROR) return BAD_INPUT;
+    if (kind === LOCAL) return OTHER;
     const line = this.line;
     line.end = own.time;
     line.durationMs = own.durationMs;
@@ -241,11 +243,13 @@ const OTHER = 'other';
 const [NO_PREFIX, WHOLE] = [-1, -2];
 const BAD_INPUT = 'bad-input';
 
-// What an outcome says about a line (kept per logged outcome value).
-const [FORWARDED, REFUSED, ERROR] = [0, 1, 2];
+// What an outcome says about a line (kept per logged outcome value). A `local` answer (max-forwards
+// 0) never met admission live, so it is not replayed through it either.
+const [FORWARDED, REFUSED, ERROR, LOCAL] = [0, 1, 2, 3];
 
 function outcomeKind(outcome: string): number {
   if (outcome === 'shed' || outcome === 'stale') return REFUSED;
+  if (outcome === 'local') return LOCAL;
   return outcome === 'error' ? ERROR : FORWARDED;
 }
 

@@ -38,7 +38,9 @@ export function heading(outcome: ReplayOutcome, requests: number, logs: readonly
     ? 'no requests'
     : `${new Date(outcome.firstArrival).toISOString()} to ${new Date(outcome.lastArrival).toISOString()} (${seconds(outcome.lastArrival - outcome.firstArrival)} of log time)`;
   const lines = [`replayed ${count(requests)} requests from ${logs.join(', ')}: ${span}`];
-  const skipped = [`${count(outcome.skipped)} lines skipped (not access lines)`];
+  const skipped = [
+    `${count(outcome.skipped)} lines skipped (not access lines, or answered before admission)`,
+  ];
   if (outcome.badInput > 0)
     skipped.push(`of which ${count(outcome.badInput)} were requests refused as bad input before admission`);
   lines.push(skipped.join(', '));

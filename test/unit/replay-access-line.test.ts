@@ -211,6 +211,8 @@ describe('AccessLineParser', () => {
     [{ path: undefined }, 'other'],
     [{ outcome: 'error', status: 400 }, 'bad-input'],
     [{ outcome: 'error', status: 413 }, 'bad-input'],
+    // Answered by the gateway at max-forwards 0: admission never saw it live.
+    [{ outcome: 'local', method: 'OPTIONS' }, 'other'],
   ])('classifies %o', (fields, kind) => {
     expect(new AccessLineParser().parse(line(fields))).toBe(kind);
   });

@@ -108,6 +108,14 @@ describe("reading Floodgate's own access lines", () => {
     expect(read(line)).toEqual(reference(line));
   });
 
+  // Answered by the gateway itself at max-forwards 0: never seen by admission, so not replayed.
+  it('skips an answer of its own', () => {
+    const line = written({ method: 'OPTIONS', outcome: 'local' });
+    expect(ownLayout(line)).toBe(true);
+    expect(read(line)).toEqual({ parsed: 'other' });
+    expect(reference(line)).toEqual({ parsed: 'other' });
+  });
+
   it('reads what the general path reads, for any values the writer is given', () => {
     // Mostly plain text (read in place), some of anything (often escaped: read by the general path).
     const text = fc.oneof(
