@@ -175,6 +175,7 @@ describe('floodgate --workers 2', () => {
       stale: 0,
       shed: 60 - admitted,
       error: 0,
+      local: 0,
     });
   });
 
