@@ -24,7 +24,11 @@ export class InternedStrings {
   // Per entry, two ints: where its bytes start in the pool and how many there are.
   private readonly places = new Int32Array(MAX_ENTRIES * 2);
   private readonly pool = new Uint8Array(MAX_ENTRIES * 16);
+  private readonly poolView = new DataView(this.pool.buffer);
   private readonly values: string[] = [];
+  // The buffer last looked up in, and a view of it for reading words.
+  private bytes: Buffer = Buffer.alloc(0);
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private used = 0;
 
   /** The ASCII string `b[start, end)`, the same object for the same bytes. */
@@ -37,16 +41,35 @@ export class InternedStrings {
     const length = end - start;
     if (length > MAX_BYTES) return b.toString('latin1', start, end);
     const slots = this.slots;
-    const pool = this.pool;
     for (let slot = hash & this.mask; ; slot = (slot + 1) & this.mask) {
       const entry = slots[2 * slot + 1]! - 1;
       if (entry < 0) return this.add(slot, hash, b, start, end);
       if (slots[2 * slot] !== hash || this.places[2 * entry + 1] !== length) continue;
-      const at = this.places[2 * entry]!;
-      let k = 0;
-      while (k < length && pool[at + k] === b[start + k]) k++;
-      if (k === length) return this.values[entry]!;
+      if (this.poolHolds(b, start, length, this.places[2 * entry]!)) return this.values[entry]!;
     }
+  }
+
+  /**
+   * Whether `b[start, start + length)` equals the pool's bytes at `at`. Compared four bytes at a
+   * time (the last word overlapping the one before): a byte loop over an address was half the
+   * lookup's time.
+   */
+  private poolHolds(b: Buffer, start: number, length: number, at: number): boolean {
+    const pool = this.pool;
+    if (length < 4) {
+      for (let k = 0; k < length; k++) if (pool[at + k] !== b[start + k]) return false;
+      return true;
+    }
+    if (b !== this.bytes) {
+      this.bytes = b;
+      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    const v = this.view;
+    const p = this.poolView;
+    const last = length - 4;
+    for (let k = 0; k < last; k += 4)
+      if (v.getInt32(start + k, true) !== p.getInt32(at + k, true)) return false;
+    return v.getInt32(start + last, true) === p.getInt32(at + last, true);
   }
 
   private add(slot: number, hash: number, b: Buffer, start: number, end: number): string {

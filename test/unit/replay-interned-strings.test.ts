@@ -22,4 +22,20 @@ describe('InternedStrings', () => {
     const long = Buffer.from('a'.repeat(100));
     expect(strings.intern(long, 0, 100)).toBe('a'.repeat(100));
   });
+
+  it('tells apart values whose hashes collide, whatever byte they differ in', () => {
+    // One hash for every value: only the comparison of bytes can keep them apart.
+    const strings = new InternedStrings();
+    for (let length = 1; length <= 20; length++) {
+      const base = '10.20.30.40.50.60.70'.slice(0, length);
+      const values = [base];
+      for (let k = 0; k < length; k++) values.push(`${base.slice(0, k)}#${base.slice(k + 1)}`);
+      for (const round of [0, 1]) {
+        for (const value of values) {
+          const bytes = Buffer.from(`"${value}"`, 'latin1');
+          expect(strings.internHashed(bytes, 1, 1 + length, 7), `${value} round ${round}`).toBe(value);
+        }
+      }
+    }
+  });
 });

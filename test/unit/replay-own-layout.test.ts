@@ -346,4 +346,16 @@ describe('KnownValues', () => {
     for (const text of ['ab","', 'a",', 'us-eas","', 'us-east"}', `${long}x","`, `${long.slice(0, -1)}","`])
       expect(find(values, text)).toBe(-1);
   });
+
+  // Values sharing their first four bytes share the slot the likely value is looked up by.
+  it('finds every value among ones that begin alike, whichever was learnt first', () => {
+    const values = new KnownValues();
+    const names = ['eu-west-1', 'eu-west-2', 'eu-w', 'eu-west-10', 'us-east'];
+    for (const name of names) values.learn(Buffer.from(`${name}","`), 0, name.length, false);
+    names.forEach((name, id) => {
+      expect(find(values, `${name}","path`), name).toBe(id);
+    });
+    for (const text of ['eu-west-3","', 'eu-west-1x","', 'eu-","', 'eu-west-1"}'])
+      expect(find(values, text)).toBe(-1);
+  });
 });
