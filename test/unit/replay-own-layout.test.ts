@@ -6,7 +6,6 @@ import { createLogger } from '../../src/observability/logger.js';
 import { type AccessLine, AccessLineParser } from '../../src/replay/access-line.js';
 import { F_CLIENT, FloodgateLine } from '../../src/replay/floodgate-line.js';
 import { bytesHash } from '../../src/replay/interned-strings.js';
-import { KnownValues } from '../../src/replay/known-values.js';
 import type { RequestContext } from '../../src/request/context.js';
 
 // Lines written by the gateway's own AccessLog, through the logger the gateway makes (a cluster
@@ -322,40 +321,5 @@ describe('lines the own-layout reader must leave to the general path', () => {
     const failover = Buffer.from(written({ region: 'us-west', home: 'us-west-2' }));
     expect(own.read(failover, 0, failover.length)).toBe(true);
     expect(own.regions.strings).toEqual(['ap-south', 'us-west', 'us-west-2']);
-  });
-});
-
-describe('KnownValues', () => {
-  const find = (values: KnownValues, text: string) => {
-    const b = Buffer.from(text);
-    return values.find(b, new DataView(b.buffer, b.byteOffset, b.length), 0, b.length);
-  };
-
-  // A value is recognised with its quote and the next key's `,"`, over all its bytes, however long.
-  it('recognises only whole values', () => {
-    const values = new KnownValues();
-    const long = 'a-value-longer-than-twenty-bytes';
-    for (const value of ['a', 'us-east', long]) {
-      const b = Buffer.from(`${value}","`);
-      values.learn(b, 0, value.length, false);
-    }
-    expect(find(values, 'a","status')).toBe(0);
-    expect(find(values, 'us-east","')).toBe(1);
-    expect(find(values, `${long}","`)).toBe(2);
-    expect(values.strings).toEqual(['a', 'us-east', long]);
-    for (const text of ['ab","', 'a",', 'us-eas","', 'us-east"}', `${long}x","`, `${long.slice(0, -1)}","`])
-      expect(find(values, text)).toBe(-1);
-  });
-
-  // Values sharing their first four bytes share the slot the likely value is looked up by.
-  it('finds every value among ones that begin alike, whichever was learnt first', () => {
-    const values = new KnownValues();
-    const names = ['eu-west-1', 'eu-west-2', 'eu-w', 'eu-west-10', 'us-east'];
-    for (const name of names) values.learn(Buffer.from(`${name}","`), 0, name.length, false);
-    names.forEach((name, id) => {
-      expect(find(values, `${name}","path`), name).toBe(id);
-    });
-    for (const text of ['eu-west-3","', 'eu-west-1x","', 'eu-","', 'eu-west-1"}'])
-      expect(find(values, text)).toBe(-1);
   });
 });
