@@ -33,12 +33,13 @@ export function maxForwardsOf(method: string | undefined, value: string | undefi
 export function answerAsFinalRecipient(ctx: RequestContext): number {
   const { req, res } = ctx;
   const body = req.method === 'TRACE' ? reflected(ctx) : '';
-  const headers = ['content-length', String(Buffer.byteLength(body))];
+  const size = Buffer.byteLength(body);
+  const headers = ['content-length', String(size)];
   if (body !== '') headers.push('content-type', 'message/http');
   headers.push('x-floodgate-region', ctx.home.name, 'x-request-id', ctx.requestId);
   writeHeadList(res!, 200, headers);
   res!.end(body);
-  return Buffer.byteLength(body);
+  return size;
 }
 
 function reflected(ctx: RequestContext): string {

@@ -34,6 +34,23 @@ export class Bytes {
 
 export const MAX_WORD_BYTES = 20;
 
+/**
+ * A DataView of the buffer last asked about: replay reads a chunk's lines one after another, so a
+ * view is made once per chunk, not once per line.
+ */
+export class ChunkView {
+  private bytes: Uint8Array | undefined;
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+  of(b: Uint8Array): DataView<ArrayBufferLike> {
+    if (b !== this.bytes) {
+      this.bytes = b;
+      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    return this.view;
+  }
+}
+
 /** True when `k`'s bytes are at `at`, wholly before `end`. */
 export function bytesAt(v: DataView<ArrayBufferLike>, at: number, end: number, k: Bytes): boolean {
   return (

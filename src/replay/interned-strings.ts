@@ -1,3 +1,5 @@
+import { ChunkView } from './byte-words.js';
+
 /**
  * One string object per distinct short ASCII value (client addresses), looked up by its bytes.
  *
@@ -26,9 +28,7 @@ export class InternedStrings {
   private readonly pool = new Uint8Array(MAX_ENTRIES * 16);
   private readonly poolView = new DataView(this.pool.buffer);
   private readonly values: string[] = [];
-  // The buffer last looked up in, and a view of it for reading words.
-  private bytes: Buffer = Buffer.alloc(0);
-  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private readonly chunk = new ChunkView();
   private used = 0;
 
   /** The ASCII string `b[start, end)`, the same object for the same bytes. */
@@ -60,11 +60,7 @@ export class InternedStrings {
       for (let k = 0; k < length; k++) if (pool[at + k] !== b[start + k]) return false;
       return true;
     }
-    if (b !== this.bytes) {
-      this.bytes = b;
-      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    }
-    const v = this.view;
+    const v = this.chunk.of(b);
     const p = this.poolView;
     const last = length - 4;
     for (let k = 0; k < last; k += 4)

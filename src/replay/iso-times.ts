@@ -1,3 +1,4 @@
+import { ChunkView } from './byte-words.js';
 import { isDigit } from './json-number.js';
 
 const QUOTE = 34;
@@ -16,8 +17,7 @@ export class IsoTimes {
   time = 0;
   private readonly second = new Int32Array(5);
   private secondMs = Number.NaN;
-  private bytes: Buffer | undefined;
-  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private readonly chunk = new ChunkView();
 
   /** Reads the 24 characters and closing quote at `at`; false when they are not such a time. */
   read(b: Buffer, at: number, end: number): boolean {
@@ -32,11 +32,7 @@ export class IsoTimes {
     ) {
       return false;
     }
-    if (b !== this.bytes) {
-      this.bytes = b;
-      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    }
-    const v = this.view;
+    const v = this.chunk.of(b);
     const s = this.second;
     if (
       v.getInt32(at, true) !== s[0] ||

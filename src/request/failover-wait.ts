@@ -47,6 +47,8 @@ export class FailoverWait {
     ctx: RequestContext,
     private readonly clock: Clock,
   ) {
+    // Resolved once, as the wait begins: a reload meanwhile gives the home region (kept across it)
+    // its new failover list, and this request must still finish on the config it started with.
     for (const name of ctx.home.config.failover) {
       const target = ctx.runtime.regions.get(name);
       if (target !== undefined) this.targets.push(target);

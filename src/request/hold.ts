@@ -23,8 +23,8 @@ export const MIN_WAIT_MS = 1;
  */
 export function hold(ctx: RequestContext, check: HoldCheck, end: (how: HoldEnd) => void): void {
   const first = check();
-  if (first < MIN_WAIT_MS) return end('ready');
-  if (first === Number.POSITIVE_INFINITY) return end('expired');
+  const decided = decision(first);
+  if (decided !== undefined) return end(decided);
   const closes = ctx.res ?? ctx.socket;
   let timer: NodeJS.Timeout;
   const finish = (how: HoldEnd): void => {
@@ -36,8 +36,8 @@ export function hold(ctx: RequestContext, check: HoldCheck, end: (how: HoldEnd) 
   const again = (): void => {
     if (clientLeft(ctx)) return finish('gone');
     const wait = check();
-    if (wait < MIN_WAIT_MS) return finish('ready');
-    if (wait === Number.POSITIVE_INFINITY) return finish('expired');
+    const decided = decision(wait);
+    if (decided !== undefined) return finish(decided);
     timer = setTimeout(again, wait);
   };
   timer = setTimeout(again, first);
@@ -52,6 +52,12 @@ export function after(ms: number): HoldCheck {
     wait = 0;
     return first;
   };
+}
+
+/** What a check's answer decides, or undefined when the request waits `wait` ms and asks again. */
+function decision(wait: number): HoldEnd | undefined {
+  if (wait < MIN_WAIT_MS) return 'ready';
+  return wait === Number.POSITIVE_INFINITY ? 'expired' : undefined;
 }
 
 function clientLeft(ctx: RequestContext): boolean {

@@ -49,12 +49,13 @@ export class Permit {
       else if (verdict === 'failed' && this.upstreams!.ejection.failure(this.hostIndex))
         this.region.metrics.upstreamEjected();
     }
+    // A request never sent took no call: there is nothing for the breaker to learn.
     const call = this.call;
-    if (call === null) {
-      // Never sent: nothing for the breaker to learn.
-    } else if (verdict === 'ok') call.succeed();
-    else if (verdict === 'failed') call.fail();
-    else call.cancel();
+    if (call !== null) {
+      if (verdict === 'ok') call.succeed();
+      else if (verdict === 'failed') call.fail();
+      else call.cancel();
+    }
     this.region.admission.release();
   }
 }
