@@ -1,4 +1,5 @@
 import { parsePriority, priorityRank } from '../admission/priority.js';
+import { ByteRun, ChunkView } from './byte-words.js';
 import {
   F_CLIENT,
   F_FAILOVER_FROM,
@@ -77,7 +78,8 @@ export class AccessLineParser {
   private ownLayout = false;
   private readonly clients = new InternedStrings();
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
-  private readonly prefixes: ReadonlyArray<{ bytes: Uint8Array; key: string }> | undefined;
+  private readonly prefixes: ReadonlyArray<{ run: ByteRun; key: string }> | undefined;
+  private readonly chunk = new ChunkView();
   private readonly line: AccessLine = {
     end: 0,
     durationMs: 0,
@@ -97,7 +99,7 @@ export class AccessLineParser {
     this.prefixes = ascii
       ? [...new Set(routePrefixes)]
           .sort((a, b) => b.length - a.length)
-          .map((key) => ({ bytes: Buffer.from(key, 'latin1'), key }))
+          .map((key) => ({ run: new ByteRun(Buffer.from(key, 'latin1')), key }))
       : undefined;
   }
 
@@ -215,14 +217,8 @@ export class AccessLineParser {
   private prefixIndex(b: Buffer, at: number, end: number): number {
     const prefixes = this.prefixes;
     if (prefixes === undefined || b[at] !== 47 /* / */ || at === end) return WHOLE;
-    const length = end - at;
-    for (let i = 0; i < prefixes.length; i++) {
-      const bytes = prefixes[i]!.bytes;
-      if (bytes.length > length) continue;
-      let k = 0;
-      while (k < bytes.length && b[at + k] === bytes[k]) k++;
-      if (k === bytes.length) return i;
-    }
+    const v = this.chunk.of(b);
+    for (let i = 0; i < prefixes.length; i++) if (prefixes[i]!.run.isAt(v, b, at, end)) return i;
     return NO_PREFIX;
   }
 

@@ -5,19 +5,17 @@
  * Why: even the general scanner (json-fields.ts) looks at each of a line's ~280 bytes in a JS loop,
  * and that loop alone cost more than a third of replay's time. Floodgate writes its keys in one
  * order, so each key is checked where it must be (four-byte words through a DataView, a few loads
- * per key), values replay does not need are skipped with a native search for their closing quote,
- * and only the short values replay keeps are looked at byte by byte.
+ * per key), values with few distinct values are recognised in place, the other strings are passed
+ * over four bytes at a time to their closing quote (byte-words.ts), and only the client is looked
+ * at byte by byte.
  *
  * What makes skipping safe: a line holding a backslash (an escape anywhere) is never read here, so
  * every quote found closes a string; keys must then follow at the exact byte, and the line must end
- * with `"bytes":N}`. Anything else (another layout, a cut-off line, an escape, an exponent) returns
- * false and the caller reads the line the general way. What it does not check is the bytes of
- * values it skips and does not keep (request id, reason, upstream): JSON.stringify, which wrote
- * them, leaves no raw control character in a string, so a line damaged inside one of those is read
- * where JSON.parse would refuse it, with the same values replay uses. Every value replay keeps
- * (path included) and the time are checked.
+ * with `"bytes":N}`. Anything else (another layout, a cut-off line, an escape, an exponent, a raw
+ * control character in a string, which JSON.parse refuses) returns false and the caller reads the
+ * line the general way. Every string's bytes and the time are checked.
  */
-import { Bytes, bytesAt } from './byte-words.js';
+import { Bytes, bytesAt, closingQuote } from './byte-words.js';
 import { HASH_START, hashStep } from './interned-strings.js';
 import { IsoTimes } from './iso-times.js';
 import { isDigit, plainNumberEnd } from './json-number.js';
@@ -208,31 +206,22 @@ export class FloodgateLine {
     return j + 1;
   }
 
-  /** After `key`, a string replay does not keep, passed over to its closing quote with a native search. */
+  /** After `key`, a string replay does not keep, passed over to its closing quote. */
   private skipped(at: number, end: number, key: Bytes): number {
     if (!bytesAt(this.view, at, end, key)) return -1;
-    const quote = this.bytes.indexOf(QUOTE, at + key.length);
-    return quote < 0 || quote >= end ? -1 : quote + 1;
+    const quote = closingQuote(this.view, this.bytes, at + key.length, end);
+    return quote < 0 ? -1 : quote + 1;
   }
 
-  /**
-   * The path: kept (it is matched against routes), so a control character in it sends the line
-   * back. One walk finds its end and checks its bytes: a native search first costs a call more.
-   */
+  /** The path: kept (it is matched against routes), so a control character in it sends the line back. */
   private path(at: number, end: number): number {
     if (!bytesAt(this.view, at, end, PATH)) return -1;
-    const b = this.bytes;
     const from = at + PATH.length;
-    let j = from;
-    for (; j < end; j++) {
-      const c = b[j]!;
-      if (c === QUOTE) break;
-      if (c < 32) return -1;
-    }
-    if (j === end) return -1;
+    const quote = closingQuote(this.view, this.bytes, from, end);
+    if (quote < 0) return -1;
     this.starts[F_PATH] = from;
-    this.ends[F_PATH] = j;
-    return j + 1;
+    this.ends[F_PATH] = quote;
+    return quote + 1;
   }
 
   /** `status`: digits only, no leading zero. */

@@ -282,6 +282,9 @@ describe('lines the own-layout reader must leave to the general path', () => {
   it.each<[string, (line: string) => string]>([
     ['a tab in the path', (line) => line.replace('"path":"/api/', '"path":"/api/\t')],
     ['a NUL in the time', (line) => line.replace(/("time":"\d{4}-\d\d-\d\dT\d\d:\d\d)./, '$1\u0000')],
+    // Values replay passes over are checked as well: a line cut inside one runs into the next line.
+    ['a newline in the request id', (line) => line.replace('"requestId":"', '"requestId":"ab\n')],
+    ['a control character in the client', (line) => line.replace('"client":"', '"client":"\u001f')],
   ])('%s', (_name, damage) => {
     const line = damage(written({}));
     expect(() => JSON.parse(line)).toThrow();
