@@ -63,4 +63,19 @@ describe('ByteRun', () => {
       { numRuns: 500 },
     );
   });
+
+  // Every byte counts, whichever word covers it.
+  it('is not found where any one of its bytes differs', () => {
+    for (let length = 1; length <= 30; length++) {
+      const run = Uint8Array.from({ length }, (_, i) => 65 + i);
+      const found = new ByteRun(run);
+      for (let p = 0; p < length; p++) {
+        const other = Uint8Array.from([0, ...run, 0]);
+        other[1 + p]! ^= 1;
+        expect(found.isAt(view(other), other, 1, other.length), `length ${length}, byte ${p}`).toBe(false);
+        other[1 + p]! ^= 1;
+        expect(found.isAt(view(other), other, 1, other.length)).toBe(true);
+      }
+    }
+  });
 });
