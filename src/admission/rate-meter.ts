@@ -20,6 +20,12 @@ export class RateMeter {
   private readonly seconds = new Float64Array(SLOT_COUNT).fill(Number.NEGATIVE_INFINITY);
   private readonly startedAt: number;
   private span: number;
+  // The slot the last record counted in, and a stretch of time that surely floors to its second
+  // (a millisecond short of either edge, far beyond any rounding of `now / SLOT_MS`): records come
+  // several to a second, so most skip the division and the remainder.
+  private lastSlot = 0;
+  private lastFrom = Number.POSITIVE_INFINITY;
+  private lastTo = Number.NEGATIVE_INFINITY;
 
   constructor(windowMs: number, now: number) {
     this.span = clampWindow(windowMs);
@@ -36,6 +42,10 @@ export class RateMeter {
   }
 
   record(now: number, n = 1): void {
+    if (now > this.lastFrom && now < this.lastTo) {
+      this.counts[this.lastSlot]! += n;
+      return;
+    }
     const second = Math.floor(now / SLOT_MS);
     const slot = slotOf(second);
     const kept = this.seconds[slot]!;
@@ -46,6 +56,9 @@ export class RateMeter {
       this.counts[slot] = 0;
     }
     this.counts[slot]! += n;
+    this.lastSlot = slot;
+    this.lastFrom = second * SLOT_MS;
+    this.lastTo = this.lastFrom + SLOT_MS - 1;
   }
 
   rate(now: number): number {

@@ -129,8 +129,12 @@ export class RegionAdmission {
    * through, so the caller releases it too) and takes no token.
    */
   admit(priority: Priority, enforce: boolean): ShedReason | null {
+    return this.admitRank(priorityRank(priority), enforce);
+  }
+
+  /** `admit`, for a caller that already holds the priority's rank (replay decides millions). */
+  admitRank(rank: number, enforce: boolean): ShedReason | null {
     const now = this.clock();
-    const rank = priorityRank(priority);
     this.surge.record(now);
     this.demand.record(now);
     this.lastOffered[rank] = now;
@@ -150,9 +154,8 @@ export class RegionAdmission {
    * Takes a request failed over from another region, from spare capacity only, so this region's
    * own traffic of every priority comes first: a spare token (refill its own traffic left unused,
    * see token-bucket.ts) and a slot within the line low may fill under its full reserve, while the
-   * region is not short of slots. Not offered
-   * to the surge detector (the home region counted it, and it is not this region's surge); counted
-   * as admitted when it is.
+   * region is not short of slots. Not offered to the surge detector (the home region counted it,
+   * and it is not this region's surge); counted as admitted when it is.
    */
   admitSpillover(): boolean {
     const now = this.clock();

@@ -105,6 +105,9 @@ export class SurgeDetector {
   private baseline: number;
   // The second currently being counted. The one the detector starts in is partial and not learned.
   private openSecond: number;
+  // Before this, `now` surely floors to the open second or earlier (a millisecond short of the
+  // next second, far beyond any rounding): most records skip the division.
+  private openUntil: number;
   private openCount = 0;
   private openIsPartial = true;
   private isSurging = false;
@@ -118,6 +121,7 @@ export class SurgeDetector {
     this.meter = new RateMeter(opts.windowMs, now);
     this.baseline = opts.baselineRps;
     this.openSecond = Math.floor(now / SECOND_MS);
+    this.openUntil = openUntil(this.openSecond);
     this.setWeights(opts.halfLifeMs);
   }
 
@@ -225,6 +229,7 @@ export class SurgeDetector {
 
   /** Folds every second completed before `now` into the baseline. */
   private advance(now: number): void {
+    if (now < this.openUntil) return;
     const second = Math.floor(now / SECOND_MS);
     if (second <= this.openSecond) return;
     const weight = this.isSurging ? this.surgeAlpha : this.alpha;
@@ -234,6 +239,11 @@ export class SurgeDetector {
     const idle = second - this.openSecond - 1;
     if (idle > 0) this.baseline *= (1 - weight) ** idle;
     this.openSecond = second;
+    this.openUntil = openUntil(second);
     this.openCount = 0;
   }
+}
+
+function openUntil(second: number): number {
+  return (second + 1) * SECOND_MS - 1;
 }

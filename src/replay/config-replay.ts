@@ -1,5 +1,5 @@
 import { ClientLimiter } from '../admission/client-limiter.js';
-import { PRIORITIES, priorityRank } from '../admission/priority.js';
+import { priorityRank } from '../admission/priority.js';
 import type { GatewayConfig } from '../config/load.js';
 import { admissionLimits } from '../region-limits.js';
 import { type Route, RouteTable, upstreamPath } from '../routing/route-table.js';
@@ -132,7 +132,6 @@ export class ConfigReplay {
     const index = this.regionIndex(record.home);
     const region = this.regions[index]!;
     const rank = rankFor(record, this.index);
-    const priority = PRIORITIES[rank]!;
     let clientRefused = false;
     if (this.clientLimiter !== undefined) {
       if (record.client === undefined) this.withoutClient++;
@@ -143,7 +142,7 @@ export class ConfigReplay {
       region.count(rank, 'client-rate');
       return;
     }
-    const reason = region.admit(priority, this.enforce);
+    const reason = region.admit(rank, this.enforce);
     // Shadow mode lets refused requests through too, so they hold a slot like admitted ones.
     if (reason === null || !this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
     const decided: ReplayShedReason | undefined = clientRefused ? 'client-rate' : (reason ?? undefined);

@@ -1,5 +1,5 @@
 import type { Clock } from '../admission/clock.js';
-import { PRIORITIES, type Priority } from '../admission/priority.js';
+import { PRIORITIES } from '../admission/priority.js';
 import { type AdmissionLimits, RegionAdmission, type ShedReason } from '../admission/region-admission.js';
 
 /** Why replay refused a request: the region's reasons, and the client's own limit. */
@@ -69,10 +69,10 @@ export class RegionReplay {
     this.series = withSeries ? new SecondSeries() : undefined;
   }
 
-  /** Offers one request to the region's admission; null when admitted (see RegionAdmission.admit). */
-  admit(priority: Priority, enforce: boolean): ShedReason | null {
+  /** Offers one request, at a priority rank, to the region's admission; null when admitted (see RegionAdmission.admit). */
+  admit(rank: number, enforce: boolean): ShedReason | null {
     this.lastArrival = this.clock();
-    return this.admission.admit(priority, enforce);
+    return this.admission.admitRank(rank, enforce);
   }
 
   /** A request refused by the client limit never reaches the region's admission, but is the region's traffic. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClientLimiter } from '../../../src/admission/client-limiter.js';
 
@@ -97,5 +98,44 @@ describe('ClientLimiter', () => {
     // d and b were kept (c, the least recent, was dropped): still empty.
     expect([limiter.tryTake('d'), limiter.tryTake('b')]).toEqual([false, false]);
     expect([limiter.tryTake('e'), limiter.tryTake('e'), limiter.tryTake('f')]).toEqual([true, false, true]);
+  });
+
+  // Against a plain model (a Map kept in recency order by delete and set): the same answers,
+  // through evictions and shrinking or growing maxKeys.
+  it('answers as a least-recently-used map of buckets would', () => {
+    const step = fc.oneof(
+      fc.record({ key: fc.integer({ min: 0, max: 9 }), dt: fc.integer({ min: 0, max: 700 }) }),
+      fc.record({ maxKeys: fc.integer({ min: 1, max: 6 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
+        let now = 0;
+        const limiter = new ClientLimiter({ rps: 2, burst: 3, maxKeys: 4 }, () => now);
+        const model = new Map<string, { tokens: number; at: number }>();
+        let maxKeys = 4;
+        for (const s of steps) {
+          if ('maxKeys' in s) {
+            maxKeys = s.maxKeys;
+            limiter.reconfigure({ rps: 2, burst: 3, maxKeys });
+            while (model.size > maxKeys) model.delete(model.keys().next().value!);
+            continue;
+          }
+          now += s.dt;
+          const key = `c${s.key}`;
+          let bucket = model.get(key);
+          model.delete(key);
+          if (bucket === undefined && model.size >= maxKeys) model.delete(model.keys().next().value!);
+          bucket ??= { tokens: 3, at: now };
+          bucket.tokens = Math.min(3, bucket.tokens + ((now - bucket.at) * 2) / 1000);
+          bucket.at = now;
+          model.set(key, bucket);
+          const expected = bucket.tokens + 1e-9 >= 1;
+          if (expected) bucket.tokens -= 1;
+          expect(limiter.tryTake(key)).toBe(expected);
+        }
+        expect(limiter.size).toBe(model.size);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

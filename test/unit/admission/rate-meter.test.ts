@@ -59,4 +59,19 @@ describe('RateMeter', () => {
     expect(meter.windowMs).toBe(1000);
     expect(meter.rate(10_000)).toBeCloseTo(10, 0);
   });
+
+  it('counts records at the edges of a second in the second they fall in', () => {
+    // Epoch-scale times with fractional ms: the last instant of a second, the first of the next,
+    // then a late one for the second before; each lands in its own slot.
+    const start = 1_700_000_000_000;
+    const meter = new RateMeter(5000, start);
+    meter.record(start + 500);
+    meter.record(start + 999.9997);
+    meter.record(start + 1000);
+    meter.record(start + 1000.0002);
+    meter.record(start + 998);
+    // Over the last second only (fully inside the second slot): the two records of that second.
+    expect(meter.rateOver(start + 2000, 1000)).toBeCloseTo(2, 6);
+    expect(meter.rate(start + 2000)).toBeCloseTo(2.5, 6);
+  });
 });
