@@ -159,8 +159,7 @@ const clientLimitSchema = z.strictObject({
   key: clientKey.default('ip'),
   rps: positive(),
   burst: positive().optional(),
-  // A flood of distinct addresses fills the limiter up to maxKeys (a Map entry and a slot each,
-  // see client-limiter.ts), so the most it may be set to must stay affordable.
+  // lru-cache allocates its index for every key up front: 10 million keys are about 200 MB.
   maxKeys: positiveInt().max(10_000_000, 'must be at most 10000000').default(100_000),
 });
 
