@@ -4,7 +4,7 @@ import type { Route } from '../routing/route-table.js';
 import { type AccessLine, AccessLineParser } from './access-line.js';
 import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
 import { DurationEstimates } from './duration-estimates.js';
-import { checkLogsReadable, LineReader, openLog } from './log-input.js';
+import { checkLogsReadable, LineReader, type LineSink, openLog } from './log-input.js';
 import { ReorderBuffer } from './reorder-buffer.js';
 import { emptyRequest, type ReplayRequest } from './replay-request.js';
 
@@ -43,6 +43,8 @@ interface Source {
   readThrough: number;
   /** By the parser's line shape (AccessLine.shape): what the lines of that shape are routed to. */
   shapes: Array<Routed | undefined>;
+  /** Hands this log's lines to the run: one function for the whole log, so its call sites keep one target. */
+  sink: LineSink;
 }
 
 /** What a line's method and route key decide: its route's id, and each config's route priority rank. */
@@ -59,16 +61,20 @@ export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
   await checkLogsReadable(plan.logs);
   const run = new ReplayRun(plan);
   const prefixes = plan.configs.flatMap(({ config }) => config.routes.map((route) => route.match.pathPrefix));
-  const sources: Source[] = plan.logs.map((log) => ({
-    reader: new LineReader(log, openLog(log, plan.stdin)),
-    parser: new AccessLineParser(prefixes),
-    readThrough: Number.NEGATIVE_INFINITY,
-    shapes: [],
-  }));
+  const sources: Source[] = plan.logs.map((log) => {
+    const source: Source = {
+      reader: new LineReader(log, openLog(log, plan.stdin)),
+      parser: new AccessLineParser(prefixes),
+      readThrough: Number.NEGATIVE_INFINITY,
+      shapes: [],
+      sink: (bytes, start, end) => run.line(source, bytes, start, end),
+    };
+    return source;
+  });
   const active = [...sources];
   while (active.length > 0) {
     const source = active.reduce((a, b) => (b.readThrough < a.readThrough ? b : a));
-    const more = await source.reader.readChunk((bytes, start, end) => run.line(source, bytes, start, end));
+    const more = await source.reader.readChunk(source.sink);
     if (!more) active.splice(active.indexOf(source), 1);
     run.readThrough(Math.min(...active.map((s) => s.readThrough)));
   }
