@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     peakBuffered: outcome.peakBuffered,
     late: outcome.late,
     jsonParseLinesPerSecond: await jsonParseRate(log, CALIBRATION_LINES),
+    jsonParseLines: Math.min(CALIBRATION_LINES, summary.requests + summary.skipped),
     regions: summary.regions,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
