@@ -62,7 +62,11 @@ export class ReorderBuffer {
     const lasted = request.end - request.arrival + this.slackMs;
     if (lasted > this.windowMs) this.windowMs = lasted;
     let ms = Math.floor(request.arrival);
-    if (Number.isNaN(this.nextMs) || (this.count === 0 && ms > this.nextMs)) this.nextMs = ms;
+    // The first request, or the first after a quiet stretch: lines still to come end no earlier than
+    // this one (less the slack), so none arrived before its end less the window, and nothing there
+    // has been let out. Starting at its own arrival instead counted a longer one read next as late.
+    const start = Math.floor(request.end - this.windowMs);
+    if (Number.isNaN(this.nextMs) || (this.count === 0 && start > this.nextMs)) this.nextMs = start;
     if (ms < this.nextMs) {
       this.late++;
       ms = this.nextMs;
@@ -97,8 +101,9 @@ export class ReorderBuffer {
     const overflow = this.overflow;
     const arrival = () => Math.floor(this.rows.arrival[overflow[0]!]!);
     while (this.count > 0) {
-      // Nothing in the ring: skip the empty stretch to the first request waiting beyond it.
-      if (this.inRing === 0) this.nextMs = Math.max(this.nextMs, arrival());
+      // Nothing in the ring: skip the empty stretch to the first request waiting beyond it, but no
+      // further than is safe, where a line still to come may yet arrive.
+      if (this.inRing === 0) this.nextMs = Math.max(this.nextMs, Math.min(arrival(), Math.floor(safeBefore)));
       if (!(this.nextMs + 1 <= safeBefore)) return;
       while (overflow.length > 0 && arrival() - this.nextMs < this.buckets.length) {
         const row = heapPop(overflow, this.before);

@@ -23,6 +23,10 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+function requestCount(n: number): string {
+  return `${count(n)} ${n === 1 ? 'request' : 'requests'}`;
+}
+
 export function share(part: number, whole: number): string {
   return whole === 0 ? '-' : `${((part / whole) * 100).toFixed(1)}%`;
 }
@@ -54,7 +58,7 @@ export function footnotes(outcome: ReplayOutcome): string[] {
   ];
   if (outcome.late > 0) {
     notes.push(
-      `${count(outcome.late)} requests lasted longer than the reorder window and were replayed slightly after their arrival.`,
+      `${requestCount(outcome.late)} lasted longer than the reorder window and ${outcome.late === 1 ? 'was' : 'were'} replayed slightly after their arrival.`,
     );
   }
   for (const config of outcome.configs) {
@@ -62,11 +66,11 @@ export function footnotes(outcome: ReplayOutcome): string[] {
     for (const note of config.notReplayed) notes.push(`${prefix}${note}.`);
     if (config.withoutClient > 0)
       notes.push(
-        `${prefix}${count(config.withoutClient)} requests had no logged client: their client limit was not checked.`,
+        `${prefix}${requestCount(config.withoutClient)} had no logged client: their client limit was not checked.`,
       );
     for (const [name, n] of config.remapped)
       notes.push(
-        `${prefix}${count(n)} requests of region ${name}, which the config does not have, were replayed in routing.default.`,
+        `${prefix}${requestCount(n)} of region ${name}, which the config does not have, ${n === 1 ? 'was' : 'were'} replayed in routing.default.`,
       );
   }
   return notes;

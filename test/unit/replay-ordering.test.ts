@@ -77,6 +77,27 @@ describe('ReorderBuffer', () => {
     expect(buffer.late).toBe(1);
     expect(out).toEqual([0, 1, 3, 2]);
   });
+
+  // Nothing before them has been let out: a request that started before the first one read (or the
+  // first after a quiet stretch) but ended after it is in time, not late.
+  it('takes earlier arrivals read after the first one, at the start and after a quiet stretch', () => {
+    const buffer = new ReorderBuffer(100, 0);
+    const out: number[] = [];
+    const feed = (r: ReplayRequest) => {
+      buffer.push(r);
+      buffer.readThrough(r.end);
+      buffer.drain((x) => out.push(x.seq));
+    };
+    feed(record(50, 10, 0));
+    feed(record(20, 45, 1));
+    // Everything has been let out by 10,000; the next lines come after a long gap.
+    feed(record(10_000, 5, 2));
+    feed(record(9_950, 60, 3));
+    feed(record(9_990, 30, 4));
+    buffer.drainAll((x) => out.push(x.seq));
+    expect(buffer.late).toBe(0);
+    expect(out).toEqual([1, 0, 3, 4, 2]);
+  });
 });
 
 describe('Timeline', () => {
