@@ -92,7 +92,7 @@ export const replayScenario: Scenario = {
               'lines/s',
               'CPU s (all threads)',
               'lines per CPU s',
-              'JSON.parse lines/s',
+              'JSON.parse lines per CPU s',
               'peak RSS MB',
               'requests held',
             ],
@@ -102,8 +102,8 @@ export const replayScenario: Scenario = {
         charts: [],
         notes: [
           `${formatNumber(OFFERED_RPS)} requests/s over three regions, one of them surging, lognormal upstream durations (mean 40 ms); client limits by ip on. ${pinningAvailable() ? 'Each replay ran pinned to one core, in a process of its own.' : 'taskset is unavailable: the replays were not pinned.'}`,
-          `"median": the run of median lines per CPU second. For scale, "JSON.parse lines/s" is JSON.parse alone on the same core over the log's first ${formatNumber(middle.jsonParseLines)} lines, timed in the same process just after its replay: the median run replays at ${formatNumber((perCpu(middle) / middle.jsonParseLinesPerSecond) * 100)}% of that rate.`,
-          `"requests held": the most requests waiting to be put back in arrival order at once; memory follows it, not the length of the log.${middle.late > 0 ? ` ${formatNumber(middle.late)} requests came later than the reorder window.` : ''}`,
+          `"median": the run of median lines per CPU second. For scale, "JSON.parse lines per CPU s" is JSON.parse alone on the same core over the log's first ${formatNumber(middle.jsonParseLines)} lines, per CPU second, timed in the same process just after its replay: the median run replays at ${formatNumber((perCpu(middle) / middle.jsonParseLinesPerSecond) * 100)}% of that rate.`,
+          `"requests held": the most requests waiting to be put back in arrival order at once; memory follows it, not the length of the log.${middle.late > 0 ? ` ${formatNumber(middle.late)} ${middle.late === 1 ? 'request' : 'requests'} came later than the reorder window.` : ''}`,
         ],
       };
     } finally {

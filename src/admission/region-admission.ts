@@ -151,11 +151,8 @@ export class RegionAdmission {
   }
 
   /**
-   * Takes a request failed over from another region, from spare capacity only, so this region's
-   * own traffic of every priority comes first: a spare token (refill its own traffic left unused,
-   * see token-bucket.ts) and a slot within the line low may fill under its full reserve, while the
-   * region is not short of slots. Not offered to the surge detector (the home region counted it,
-   * and it is not this region's surge); counted as admitted when it is.
+   * Takes a request failed over from another region, from spare capacity only (see Failover above).
+   * Not offered to the surge detector: the home region counted it, and it is not this region's surge.
    */
   admitSpillover(): boolean {
     const now = this.clock();

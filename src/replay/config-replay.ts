@@ -142,7 +142,7 @@ export class ConfigReplay {
       region.count(rank, 'client-rate');
       return;
     }
-    const reason = region.admit(rank, this.enforce);
+    const reason = region.admitRank(rank, this.enforce);
     // Shadow mode lets refused requests through too, so they hold a slot like admitted ones.
     if (reason === null || !this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
     const decided: ReplayShedReason | undefined = clientRefused ? 'client-rate' : (reason ?? undefined);

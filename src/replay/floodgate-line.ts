@@ -6,8 +6,8 @@
  * and that loop alone cost more than a third of replay's time. Floodgate writes its keys in one
  * order, so each key is checked where it must be (four-byte words through a DataView, a few loads
  * per key), values with few distinct values are recognised in place, the other strings are passed
- * over four bytes at a time to their closing quote (byte-words.ts), and only the client is looked
- * at byte by byte.
+ * over four bytes at a time to their closing quote (byte-words.ts), and only the client (and a value
+ * the first time it is seen) is looked at byte by byte.
  *
  * What makes skipping safe: a line holding a backslash (an escape anywhere) is never read here, so
  * every quote found closes a string; keys must then follow at the exact byte, and the line must end

@@ -69,8 +69,8 @@ export class RegionReplay {
     this.series = withSeries ? new SecondSeries() : undefined;
   }
 
-  /** Offers one request, at a priority rank, to the region's admission; null when admitted (see RegionAdmission.admit). */
-  admit(rank: number, enforce: boolean): ShedReason | null {
+  /** Offers one request, at a priority rank, to the region's admission; null when admitted (see RegionAdmission). */
+  admitRank(rank: number, enforce: boolean): ShedReason | null {
     this.lastArrival = this.clock();
     return this.admission.admitRank(rank, enforce);
   }

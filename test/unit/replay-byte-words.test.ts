@@ -19,7 +19,7 @@ const bytes = fc.uint8Array({ maxLength: 40 }).chain((raw) =>
     .array(fc.constantFrom(34, 0, 10, 31, 32, 33, 35, 0x80, 0xa2, 0xff), { maxLength: raw.length })
     .map((specials) => {
       const b = Uint8Array.from(raw);
-      specials.forEach((c, i) => (b[(i * 7) % b.length] = c));
+      for (const [i, c] of specials.entries()) b[(i * 7) % b.length] = c;
       return b;
     }),
 );

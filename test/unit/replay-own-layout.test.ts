@@ -278,15 +278,23 @@ describe("reading Floodgate's own access lines", () => {
 });
 
 describe('lines the own-layout reader must leave to the general path', () => {
-  // JSON.parse refuses a raw control character in a string; so must every value replay keeps.
-  it.each<[string, (line: string) => string]>([
-    ['a tab in the path', (line) => line.replace('"path":"/api/', '"path":"/api/\t')],
-    ['a NUL in the time', (line) => line.replace(/("time":"\d{4}-\d\d-\d\dT\d\d:\d\d)./, '$1\u0000')],
-    // Values replay passes over are checked as well: a line cut inside one runs into the next line.
-    ['a newline in the request id', (line) => line.replace('"requestId":"', '"requestId":"ab\n')],
-    ['a control character in the client', (line) => line.replace('"client":"', '"client":"\u001f')],
-  ])('%s', (_name, damage) => {
-    const line = damage(written({}));
+  // JSON.parse refuses a raw control character in a string; so must every string replay reads.
+  it.each<[string, () => string]>([
+    ['a tab in the path', () => written({}).replace('"path":"/api/', '"path":"/api/\t')],
+    ['a NUL in the time', () => written({}).replace(/("time":"\d{4}-\d\d-\d\dT\d\d:\d\d)./, '$1\u0000')],
+    ['a control character in the client', () => written({}).replace('"client":"', '"client":"\u001f')],
+    // Strings replay passes over too: a line cut inside one runs into the next line.
+    ['a newline in the request id', () => written({}).replace('"requestId":"', '"requestId":"ab\n')],
+    [
+      'a newline in the reason',
+      () => written({ reason: 'rate', outcome: 'shed', status: 503 }).replace('"reason":"', '"reason":"r\n'),
+    ],
+    [
+      'a control character in the upstream',
+      () => written({ upstream: 'http://10.1.0.11:9001' }).replace('"upstream":"', '"upstream":"\u0002'),
+    ],
+  ])('%s', (_name, damaged) => {
+    const line = damaged();
     expect(() => JSON.parse(line)).toThrow();
     expect(ownLayout(line)).toBe(false);
     expect(read(line).parsed).toBe('other');

@@ -74,4 +74,16 @@ describe('RateMeter', () => {
     expect(meter.rateOver(start + 2000, 1000)).toBeCloseTo(2, 6);
     expect(meter.rate(start + 2000)).toBeCloseTo(2.5, 6);
   });
+
+  it('drops a late record whose slot a later second has taken, and counts weighted records', () => {
+    const start = 1_700_000_000_000;
+    const meter = new RateMeter(5000, start);
+    meter.record(start + 500);
+    // Six seconds on, the same slot serves a new second; then one for the first second turns up.
+    meter.record(start + 6500);
+    meter.record(start + 6600, 3);
+    meter.record(start + 700);
+    meter.record(start + 6700, 2);
+    expect(meter.rateOver(start + 7000, 1000)).toBeCloseTo(6, 6);
+  });
 });

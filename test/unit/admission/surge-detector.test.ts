@@ -213,4 +213,25 @@ describe('SurgeDetector', () => {
     expect(first.alpha).toBeCloseTo(1 - 2 ** (-1 / 60), 12);
     expect(detector.contribution().offered).toBe(0);
   });
+
+  // Records on the last and first instants of a second are learned as the same counts as records
+  // well inside it, second by second.
+  it('files records at the edges of a second in the second they fall in', () => {
+    const start = 1_700_000_000_000;
+    const edges = new SurgeDetector(OPTIONS, start);
+    const middles = new SurgeDetector(OPTIONS, start);
+    for (let s = 1; s <= 6; s++) {
+      const second = start + s * 1000;
+      for (let k = 0; k < 40 * s; k++) edges.record(second);
+      for (let k = 0; k < 40 * s; k++) middles.record(second + 1);
+      for (let k = 0; k < 300 - 30 * s; k++) edges.record(second + 999.9997);
+      for (let k = 0; k < 300 - 30 * s; k++) middles.record(second + 500);
+    }
+    const end = start + 7000;
+    edges.tick(end);
+    middles.tick(end);
+    expect(edges.baselineRps(end)).toBeCloseTo(middles.baselineRps(end), 9);
+    expect(edges.currentRps(end)).toBeCloseTo(middles.currentRps(end), 9);
+    expect(edges.baselineRps(end)).not.toBeCloseTo(OPTIONS.baselineRps, 3);
+  });
 });
