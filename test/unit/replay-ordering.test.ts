@@ -16,6 +16,18 @@ function record(arrival: number, durationMs: number, seq: number): ReplayRequest
   };
 }
 
+/** A buffer fed one line at a time, as the driver does, and the read order of what it let out. */
+function fedInEndOrder(longestMs: number) {
+  const buffer = new ReorderBuffer(longestMs, 0);
+  const out: number[] = [];
+  const feed = (r: ReplayRequest) => {
+    buffer.push(r);
+    buffer.readThrough(r.end);
+    buffer.drain((x) => out.push(x.seq));
+  };
+  return { buffer, out, feed };
+}
+
 describe('ReorderBuffer', () => {
   // Records fed in end order come out in arrival order (ties in read order), holding only the window's worth.
   it('restores arrival order with bounded memory', () => {
@@ -61,13 +73,7 @@ describe('ReorderBuffer', () => {
 
   // A request longer than the window is still replayed, counted as late, and widens the window.
   it('counts a request that outlasted the window as late', () => {
-    const buffer = new ReorderBuffer(100, 0);
-    const out: number[] = [];
-    const feed = (r: ReplayRequest) => {
-      buffer.push(r);
-      buffer.readThrough(r.end);
-      buffer.drain((x) => out.push(x.seq));
-    };
+    const { buffer, out, feed } = fedInEndOrder(100);
     feed(record(0, 1, 0));
     feed(record(500, 1, 1));
     feed(record(700, 1, 2));
@@ -81,13 +87,7 @@ describe('ReorderBuffer', () => {
   // Nothing before them has been let out: a request that started before the first one read (or the
   // first after a quiet stretch) but ended after it is in time, not late.
   it('takes earlier arrivals read after the first one, at the start and after a quiet stretch', () => {
-    const buffer = new ReorderBuffer(100, 0);
-    const out: number[] = [];
-    const feed = (r: ReplayRequest) => {
-      buffer.push(r);
-      buffer.readThrough(r.end);
-      buffer.drain((x) => out.push(x.seq));
-    };
+    const { buffer, out, feed } = fedInEndOrder(100);
     feed(record(50, 10, 0));
     feed(record(20, 45, 1));
     // Everything has been let out by 10,000; the next lines come after a long gap.
