@@ -43,13 +43,15 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const summary = summarize(outcome, outcome.configs[0]!);
+  // Read before the calibration, whose lines and objects would count as the replay's memory.
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
   const calibration = await jsonParseRate(log, CALIBRATION_LINES);
   const result = {
     lines: summary.requests + summary.skipped,
     requests: summary.requests,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    maxRssBytes,
     peakBuffered: outcome.peakBuffered,
     late: outcome.late,
     jsonParseLinesPerSecond: calibration.rate,
