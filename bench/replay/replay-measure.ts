@@ -11,7 +11,7 @@ import { summarize } from '../../src/replay/replay-summary.js';
 
 const CALIBRATION_LINES = 200_000;
 
-/** Lines per CPU second JSON.parse alone reads from the start of the log (only the parse is timed), and how many it read. */
+/** Lines per CPU second JSON.parse alone reads from the start of the log (only the parse is timed), and how many. */
 async function jsonParseRate(log: string, lines: number): Promise<{ rate: number; lines: number }> {
   const batch: string[] = [];
   let carry = '';

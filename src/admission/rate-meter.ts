@@ -21,8 +21,8 @@ export class RateMeter {
   private readonly startedAt: number;
   private span: number;
   // The slot the last record counted in, and a stretch of time that surely floors to its second
-  // (after the second's start and a millisecond short of its end, far beyond any rounding of `now / SLOT_MS`): records come
-  // several to a second, so most skip the division and the remainder.
+  // (after the second's start and a millisecond short of its end, far beyond any rounding of
+  // `now / SLOT_MS`): records come several to a second, so most skip the division and the remainder.
   private lastSlot = 0;
   private lastFrom = Number.POSITIVE_INFINITY;
   private lastTo = Number.NEGATIVE_INFINITY;

@@ -109,20 +109,19 @@ const SPACES = 0x20202020;
  * a control character comes first or no quote comes before `end`. The caller has ruled out escapes.
  *
  * Four bytes a step (a word with a quote or a byte below 0x20 in it is found with the usual
- * borrow trick): the values it passes over (request ids, upstreams, paths) are a dozen or more
- * bytes, a byte loop took two branches per byte, and a native search costs more than the walk.
- * The borrow can flag a byte above a real match, never below it, so the lowest flag is a real one.
+ * borrow trick): the values it passes over (request ids, upstreams, paths) are a dozen bytes to
+ * a hundred, where this takes about half the time of a byte loop (40 or 90 bytes; the same for
+ * 6), and a native search costs more than either for strings this short.
+ * The borrow can flag a byte above a real match, never below it, so a flagged word holds one.
  */
 export function closingQuote(v: DataView<ArrayBufferLike>, b: Uint8Array, at: number, end: number): number {
   let j = at;
   for (; j + 4 <= end; j += 4) {
     const x = v.getInt32(j, true);
     const q = x ^ QUOTES;
-    const hit = (((q - ONES) & ~q) | ((x - SPACES) & ~x)) & HIGHS;
-    if (hit !== 0) {
-      const first = j + ((31 - Math.clz32(hit & -hit)) >> 3);
-      return b[first] === QUOTE ? first : -1;
-    }
+    // The word holds the match: its bytes, one by one, say which and where. Working it out from the
+    // flags takes a negation, which leaves 32-bit integers when only the top byte is flagged.
+    if (((((q - ONES) & ~q) | ((x - SPACES) & ~x)) & HIGHS) !== 0) break;
   }
   for (; j < end; j++) {
     const c = b[j]!;

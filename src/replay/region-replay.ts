@@ -69,7 +69,7 @@ export class RegionReplay {
     this.series = withSeries ? new SecondSeries() : undefined;
   }
 
-  /** Offers one request, at a priority rank, to the region's admission; null when admitted (see RegionAdmission). */
+  /** Offers one request, at a priority rank, to the region's admission; null when admitted. */
   admitRank(rank: number, enforce: boolean): ShedReason | null {
     this.lastArrival = this.clock();
     return this.admission.admitRank(rank, enforce);
