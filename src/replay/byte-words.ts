@@ -32,7 +32,7 @@ export class Bytes {
   }
 }
 
-export const MAX_WORD_BYTES = 20;
+const MAX_WORD_BYTES = 20;
 
 /**
  * A run of bytes of any length (a route prefix, a known value), found in place: its first twenty

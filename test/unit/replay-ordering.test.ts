@@ -16,16 +16,20 @@ function record(arrival: number, durationMs: number, seq: number): ReplayRequest
   };
 }
 
-/** A buffer fed one line at a time, as the driver does, and the read order of what it let out. */
-function fedInEndOrder(longestMs: number) {
+/**
+ * Feeds the records one line at a time, as the driver does, then lets out the rest: the read order
+ * of what came out, and how many were late.
+ */
+function fedInTurn(longestMs: number, records: ReplayRequest[]): { out: number[]; late: number } {
   const buffer = new ReorderBuffer(longestMs, 0);
   const out: number[] = [];
-  const feed = (r: ReplayRequest) => {
+  for (const r of records) {
     buffer.push(r);
     buffer.readThrough(r.end);
     buffer.drain((x) => out.push(x.seq));
-  };
-  return { buffer, out, feed };
+  }
+  buffer.drainAll((x) => out.push(x.seq));
+  return { out, late: buffer.late };
 }
 
 describe('ReorderBuffer', () => {
@@ -73,29 +77,29 @@ describe('ReorderBuffer', () => {
 
   // A request longer than the window is still replayed, counted as late, and widens the window.
   it('counts a request that outlasted the window as late', () => {
-    const { buffer, out, feed } = fedInEndOrder(100);
-    feed(record(0, 1, 0));
-    feed(record(500, 1, 1));
-    feed(record(700, 1, 2));
-    // Arrived at 100 but ends at 800: 500 has been let out by then.
-    feed(record(100, 700, 3));
-    buffer.drainAll((x) => out.push(x.seq));
-    expect(buffer.late).toBe(1);
+    const { out, late } = fedInTurn(100, [
+      record(0, 1, 0),
+      record(500, 1, 1),
+      record(700, 1, 2),
+      // Arrived at 100 but ends at 800: 500 has been let out by then.
+      record(100, 700, 3),
+    ]);
+    expect(late).toBe(1);
     expect(out).toEqual([0, 1, 3, 2]);
   });
 
   // Nothing before them has been let out: a request that started before the first one read (or the
   // first after a quiet stretch) but ended after it is in time, not late.
   it('takes earlier arrivals read after the first one, at the start and after a quiet stretch', () => {
-    const { buffer, out, feed } = fedInEndOrder(100);
-    feed(record(50, 10, 0));
-    feed(record(20, 45, 1));
-    // Everything has been let out by 10,000; the next lines come after a long gap.
-    feed(record(10_000, 5, 2));
-    feed(record(9_950, 60, 3));
-    feed(record(9_990, 30, 4));
-    buffer.drainAll((x) => out.push(x.seq));
-    expect(buffer.late).toBe(0);
+    const { out, late } = fedInTurn(100, [
+      record(50, 10, 0),
+      record(20, 45, 1),
+      // Everything has been let out by 10,000; the next lines come after a long gap.
+      record(10_000, 5, 2),
+      record(9_950, 60, 3),
+      record(9_990, 30, 4),
+    ]);
+    expect(late).toBe(0);
     expect(out).toEqual([1, 0, 3, 4, 2]);
   });
 });
