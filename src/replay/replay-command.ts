@@ -7,7 +7,7 @@ import { runReplay } from './replay-driver.js';
 import { summarize } from './replay-summary.js';
 import { replayChart } from './report-chart.js';
 import { reportCompare } from './report-compare.js';
-import { footnotes } from './report-parts.js';
+import { footnotes, speedNote } from './report-parts.js';
 import { reportTable } from './report-table.js';
 
 const USAGE =
@@ -53,6 +53,7 @@ export async function replayCommand(argv: string[], io: ReplayIo = process): Pro
     }
   }
   let outcome: Awaited<ReturnType<typeof runReplay>>;
+  const started = performance.now();
   try {
     outcome = await runReplay({
       configs,
@@ -65,6 +66,7 @@ export async function replayCommand(argv: string[], io: ReplayIo = process): Pro
     io.stderr.write(`${err.message}\n`);
     return EXIT_INVALID;
   }
+  const wallMs = performance.now() - started;
   if (args.json) {
     const [first, second] = outcome.configs;
     const summary = summarize(outcome, first!);
@@ -79,6 +81,7 @@ export async function replayCommand(argv: string[], io: ReplayIo = process): Pro
       outcome.configs.length > 1 ? reportCompare(outcome, args.logs) : reportTable(outcome, args.logs),
     );
   }
+  io.stderr.write(`${speedNote(outcome, outcome.configs[0]!.requests, wallMs)}\n`);
   if (args.chart !== undefined) {
     try {
       await writeFile(args.chart, replayChart(outcome));

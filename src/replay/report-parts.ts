@@ -51,6 +51,21 @@ export function heading(outcome: ReplayOutcome, requests: number, logs: readonly
   return lines;
 }
 
+/**
+ * How fast the replay ran, for standard error: lines read per second of wall time and, when it
+ * beat the log's own pace, by how much. Kept out of the report so that the report is the same
+ * from run to run.
+ */
+export function speedNote(outcome: ReplayOutcome, requests: number, wallMs: number): string {
+  const lines = requests + outcome.skipped;
+  const ms = Math.max(wallMs, 1);
+  const rate = Math.round((lines / ms) * 1000);
+  const span = Number.isNaN(outcome.firstArrival) ? 0 : outcome.lastArrival - outcome.firstArrival;
+  const faster = span / ms >= 2 ? `, ${count(Math.round(span / ms))} times faster than real time` : '';
+  const took = wallMs < 1000 ? `${Math.round(wallMs)} ms` : seconds(wallMs);
+  return `replay took ${took}: ${count(rate)} lines per second${faster}`;
+}
+
 /** The closing notes: what replay does not model, and anything odd about this log. */
 export function footnotes(outcome: ReplayOutcome): string[] {
   const notes = [

@@ -49,8 +49,10 @@ async function run(args: string[], stdinText = '') {
 describe('floodgate replay (in process)', () => {
   // --json prints the one object of the contract.
   it('prints JSON', async () => {
-    const { code, out } = await run(['--config', config, '--json', log]);
+    const { code, out, err } = await run(['--config', config, '--json', log]);
     expect(code).toBe(0);
+    // How fast it ran goes to standard error, so standard output is the JSON alone.
+    expect(err).toMatch(/^replay took \d+ ms: [\d,]+ lines per second$/m);
     expect(JSON.parse(out)).toMatchObject({
       requests: 10,
       skipped: 0,

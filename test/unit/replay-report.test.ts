@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { summarize } from '../../src/replay/replay-summary.js';
 import { replayChart } from '../../src/replay/report-chart.js';
 import { reportCompare } from '../../src/replay/report-compare.js';
+import { speedNote } from '../../src/replay/report-parts.js';
 import { reportTable } from '../../src/replay/report-table.js';
 import { accessLog, replayText, requests } from '../support/access-log.js';
 
@@ -102,5 +103,21 @@ describe('replay reports', () => {
     const series = outcome.configs[0]!.regions[0]!.series!;
     expect(series.offered[10]).toBe(40);
     expect(series.admitted[10]! + series.shed[10]!).toBe(40);
+  });
+
+  // The speed note counts skipped lines as read, and compares the wall time with the log's span.
+  it('says how fast it replayed', async () => {
+    const outcome = await replayText(`${LOG}not json\n`, [config(1, 5)]);
+    expect(outcome.skipped).toBe(1);
+    const span = outcome.lastArrival - outcome.firstArrival;
+    expect(span).toBeGreaterThan(12_000);
+    expect(speedNote(outcome, 133, 2)).toBe(
+      `replay took 2 ms: 67,000 lines per second, ${Math.round(span / 2).toLocaleString('en-US')} times faster than real time`,
+    );
+    expect(speedNote(outcome, 133, 1500)).toBe(
+      'replay took 1.5 s: 89 lines per second, 9 times faster than real time',
+    );
+    // No faster than the log's own time: nothing to boast of.
+    expect(speedNote(outcome, 133, span)).toMatch(/^replay took [\d.]+ s: \d+ lines per second$/);
   });
 });
