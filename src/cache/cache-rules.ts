@@ -13,8 +13,9 @@
  *   min-fresh and max-stale, and must-revalidate, which it never lets answer without revalidation.
  *
  * What this module adds: the cheap checks that keep the library off responses that can never be
- * kept; the contract's own refusals (`set-cookie`, `vary: *`, which the library stores); header
- * values made single strings (the library reads them as strings, undici gives repeats as arrays);
+ * kept; the contract's own refusals (`set-cookie`, `vary: *`, which the library stores) and a Vary
+ * on a header the gateway rewrites; header values made single strings (the library reads them as
+ * strings, undici gives repeats as arrays) and directives with an empty argument made plain;
  * and §4.2.4 for a copy that is no longer fresh: served only while the gateway cannot get a fresh
  * answer (a disconnected cache may), never where no-cache, must-revalidate, proxy-revalidate or
  * s-maxage forbid it. The library's own max-stale path does not check those, so such a copy is
@@ -22,6 +23,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import CachePolicy from 'http-cache-semantics';
+import { connectionTokens, rewrittenUpstream } from '../http/hop-by-hop.js';
 
 /** What the cache reads of a request; a per-request context with these fields can be passed as is. */
 export interface CacheRequest {
@@ -105,9 +107,22 @@ export function responseForPolicy(status: number, from: IncomingHttpHeaders): Ca
   return { status, headers };
 }
 
-/** Contract refusals the library would store: one client's cookie, and a Vary that nothing matches. */
-export function refusedByContract(headers: IncomingHttpHeaders, vary: readonly string[]): boolean {
-  return headers['set-cookie'] !== undefined || vary.includes('*');
+/**
+ * Refusals the library would not make: one client's cookie, a Vary that nothing matches (the
+ * contract), and a Vary naming a request header the upstream did not get as the client sent it
+ * (`x-forwarded-for`, a hop-by-hop header...). Vary says which request headers shaped the answer
+ * (RFC 9110 §12.5.5), but the stored request is the client's: every client's `x-forwarded-for` is
+ * absent, say, while the upstream answered each one's own address, so the copy would match them all.
+ */
+export function refusedByContract(
+  request: CacheRequest,
+  headers: IncomingHttpHeaders,
+  vary: readonly string[],
+): boolean {
+  if (headers['set-cookie'] !== undefined || vary.includes('*')) return true;
+  if (vary.length === 0) return false;
+  const named = connectionTokens(request.headers.connection);
+  return vary.some((name) => rewrittenUpstream(name) || named?.has(name) === true);
 }
 
 /** A kept copy's policy with what is read from it on every lookup, worked out once. */
@@ -160,9 +175,12 @@ export function answers(kept: KeptPolicy, request: CacheRequest): boolean {
   return kept.policy.evaluateRequest(shown).response !== undefined;
 }
 
+/** The largest Age sent: a larger one is sent as this (RFC 9111 §1.2.2, delta-seconds). */
+const MAX_AGE_SECONDS = 2_147_483_648;
+
 /** Whole seconds for the `age` header: the upstream's Age plus the time kept (§4.2.3, §5.1). */
 export function ageSeconds(policy: CachePolicy): number {
-  return Math.max(0, Math.floor(policy.age()));
+  return Math.min(MAX_AGE_SECONDS, Math.max(0, Math.floor(policy.age())));
 }
 
 /**
@@ -178,8 +196,10 @@ export function variantOf(request: CachePolicy.Request, vary: readonly string[])
   return key;
 }
 
+// HTTP/2's `:authority` first: it names the target (RFC 9113 §8.3.1), and a Host beside it that
+// names another is refused before the cache is asked (http2-request.ts).
 function authorityOf(headers: IncomingHttpHeaders): string | undefined {
-  return headers.host ?? (headers[':authority'] as string | undefined);
+  return (headers[':authority'] as string | undefined) ?? headers.host;
 }
 
 function copyJoined(from: IncomingHttpHeaders, to: Headers, name: string): void {
@@ -189,10 +209,18 @@ function copyJoined(from: IncomingHttpHeaders, to: Headers, name: string): void 
 
 const DIRECTIVE_FIELDS = ['cache-control', 'pragma'] as const;
 
+// A directive with an empty argument (`no-store=""`, `private=`): the library reads the argument
+// and tests it for truthiness, so the directive would vanish. It is the directive all the same
+// (RFC 9111 §5.2: directives are known by name), so the argument is dropped.
+const EMPTY_ARGUMENT =
+  /(^|,)\s*(no-store|no-cache|private|public|must-revalidate|proxy-revalidate|only-if-cached)\s*=\s*(?:""|(?=\s*(?:,|$)))/g;
+
 function copyDirectives(from: IncomingHttpHeaders, to: Headers): void {
   for (const name of DIRECTIVE_FIELDS) {
     // Typed as one string by Node; undici gives repeated fields as arrays.
     const value = from[name] as string | string[] | undefined;
-    if (value !== undefined) to[name] = (typeof value === 'string' ? value : value.join(', ')).toLowerCase();
+    if (value === undefined) continue;
+    const lower = (typeof value === 'string' ? value : value.join(', ')).toLowerCase();
+    to[name] = lower.includes('=') ? lower.replace(EMPTY_ARGUMENT, '$1$2') : lower;
   }
 }

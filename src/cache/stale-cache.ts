@@ -115,7 +115,7 @@ export class StaleCache implements CopySink {
     if (headers.vary === undefined && this.keptRecently(key)) return undefined;
     const response = responseForPolicy(status, headers);
     const vary = varyNames(response.headers);
-    if (refusedByContract(headers, vary)) return undefined;
+    if (refusedByContract(request, headers, vary)) return undefined;
     const shown = requestForPolicy(request, vary);
     const policy = new this.Policy(shown, response, { shared: true });
     if (!policy.storable()) return undefined;
@@ -202,6 +202,16 @@ export class StaleCache implements CopySink {
 
   delete(key: string): void {
     this.entries.delete(key);
+  }
+
+  /**
+   * Forgets every copy of `request`'s target, for each of `regions`: after an unsafe request to it
+   * succeeded, the copies may say what is no longer so (RFC 9111 §4.4, a MUST). The request's own
+   * method and region do not matter; copies are of GETs, kept per home region.
+   */
+  invalidate(request: CacheRequest, regions: Iterable<string>): void {
+    if (this.entries.size === 0) return;
+    for (const region of regions) this.entries.delete(cacheKey({ ...request, region }));
   }
 
   clear(): void {

@@ -57,6 +57,25 @@ function hasUnderscore(name: string): boolean {
   return name.indexOf('_') !== -1;
 }
 
+/**
+ * Whether the upstream sees something other than the client's own value of this request header
+ * (or none at all): hop-by-hop headers, the ones the gateway sets in place of the client's, names
+ * with `_`, `expect` and `via` (to which this hop is added). Headers a request's `connection`
+ * names are dropped too; `connectionTokens` gives those.
+ */
+export function rewrittenUpstream(lowerName: string): boolean {
+  return (
+    isHopByHop(lowerName) ||
+    isSetByProxy(lowerName) ||
+    lowerName === ANSWERED_HERE ||
+    lowerName === REQUEST_ID ||
+    lowerName === MAX_FORWARDS ||
+    lowerName === 'via' ||
+    lowerName.startsWith('x-floodgate-') ||
+    hasUnderscore(lowerName)
+  );
+}
+
 export interface ForwardedValues {
   forwardedFor: string;
   proto: string;

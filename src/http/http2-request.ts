@@ -30,31 +30,28 @@ export function closeAfterAnswer(res: PublicResponse): void {
 
 /**
  * The request's header list as HTTP/1.1 would carry it upstream (RFC 9113 §8.3.1): pseudo-headers
- * left out, `:authority` as `host` when no Host header came, and `cookie` fields, which HTTP/2 may
- * send one per cookie, joined with "; " into one (§8.2.3).
+ * left out, Host from `:authority` (an intermediary making a Host MUST use it; a Host header
+ * naming another was refused, and one naming the same is replaced), and `cookie` fields, which
+ * HTTP/2 may send one per cookie, joined with "; " into one (§8.2.3).
  */
 export function http1HeaderList(req: Http2ServerRequest): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
-  let authority: string | undefined;
-  let hasHost = false;
+  const authority = req.headers[AUTHORITY];
   const cookies: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (name.charCodeAt(0) === 0x3a /* ':' */) {
-      if (name === AUTHORITY) authority = value;
-      continue;
-    }
+    if (name.charCodeAt(0) === 0x3a /* ':' */) continue;
     const lower = name.toLowerCase();
     if (lower === 'cookie') {
       cookies.push(value);
       continue;
     }
-    if (lower === 'host') hasHost = true;
+    if (lower === 'host' && authority !== undefined) continue;
     out.push(name, value);
   }
-  if (!hasHost && authority !== undefined) out.unshift('host', authority);
+  if (typeof authority === 'string') out.unshift('host', authority);
   if (cookies.length > 0) out.push('cookie', cookies.join('; '));
   return out;
 }
@@ -62,11 +59,15 @@ export function http1HeaderList(req: Http2ServerRequest): string[] {
 /**
  * What an HTTP/2 stream is checked for in place of `requestProblem`: its framing and version are
  * the http2 module's, so only the host it names (it becomes the upstream request's Host and
- * x-forwarded-host) and a declared body's size.
+ * x-forwarded-host, and keys the stale cache) and a declared body's size.
  */
 export function http2RequestProblem(req: Http2ServerRequest, maxBodyBytes: number): Refusal | undefined {
   const host = http2Host(req);
   if (host === undefined || !isValidHost(host)) return 'bad-host';
+  // A Host beside `:authority` naming another is malformed (RFC 9113 §8.3.1, SHOULD): the cache,
+  // x-forwarded-host and the upstream's Host must all name one host, `:authority`'s.
+  const also = req.headers.host;
+  if (also !== undefined && host !== also && host.toLowerCase() !== also.toLowerCase()) return 'bad-host';
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBodyBytes) return 'body-too-large';
   return undefined;

@@ -16,7 +16,7 @@ import { isIdempotent } from '../http/methods.js';
 import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
-import { captureFor, hasKeptCopy } from './serve-stale.js';
+import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
 /**
  * How a trip upstream ended, for the pipeline to act on:
@@ -169,6 +169,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const list = clientResponseHeaders(headers);
+    forgetAfterUnsafe(ctx, statusCode);
     this.capture = captureFor(ctx, statusCode, headers);
     list.push('x-floodgate-region', region.name, 'x-request-id', ctx.requestId);
     if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);

@@ -29,6 +29,20 @@ export function captureFor(
   return ctx.runtime.staleCache.captureFor(cacheRequest(ctx), status, headers, ttlMs);
 }
 
+// RFC 9110 §9.2.1: the methods that change nothing at the origin.
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/**
+ * After an upstream's answer to an unsafe request (POST, PUT, DELETE...) that is not an error,
+ * its target's kept copies are forgotten in every region (RFC 9111 §4.4): a deleted like must not
+ * come back from a copy when the region next fails. Whatever the route: another route may keep
+ * the GETs of the same target.
+ */
+export function forgetAfterUnsafe(ctx: RequestContext, status: number): void {
+  if (status >= 400 || SAFE_METHODS.has(ctx.req.method ?? '')) return;
+  ctx.runtime.staleCache.invalidate(cacheRequest(ctx), ctx.runtime.regions.keys());
+}
+
 /** Whether a kept copy may answer this request now, without serving it. */
 export function hasKeptCopy(ctx: RequestContext): boolean {
   return ctx.route.staleTtlMs !== undefined && ctx.runtime.staleCache.has(cacheRequest(ctx));

@@ -166,4 +166,19 @@ describe('stale cache rules (RFC 9111)', () => {
     // Generous: the copy was kept for well under a second, even on a busy machine.
     expect(age).toBeLessThan(130);
   });
+
+  // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
+  // request. An unsafe request that failed changes nothing, so its copy is still served.
+  it('§4.4: forgets a copy once an unsafe request to its target succeeds', async () => {
+    const control = freshPath('failed-post');
+    const changed = freshPath('deleted');
+    answer = (req) => ({ body: `${req.method} ${req.url}` });
+    await get(control);
+    await get(changed);
+    expect((await fetchText(`${gw.publicUrl}${changed}`, { method: 'DELETE' })).status).toBe(200);
+    failing = true;
+    expect((await fetchText(`${gw.publicUrl}${control}`, { method: 'POST', body: 'x' })).status).toBe(500);
+    expectStale(await get(control), `GET ${control}`);
+    expectNotFromCache(await get(changed));
+  });
 });

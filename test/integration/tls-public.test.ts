@@ -114,6 +114,30 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     expect(seen.rawHeaders.filter((_, i) => i % 2 === 0).some((name) => name.startsWith(':'))).toBe(false);
   });
 
+  // RFC 9113 §8.3.1: the upstream's Host comes from :authority; a Host header naming another host
+  // is malformed, refused before anything goes upstream (else x-forwarded-host, the Host and the
+  // stale cache's key would each name a different host).
+  it('takes Host from :authority and refuses a Host header naming another', async () => {
+    const before = upstream.requests.length;
+    const other = await http2Request(session, {
+      ':path': '/api/h',
+      ':authority': 'a.example',
+      host: 'b.example',
+    });
+    expect(other.status).toBe(400);
+    expect(upstream.requests.length).toBe(before);
+    const same = await http2Request(session, {
+      ':path': '/api/h',
+      ':authority': 'a.example',
+      host: 'A.example',
+    });
+    expect(same.status).toBe(200);
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.rawHeaders.filter((name) => name.toLowerCase() === 'host')).toHaveLength(1);
+    expect(seen.headers.host).toBe('a.example');
+    expect(seen.headers['x-forwarded-host']).toBe('a.example');
+  });
+
   // A body sent as DATA frames without content-length reaches the upstream whole.
   it('streams an HTTP/2 request body upstream and back', async () => {
     const res = await http2Request(session, { ':method': 'POST', ':path': '/echo' }, upload);

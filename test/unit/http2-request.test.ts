@@ -20,7 +20,9 @@ describe('http1HeaderList', () => {
       [...PSEUDO, 'accept', '*/*'],
       ['host', 'app.example', 'accept', '*/*'],
     ],
-    ['a Host header sent too wins', [...PSEUDO, 'host', 'other.example'], ['host', 'other.example']],
+    // RFC 9113 §8.3.1: an intermediary making a Host MUST use :authority (one naming another is refused first).
+    ['a Host header sent too gives way', [...PSEUDO, 'host', 'App.Example'], ['host', 'app.example']],
+    ['a Host header alone is kept', [':method', 'GET', 'host', 'app.example'], ['host', 'app.example']],
     [
       'cookies joined into one field',
       [...PSEUDO, 'cookie', 'a=1', 'x-y', 'z', 'cookie', 'b=2'],
@@ -39,6 +41,12 @@ describe('http2RequestProblem', () => {
     ['an authority with a port', [':authority', 'app.example:8443'], undefined],
     ['no authority and no host', [':method', 'GET', ':path', '/'], 'bad-host'],
     ['an authority that is a list', [':authority', 'a.example,b.example'], 'bad-host'],
+    // §8.3.1: a Host naming another entity than :authority is malformed (else the cache and the
+    // upstream would each be told a different host).
+    ['a Host naming another host', [...PSEUDO, 'host', 'victim.example'], 'bad-host'],
+    ['a Host naming the same host', [...PSEUDO, 'host', 'APP.example'], undefined],
+    ['a Host alone, valid', [':method', 'GET', 'host', 'app.example'], undefined],
+    ['a Host alone, a list', [':method', 'GET', 'host', 'a.example, b.example'], 'bad-host'],
     ['a declared body over the limit', [...PSEUDO, 'content-length', '1001'], 'body-too-large'],
     ['a declared body at the limit', [...PSEUDO, 'content-length', '1000'], undefined],
   ])('%s', (_what, raw, expected) => {

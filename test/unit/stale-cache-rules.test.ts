@@ -34,26 +34,40 @@ describe('storing (RFC 9111 §3)', () => {
     },
   );
 
-  it.each(['no-store', 'max-age=60, no-store', 'max-age=0, No-Store'])(
-    '§5.2.2.5: a response marked no-store is not kept (%s)',
-    (cacheControl) => {
-      const cache = newCache();
-      expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
-      expect(cache.size).toBe(0);
-    },
-  );
+  // An empty argument leaves the directive in force (§5.2: directives are known by name).
+  it.each([
+    'no-store',
+    'max-age=60, no-store',
+    'max-age=0, No-Store',
+    'no-store=""',
+    'max-age=60, no-store=',
+  ])('§5.2.2.5: a response marked no-store is not kept (%s)', (cacheControl) => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
+    expect(cache.size).toBe(0);
+  });
 
-  it.each(['private', 'private="set-cookie", max-age=5', 'PRIVATE'])(
-    '§5.2.2.7: a response marked private is not kept by a shared cache (%s)',
-    (cacheControl) => {
-      expect(offer(newCache(), request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
-    },
-  );
+  it.each([
+    'private',
+    'private="set-cookie", max-age=5',
+    'PRIVATE',
+    'private=""',
+    'max-age=5, private= , public',
+  ])('§5.2.2.7: a response marked private is not kept by a shared cache (%s)', (cacheControl) => {
+    expect(offer(newCache(), request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
+  });
 
   it('§5.2.1.5: the response to a request that said no-store is not kept', () => {
     const cache = newCache();
     expect(offer(cache, request({ 'cache-control': 'no-store' }))).toBe(false);
     expect(servedBody(cache, request())).toBeUndefined();
+  });
+
+  it('§5.2.1.5: a request no-store with an empty argument is no-store all the same', () => {
+    const cache = newCache();
+    expect(offer(cache, request({ 'cache-control': 'no-store=""' }))).toBe(false);
+    expect(offer(cache, request({ 'cache-control': 'max-age=5, no-store=' }))).toBe(false);
+    expect(offer(cache, request({ 'cache-control': 'max-age=5' }))).toBe(true);
   });
 
   it('§5.2.1.5: a request that says no-store may still be answered from a copy kept before', () => {
@@ -129,12 +143,18 @@ describe('the key (RFC 9111 §2, §4: method and target URI)', () => {
     expect(servedBody(cache, request({ host: 'b.example' }))).toBe('site b');
   });
 
-  it("§4: HTTP/2's :authority stands for Host", () => {
+  it("§4: HTTP/2's :authority stands for Host, and names the target even beside a Host header", () => {
     const cache = newCache();
-    const h2 = (authority: string) => ({ ...request(), headers: { ':authority': authority } });
+    const h2 = (authority: string, host?: string) => ({
+      ...request(),
+      headers: host === undefined ? { ':authority': authority } : { ':authority': authority, host },
+    });
     offer(cache, h2('a.example'), { body: 'site a' });
     expect(servedBody(cache, h2('b.example'))).toBeUndefined();
     expect(servedBody(cache, h2('a.example'))).toBe('site a');
+    // RFC 9113 §8.3.1: the target is :authority's; the upstream was sent it as Host.
+    expect(servedBody(cache, h2('b.example', 'a.example'))).toBeUndefined();
+    expect(servedBody(cache, h2('a.example', 'A.example'))).toBe('site a');
   });
 
   it('§4: a copy made over http is not served over https', () => {
@@ -156,6 +176,20 @@ describe('the key (RFC 9111 §2, §4: method and target URI)', () => {
     const cache = newCache();
     offer(cache, request());
     expect(servedBody(cache, request({}, { method: 'HEAD' }))).toBeUndefined();
+  });
+
+  it('§4.4: invalidating a target forgets its copies in every region named, every variant, and nothing else', () => {
+    const cache = newCache();
+    const varied = { headers: { vary: 'accept' } };
+    offer(cache, request({ accept: 'a' }, { region: 'us-east' }), varied);
+    offer(cache, request({ accept: 'b' }, { region: 'us-east' }), varied);
+    offer(cache, request({}, { region: 'eu-west' }));
+    offer(cache, request({}, { region: 'eu-west', url: '/other' }), { body: 'other' });
+    cache.invalidate(request({}, { method: 'DELETE' }), ['us-east', 'eu-west']);
+    expect(servedBody(cache, request({ accept: 'a' }, { region: 'us-east' }))).toBeUndefined();
+    expect(servedBody(cache, request({ accept: 'b' }, { region: 'us-east' }))).toBeUndefined();
+    expect(servedBody(cache, request({}, { region: 'eu-west' }))).toBeUndefined();
+    expect(servedBody(cache, request({}, { region: 'eu-west', url: '/other' }))).toBe('other');
   });
 
   it('home region: a copy made for one region is not served for another', () => {
@@ -202,5 +236,28 @@ describe('Vary (RFC 9111 §4.1)', () => {
       offer(cache, request({ 'accept-encoding': `e${i}` }), varied(`e${i}`));
     expect(servedBody(cache, request({ 'accept-encoding': 'gzip' }))).toBeUndefined();
     expect(servedBody(cache, request({ 'accept-encoding': 'e0' }))).toBe('in e0');
+  });
+
+  // Vary names request headers that shaped the answer; for these the upstream got the gateway's
+  // value (or none), never the client's, so the stored request cannot tell one client from another.
+  it.each([
+    'X-Forwarded-For',
+    'accept, forwarded',
+    'x-request-id',
+    'via',
+    'te',
+    'x_user',
+    'x-floodgate-shed',
+  ])('§4.1: a response that varies on a header the gateway rewrites (%s) is not kept', (vary) => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { vary } })).toBe(false);
+    expect(offer(cache, request(), { headers: { vary: 'accept' } })).toBe(true);
+  });
+
+  it('§4.1: nor one that varies on a header the request named in connection (dropped on the way up)', () => {
+    const cache = newCache();
+    const named = request({ connection: 'keep-alive, x-tenant', 'x-tenant': 'a' });
+    expect(offer(cache, named, { headers: { vary: 'x-tenant' } })).toBe(false);
+    expect(offer(cache, request({ 'x-tenant': 'a' }), { headers: { vary: 'x-tenant' } })).toBe(true);
   });
 });

@@ -27,14 +27,17 @@ describe('serving a copy that is no longer fresh (RFC 9111 §4.2.4)', () => {
     expect(servedBody(cache, request({}, { url: '/none' }))).toBe('no freshness information');
   });
 
-  it.each(['no-cache', 'no-cache="set-cookie"', 'max-age=60, no-cache'])(
-    '§5.2.2.4: a copy marked %s is never served without revalidation, so it is not kept',
-    (cacheControl) => {
-      const cache = newCache();
-      expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
-      expect(servedBody(cache, request())).toBeUndefined();
-    },
-  );
+  it.each([
+    'no-cache',
+    'no-cache="set-cookie"',
+    'max-age=60, no-cache',
+    'no-cache=""',
+    'max-age=60, no-cache=',
+  ])('§5.2.2.4: a copy marked %s is never served without revalidation, so it is not kept', (cacheControl) => {
+    const cache = newCache();
+    expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
+    expect(servedBody(cache, request())).toBeUndefined();
+  });
 
   it('pragma: no-cache on a response without cache-control is taken as no-cache (the library; §5.4 defines it for requests)', () => {
     expect(offer(newCache(), request(), { headers: { pragma: 'no-cache' } })).toBe(false);
@@ -153,4 +156,10 @@ describe('Age (RFC 9111 §4.2.3, §5.1)', () => {
       expect(ageServed(cache)).toBe(expected);
     },
   );
+
+  it('§1.2.2: an Age too large to hold is sent as 2147483648, never in exponent form', () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { age: '99999999999999999999999' } });
+    expect(ageServed(cache)).toBe('2147483648');
+  });
 });
