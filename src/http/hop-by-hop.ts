@@ -120,6 +120,11 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
+    // The Host sent on is the request's (the target's own for an absolute-form target, classify.ts).
+    if (lower === 'host' && forwarded.host !== undefined) {
+      out.push(name, forwarded.host);
+      continue;
+    }
     if (
       isHopByHop(lower) ||
       isSetByProxy(lower) ||

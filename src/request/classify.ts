@@ -7,8 +7,8 @@ import { expectationProblem } from '../http/expect-continue.js';
 import { type ForwardedValues, viaFor } from '../http/hop-by-hop.js';
 import { http2HasBody, http2Host, http2RequestProblem } from '../http/http2-request.js';
 import { maxForwardsOf } from '../http/max-forwards.js';
-import { requestProblem } from '../http/request-checks.js';
-import { upstreamPath } from '../routing/route-table.js';
+import { isValidHost, requestProblem } from '../http/request-checks.js';
+import { targetAuthority, upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
 import { requestIdFor } from './request-id.js';
 
@@ -34,7 +34,20 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   const problem = ctx.http2
     ? http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes)
     : requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
-  return problem ?? expectationProblem(headers.expect);
+  return problem ?? targetHostProblem(ctx) ?? expectationProblem(headers.expect);
+}
+
+/**
+ * An absolute-form target names the host itself: the received Host is ignored and the one sent on
+ * is made from the target (RFC 9112 §3.2.2, a MUST for a proxy). Written into the request's
+ * headers, so the upstream's Host, x-forwarded-host and the stale cache's key all follow it.
+ */
+function targetHostProblem(ctx: RequestContext): Refusal | undefined {
+  const authority = targetAuthority(ctx.req.url ?? '');
+  if (authority === undefined) return undefined;
+  if (!isValidHost(authority)) return 'bad-host';
+  ctx.req.headers.host = authority;
+  return undefined;
 }
 
 /** Whether the request carries a body, by its framing headers. */

@@ -46,9 +46,17 @@ export class RouteTable {
  */
 export function upstreamPath(target: string): string | undefined {
   if (target.charCodeAt(0) === 47 /* / */) return target;
-  const scheme = /^https?:\/\/[^/?#]*/i.exec(target);
+  const scheme = ABSOLUTE_FORM.exec(target);
   if (!scheme) return undefined;
   const rest = target.slice(scheme[0].length);
   if (rest === '') return '/';
   return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
+
+/** The authority of an absolute-form target (`http://host:port/p` gives `host:port`); else undefined. */
+export function targetAuthority(target: string): string | undefined {
+  if (target.charCodeAt(0) === 47 /* / */) return undefined;
+  return ABSOLUTE_FORM.exec(target)?.[1];
 }

@@ -161,6 +161,29 @@ describe('forwarding', () => {
     expect(east.requests[before]!.url).toBe('/steal?x=1');
   });
 
+  // RFC 9112 §3.2.2: with an absolute-form target the received Host is ignored; the Host sent on
+  // (and x-forwarded-host) is the target's. A target whose host is not valid is refused unsent.
+  it("sends an absolute-form target's own host as Host", async () => {
+    const port = Number(new URL(gw.publicUrl).port);
+    const before = east.requests.length;
+    const answer = await rawRequest(
+      port,
+      'GET http://a.example:8080/p?q=1 HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200/);
+    const seen = east.requests[before]!;
+    expect(seen.url).toBe('/p?q=1');
+    expect(seen.rawHeaders.filter((name) => name.toLowerCase() === 'host')).toHaveLength(1);
+    expect(seen.headers.host).toBe('a.example:8080');
+    expect(seen.headers['x-forwarded-host']).toBe('a.example:8080');
+    const bad = await rawRequest(
+      port,
+      'GET http://a.example,b.example/p HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n',
+    );
+    expect(bad.text).toMatch(/^HTTP\/1\.1 400/);
+    expect(east.requests.length).toBe(before + 1);
+  });
+
   // Every forwarded request is logged once with the contract's access fields.
   it('writes one access line per request', async () => {
     await fetchText(`${gw.publicUrl}/logged`, { headers: { 'x-region': 'us-west' } });

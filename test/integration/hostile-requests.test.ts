@@ -28,8 +28,11 @@ const TARGETS: [string, string][] = [
   ['//evil.example/x?y=1', '//evil.example/x?y=1'],
   ['http://evil.example/x?y=1', '/x?y=1'],
   ['HTTPS://evil.example:8443', '/'],
-  ['http://user@evil.example//other.example/x', '//other.example/x'],
+  ['http://evil.example//other.example/x', '//other.example/x'],
 ];
+
+/** The Host the upstream gets: the client's, or an absolute-form target's own (RFC 9112 §3.2.2). */
+const hostFor = (target: string) => /^https?:\/\/([^/?#]*)/i.exec(target)?.[1] ?? 'app.example';
 
 describe('hostile requests over a raw socket', () => {
   let upstream: FaultUpstream;
@@ -190,7 +193,15 @@ describe('hostile requests over a raw socket', () => {
     expect(statusOf(answer.text)).toBe(200);
     expect(upstream.requests.length).toBe(before + 1);
     expect(upstream.requests[before]!.url).toBe(expected);
-    expect(upstream.requests[before]!.headers.host).toBe('app.example');
+    expect(upstream.requests[before]!.headers.host).toBe(hostFor(target));
+  });
+
+  // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error, and is no valid Host.
+  it('refuses an absolute-form target with userinfo', async () => {
+    const before = upstream.requests.length;
+    const answer = await converse(port, [get('http://user@evil.example/x')]);
+    expect(statusOf(answer.text)).toBe(400);
+    expect(upstream.requests.length).toBe(before);
   });
 
   // Client-sent x-floodgate-* headers are dropped and x-forwarded-for is the peer, not what the client claimed.

@@ -92,6 +92,16 @@ describe('request headers sent upstream', () => {
       ],
     ],
     [
+      // Classify makes it the target's for an absolute-form target (RFC 9112 §3.2.2).
+      "sends the request's host as Host, in the client's place and spelling",
+      ['HOST', 'b.example', 'A', 'b'],
+      undefined,
+      [
+        ['HOST', 'app.example'],
+        ['A', 'b'],
+      ],
+    ],
+    [
       "replaces the client's x-request-id with the request's id",
       ['X-Request-Id', 'client-sent', 'A', 'b'],
       undefined,
