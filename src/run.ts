@@ -20,18 +20,30 @@ interface Running {
 
 const WATCH_DEBOUNCE_MS = 300;
 
-/** Runs the gateway until SIGTERM or SIGINT; SIGHUP (and, with --watch, a change to the file) reloads. */
+/**
+ * Runs the gateway until SIGTERM or SIGINT; SIGHUP (and, with --watch, a change to the file) reloads.
+ * The handlers stay until the drain is over: without them a SIGHUP from logrotate, or a second
+ * SIGTERM, would take Node's default action and end the process, cutting the requests in flight.
+ * A reload asked for during the drain is refused, a second stop is ignored (the drain is bounded
+ * by drainDelayMs and shutdownGraceMs; SIGKILL is there for the impatient).
+ */
 export async function runGateway(options: RunOptions): Promise<number> {
-  const running = await start(options);
+  // While starting there is nothing to reload yet, and nothing to drain.
+  const ignoreHangup = () => {};
+  process.on('SIGHUP', ignoreHangup);
+  const running = await start(options).finally(() => process.off('SIGHUP', ignoreHangup));
   const reload = () => void running.reload();
   const watcher = options.watch ? watchFile(options.configPath, reload) : undefined;
   let removeHandlers = () => {};
   await new Promise<void>((resolve) => {
     removeHandlers = onSignals({ stop: resolve, reload });
   });
-  removeHandlers();
   watcher?.close();
-  await running.shutdown();
+  try {
+    await running.shutdown();
+  } finally {
+    removeHandlers();
+  }
   return 0;
 }
 
