@@ -8,25 +8,38 @@ export interface InterpolationProblem {
   message: string;
 }
 
+/** A value that was exactly one `${NAME}` and was read as a number or boolean: where, and its text. */
+export interface TypedVariable {
+  path: (string | number)[];
+  text: string;
+}
+
+/** What interpolation found besides the values: variables not set, and values it typed. */
+export interface Interpolation {
+  problems: InterpolationProblem[];
+  typed: TypedVariable[];
+}
+
 /**
  * Replaces `${NAME}` in every string value of a parsed config tree. Interpolation happens after
  * parsing, never on the raw text, so a variable's value cannot inject YAML structure. A value that
- * is exactly one `${NAME}` is read as a YAML scalar, so `port: ${PORT}` still yields a number.
+ * is exactly one `${NAME}` is read as a YAML scalar, so `port: ${PORT}` still yields a number;
+ * such values are listed in `found.typed`, so that a key wanting a string can have the text back.
  */
 export function interpolateEnv(
   tree: unknown,
   env: NodeJS.ProcessEnv,
-  problems: InterpolationProblem[],
+  found: Interpolation,
   path: (string | number)[] = [],
 ): unknown {
-  if (typeof tree === 'string') return interpolateString(tree, env, problems, path);
-  if (Array.isArray(tree)) return tree.map((item, i) => interpolateEnv(item, env, problems, [...path, i]));
+  if (typeof tree === 'string') return interpolateString(tree, env, found, path);
+  if (Array.isArray(tree)) return tree.map((item, i) => interpolateEnv(item, env, found, [...path, i]));
   if (tree !== null && typeof tree === 'object') {
     const out: Record<string, unknown> = {};
     // defineProperty, not assignment: a `__proto__` key must stay a plain (and so unknown) key.
     for (const [key, value] of Object.entries(tree))
       Object.defineProperty(out, key, {
-        value: interpolateEnv(value, env, problems, [...path, key]),
+        value: interpolateEnv(value, env, found, [...path, key]),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -36,12 +49,26 @@ export function interpolateEnv(
   return tree;
 }
 
+/** Puts back the text of each typed value at `paths` (keys that want a string); true when any was. */
+export function restoreText(tree: unknown, typed: readonly TypedVariable[], paths: Set<string>): boolean {
+  let restored = false;
+  for (const { path, text } of typed) {
+    if (!paths.has(JSON.stringify(path))) continue;
+    let parent = tree as Record<string | number, unknown>;
+    for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
+    parent[path.at(-1)!] = text;
+    restored = true;
+  }
+  return restored;
+}
+
 function interpolateString(
   value: string,
   env: NodeJS.ProcessEnv,
-  problems: InterpolationProblem[],
+  found: Interpolation,
   path: (string | number)[],
 ): unknown {
+  const problems = found.problems;
   if (!value.includes('${')) return value;
   const whole = WHOLE_VARIABLE.exec(value);
   if (whole) {
@@ -50,7 +77,9 @@ function interpolateString(
       problems.push({ path, message: `environment variable ${whole[1]} is not set` });
       return value;
     }
-    return scalarFrom(resolved);
+    const scalar = scalarFrom(resolved);
+    if (scalar !== resolved) found.typed.push({ path, text: resolved });
+    return scalar;
   }
   return value.replace(VARIABLE, (match, name: string) => {
     const resolved = env[name];

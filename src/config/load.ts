@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TrustedProxies } from '../http/client-ip.js';
-import { type InterpolationProblem, interpolateEnv } from './interpolate.js';
+import { type Interpolation, interpolateEnv, restoreText } from './interpolate.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { readTlsMaterial, type TlsMaterial } from './tls-files.js';
 
@@ -63,11 +63,14 @@ export function parseConfigText(
     );
   }
   const raw = documentToJs(document, file);
-  const interpolationProblems: InterpolationProblem[] = [];
-  const interpolated = interpolateEnv(raw, env, interpolationProblems);
-  const problems = interpolationProblems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`);
-  const unresolved = new Set(interpolationProblems.map((p) => keyPath(p.path)));
-  const parsed = configSchema.safeParse(interpolated);
+  const found: Interpolation = { problems: [], typed: [] };
+  const interpolated = interpolateEnv(raw, env, found);
+  const problems = found.problems.map((p) => `${file}: ${keyPath(p.path)}: ${p.message}`);
+  const unresolved = new Set(found.problems.map((p) => keyPath(p.path)));
+  let parsed = configSchema.safeParse(interpolated);
+  // `token: "${TOKEN}"` with TOKEN=20261201 was read as a number: a key wanting a string gets the text.
+  if (!parsed.success && restoreText(interpolated, found.typed, wantsString(parsed.error.issues)))
+    parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // A key whose variable is missing already has its problem; its placeholder would only add noise.
@@ -201,4 +204,12 @@ function keyPath(path: PropertyKey[]): string {
 
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
+}
+
+/** The paths (as JSON) where the schema wanted a string and got something else. */
+function wantsString(issues: readonly z.core.$ZodIssue[]): Set<string> {
+  const paths = new Set<string>();
+  for (const issue of issues)
+    if (issue.code === 'invalid_type' && issue.expected === 'string') paths.add(JSON.stringify(issue.path));
+  return paths;
 }

@@ -167,6 +167,20 @@ describe('config loading', () => {
     ]);
   });
 
+  // A whole-value variable that reads as a number or boolean stays text where the key wants a
+  // string: a digit-only token, `true`, a prefix `007` (not 7). Numbers still go where numbers go.
+  it('keeps a variable as text where the key wants a string, whatever it looks like', () => {
+    const text = `${MINIMAL}admin: { token: "\${T}", port: "\${P}" }\ncluster: { redis: "redis://127.0.0.1:6379", keyPrefix: "\${K}" }\n`;
+    const config = parseConfigText(text, FILE, { T: '20261201', P: '9911', K: '007' });
+    expect(config.admin.token).toBe('20261201');
+    expect(config.admin.port).toBe(9911);
+    expect(config.cluster!.keyPrefix).toBe('007');
+    expect(parseConfigText(text, FILE, { T: 'true', P: '1', K: 'x' }).admin.token).toBe('true');
+    expect(problemsOf(text, { T: 't', P: 'true', K: 'x' })).toEqual([
+      `${FILE}: admin.port: must be a port number (0-65535)`,
+    ]);
+  });
+
   // A variable's value is data, never YAML structure.
   it('does not let a variable inject structure', () => {
     const text = `${MINIMAL}admin: { token: "x-\${T}" }\n`;
