@@ -165,7 +165,9 @@ function bearerCheck(token: string | undefined): (header: string | undefined) =>
   if (token === undefined || token === '') return () => true;
   const expected = createHash('sha256').update(token).digest();
   return (header) => {
-    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer TOKEN` is as good as `Bearer TOKEN`.
+    const scheme = /^bearer +/i.exec(header ?? '');
+    const presented = scheme === null ? '' : header!.slice(scheme[0].length).trim();
     return timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
   };
 }

@@ -105,6 +105,8 @@ function parseReplayArguments(argv: string[]): ReplayArguments | string {
   const { values, positionals } = parsed;
   if (values.config === undefined) return '--config FILE is required';
   if (positionals.length === 0) return 'name at least one LOG (- reads standard input)';
+  // Two readers of one stream would each get part of it.
+  if (positionals.filter((log) => log === '-').length > 1) return 'standard input (-) can be read only once';
   return {
     config: values.config,
     compare: values.compare,

@@ -207,6 +207,15 @@ describe('admin server', () => {
     expect(view.reloadCalls).toBe(2);
   });
 
+  it('takes the auth scheme in any case (RFC 9110 §11.1)', async () => {
+    const base = await start(TOKEN);
+    for (const authorization of [`bearer ${TOKEN}`, `BEARER  ${TOKEN}`]) {
+      const res = await fetch(`${base}/admin/reload`, { method: 'POST', headers: { authorization } });
+      expect(res.status).toBe(200);
+    }
+    expect(view.reloadCalls).toBe(2);
+  });
+
   it('reloads without credentials when no token is configured', async () => {
     // admin.token is optional; without it POST is open like the GET routes.
     const base = await start();

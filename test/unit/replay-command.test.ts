@@ -92,6 +92,7 @@ describe('floodgate replay (in process)', () => {
     [['--config', 'CONFIG'], 64, /at least one LOG/],
     [['access.log'], 64, /--config FILE is required/],
     [['--config', 'CONFIG', '--bogus', 'access.log'], 64, /bogus/],
+    [['--config', 'CONFIG', '-', 'access.log', '-'], 64, /standard input \(-\) can be read only once/],
   ])('exits with the right status for %j', async (args, status, message) => {
     const resolved = args.map((a) =>
       a === 'CONFIG' ? config : a.endsWith('.yaml') || a.endsWith('.log') ? join(dir, a) : a,
