@@ -119,11 +119,14 @@ export class Gateway implements ForwardListener {
 
   /**
    * Starts the trip upstream at the permit region's next turn (see admission/send-pacer.ts): the
-   * region's own requests book theirs, failover takes only turns they leave free.
+   * region's own requests book theirs, failover takes only turns they leave free. A request shadow
+   * mode lets through against its decision goes at once: enforcement would not have sent it, so it
+   * must neither wait (shadow mode is not to be felt by clients) nor push admitted ones back.
    */
   private send(ctx: RequestContext, permit: Permit): void {
     const region = permit.region;
     const own = ctx.region === ctx.home;
+    if (own && ctx.shedInShadow) return this.leave(ctx, permit);
     const wait = own ? region.bookTurn() : 0;
     // Most own requests find their turn has come: they leave with no hold set up.
     if (own && wait < MIN_WAIT_MS) return this.leave(ctx, permit);

@@ -76,6 +76,7 @@ function counted(ctx: RequestContext, refusal: Refusal): Refusal {
 }
 
 function wouldShed(ctx: RequestContext, reason: Refusal, logger: Logger): void {
+  ctx.shedInShadow = true;
   ctx.home.metrics.shed(reason, ctx.priority, true);
   logEvent(logger, 'would-shed', { region: ctx.home.name, reason, priority: ctx.priority });
 }

@@ -46,6 +46,8 @@ export class RequestContext {
   upstream: string | undefined = undefined;
   /** Seconds for `retry-after` when a step already knows them (a client over its own limit). */
   retryAfterSeconds = 0;
+  /** Shadow mode let it through although admission would have shed it: it skips the pacing queue. */
+  shedInShadow = false;
   /** For a WebSocket handshake: the first bytes after its headers, passed on to the tunnel. */
   upgradeHead: Buffer | undefined = undefined;
   /** The hops a TRACE or OPTIONS request still allows (`max-forwards`); 0 is answered here. */

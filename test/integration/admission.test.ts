@@ -273,4 +273,22 @@ describe('admission', () => {
     expect(view.shed['would-shed:rate']?.critical).toBe(3);
     expect(view.inflight).toBe(0);
   });
+
+  // A request shadow mode lets through against its decision does not queue for a pacing turn:
+  // clients must not feel shadow mode. Paced, each of the three would wait paceMaxWaitMs (4 s).
+  it('sends would-shed requests in shadow mode at once, without a pacing wait', async () => {
+    await start((east, west) => ({
+      regions: {
+        'us-east': region(east, { rps: 0.1, burst: 2, paceMaxWaitMs: 4000 }),
+        'us-west': region(west, { rps: 100 }),
+      },
+      shedding: { mode: 'shadow' },
+    }));
+    const started = performance.now();
+    const answers = await sequential(5, `${gw.publicUrl}/api/video/1`);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(gw.view.regions()['us-east']!.shed['would-shed:rate']?.critical).toBe(3);
+    // Generous for a busy machine; without the change it takes at least 12 s.
+    expect(performance.now() - started).toBeLessThan(6000);
+  }, 30_000);
 });
