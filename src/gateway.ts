@@ -130,6 +130,8 @@ export class Gateway implements ForwardListener {
     const wait = own ? region.bookTurn() : 0;
     // Most own requests find their turn has come: they leave with no hold set up.
     if (own && wait < MIN_WAIT_MS) return this.leave(ctx, permit);
+    // Logged, so that replay can tell the upstream's time from the wait this config imposed.
+    if (own) ctx.paceWaitMs = wait;
     region.awaitTurn();
     hold(ctx, own ? after(wait) : region.spareTurn(this.clock()), (how) => {
       region.turnCame();

@@ -3,7 +3,7 @@ import type { RegionView } from './admin/admin-view.js';
 import { AdaptiveLimit, type AdaptiveOptions } from './admission/adaptive-limit.js';
 import type { Clock } from './admission/clock.js';
 import { RegionAdmission } from './admission/region-admission.js';
-import { SendPacer } from './admission/send-pacer.js';
+import { PACE_TOLERANCE, paceRps, SendPacer } from './admission/send-pacer.js';
 import type { GatewayConfig, RegionConfig } from './config/load.js';
 import { RefusalBodies } from './http/errors.js';
 import { logEvent } from './observability/logger.js';
@@ -12,15 +12,6 @@ import { admissionLimits } from './region-limits.js';
 import type { HoldCheck } from './request/hold.js';
 import { type BreakerOptions, RegionBreaker } from './upstream/breaker.js';
 import { UpstreamSet, type UpstreamTls } from './upstream/pools.js';
-
-/** Requests beyond the refill pace that leave at once: a pair, as independent users send them. */
-const PACE_TOLERANCE = 1;
-/**
- * Turns come at the sustainable throughput `rps` is sized from (docs/operations.md: rps at about
- * 90% of it), a little faster than the refill: at exactly the refill rate, a flood that keeps the
- * bucket empty would keep the burst it was admitted with queued for as long as it lasts.
- */
-const PACE_HEADROOM = 1 / 0.9;
 
 /**
  * One region's live state: admission, breaker, upstream pools, metrics. A reload that keeps the
@@ -131,15 +122,9 @@ export class Region {
     }
   }
 
-  /**
-   * The pace admitted requests leave at: a little above the bucket's refill. Leased tokens have no local refill,
-   * and a process may lease more than its share while its peers are idle, so it paces at the
-   * region's whole rate: pacing smooths bursts, the leases are what limit.
-   */
+  /** The pace admitted requests leave at (send-pacer.ts). */
   paceRps(): number {
-    const admission = this.admission;
-    const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : this.config.capacity.rps;
-    return rate * PACE_HEADROOM;
+    return paceRps(this.admission, this.config.capacity.rps);
   }
 
   /** Books the next turn for one of the region's own requests; returns how long it waits, in ms. */

@@ -37,8 +37,29 @@
  * own traffic that keeps every turn taken makes failover wait its longest; with a rate of 0
  * (tokens leased from elsewhere before the first lease) nothing is paced.
  */
+import type { RegionAdmission } from './region-admission.js';
+
 // Turns are sums of fractional intervals; a request exactly on its turn must not wait 1e-13 ms.
 const EPSILON = 1e-6;
+
+/** Requests beyond the refill pace that leave at once: a pair, as independent users send them. */
+export const PACE_TOLERANCE = 1;
+/**
+ * Turns come at the sustainable throughput `rps` is sized from (docs/operations.md: rps at about
+ * 90% of it), a little faster than the refill: at exactly the refill rate, a flood that keeps the
+ * bucket empty would keep the burst it was admitted with queued for as long as it lasts.
+ */
+export const PACE_HEADROOM = 1 / 0.9;
+
+/**
+ * The pace a region's admitted requests leave at: a little above the bucket's refill. Leased tokens
+ * have no local refill, and a process may lease more than its share while its peers are idle, so
+ * it paces at the region's whole configured rate: pacing smooths bursts, the leases are what limit.
+ */
+export function paceRps(admission: RegionAdmission, configuredRps: number): number {
+  const rate = admission.tokenSupply.kind === 'local' ? admission.bucket.rate : configuredRps;
+  return rate * PACE_HEADROOM;
+}
 
 export class SendPacer {
   /** The theoretical time of the next request's turn, in clock ms. */

@@ -25,6 +25,8 @@ export interface AccessLine {
   end: number;
   /** As logged; for a request refused live (shed, or answered stale) it says nothing about its upstream. */
   durationMs: number;
+  /** Of `durationMs`, the wait for its region's pacing turn (`paceWaitMs`; 0 when not logged). */
+  paceWaitMs: number;
   refusedLive: boolean;
   /** The region whose limits the request met first: `failoverFrom` when present, else `region`. */
   home: string;
@@ -61,10 +63,22 @@ const FIELDS = [
   'client',
   'failoverFrom',
   'event',
+  'paceWaitMs',
 ] as const;
-const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, FAILOVER_FROM, EVENT] = [
-  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-];
+const [
+  TIME,
+  REGION,
+  STATUS,
+  OUTCOME,
+  PRIORITY,
+  DURATION,
+  METHOD,
+  PATH,
+  CLIENT,
+  FAILOVER_FROM,
+  EVENT,
+  PACE_WAIT,
+] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
 /**
  * Turns log lines (bytes) into records. One instance per log: it keeps the readers and the last
@@ -83,6 +97,7 @@ export class AccessLineParser {
   private readonly line: AccessLine = {
     end: 0,
     durationMs: 0,
+    paceWaitMs: 0,
     refusedLive: false,
     home: '',
     method: '',
@@ -133,6 +148,8 @@ export class AccessLineParser {
     const line = this.line;
     line.end = endedAt;
     line.durationMs = durationMs;
+    const wait = s.number(PACE_WAIT);
+    line.paceWaitMs = wait !== undefined && wait > 0 ? wait : 0;
     line.refusedLive = outcome === 'shed' || outcome === 'stale';
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
@@ -175,6 +192,7 @@ export class AccessLineParser {
     const line = this.line;
     line.end = own.time;
     line.durationMs = own.durationMs;
+    line.paceWaitMs = own.paceWaitMs;
     line.refusedLive = kind === REFUSED;
     line.home = own.regions.strings[ids[own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM]!]!;
     line.method = own.methods.strings[ids[F_METHOD]!]!;

@@ -76,7 +76,12 @@ export class ConfigReplay {
     this.clock = new VirtualClock(startMs);
     this.regions = Object.values(config.regions).map(
       (region) =>
-        new RegionReplay(region.name, admissionLimits(region, config), this.clock.read, this.perSecond),
+        new RegionReplay({
+          region,
+          limits: admissionLimits(region, config),
+          clock: this.clock.read,
+          withSeries: this.perSecond,
+        }),
     );
     this.timeline = new Timeline(this.clock, {
       release: (owner) => this.regions[owner]!.admission.release(),
@@ -143,8 +148,11 @@ export class ConfigReplay {
       return;
     }
     const reason = region.admitRank(rank, this.enforce);
-    // Shadow mode lets refused requests through too, so they hold a slot like admitted ones.
-    if (reason === null || !this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
+    // An admitted request waits for its pacing turn holding its slot, then for its upstream. Shadow
+    // mode lets refused requests through too: they hold a slot, but leave at once (gateway.ts).
+    if (reason === null)
+      this.timeline!.releaseAt(this.clock.now + region.paceWait() + record.durationMs, index);
+    else if (!this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
     const decided: ReplayShedReason | undefined = clientRefused ? 'client-rate' : (reason ?? undefined);
     region.count(rank, decided);
   }

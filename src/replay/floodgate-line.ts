@@ -40,6 +40,7 @@ const CLIENT = Bytes.of(',"client":"');
 const REASON = Bytes.of(',"reason":"');
 const UPSTREAM = Bytes.of(',"upstream":"');
 const FAILOVER_FROM = Bytes.of(',"failoverFrom":"');
+const PACE_WAIT = Bytes.of(',"paceWaitMs":');
 const BYTES = Bytes.of(',"bytes":');
 
 /** The string values a line's reader hands on, by where they lie. */
@@ -58,6 +59,10 @@ export class FloodgateLine {
   time = 0;
   status = 0;
   durationMs = 0;
+  /** 0 when the line has none. */
+  paceWaitMs = 0;
+  // The last decimal read.
+  private number = 0;
   /** The client's bytes' `bytesHash` (interned-strings.ts), worked out while they are walked. */
   clientHash = 0;
   /** Per string field: start and end in `bytes`; start -1 when absent. */
@@ -133,7 +138,8 @@ export class FloodgateLine {
     at = this.known(at, end, OUTCOME, F_OUTCOME);
     if (at >= 0) at = this.known(at, end, PRIORITY, F_PRIORITY);
     if (at < 0 || !bytesAt(v, at, end, DURATION)) return false;
-    at = this.duration(at + DURATION.length, end);
+    at = this.decimal(at + DURATION.length, end);
+    this.durationMs = this.number;
     if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
     if (at >= 0) at = this.path(at, end);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID);
@@ -145,6 +151,12 @@ export class FloodgateLine {
     at = orSame(this.skipped(at, end, UPSTREAM), at);
     this.starts[F_FAILOVER_FROM] = -1;
     at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
+    this.paceWaitMs = 0;
+    if (bytesAt(v, at, end, PACE_WAIT)) {
+      at = this.decimal(at + PACE_WAIT.length, end);
+      if (at < 0) return false;
+      this.paceWaitMs = this.number;
+    }
     if (!bytesAt(v, at, end, BYTES)) return false;
     at = plainNumberEnd(b, at + BYTES.length, end);
     return at === end - 1 && b[at] === CLOSE_BRACE;
@@ -236,10 +248,11 @@ export class FloodgateLine {
   }
 
   /**
-   * `durationMs`: a plain decimal, not negative (a negative one is for the general path to refuse),
-   * checked and read in one pass: the arithmetic of json-number.ts's `decimal`, so the same value.
+   * `durationMs` or `paceWaitMs`, into `number`: a plain decimal, not negative (a negative one is
+   * for the general path to refuse), checked and read in one pass: the arithmetic of
+   * json-number.ts's `decimal`, so the same value.
    */
-  private duration(at: number, end: number): number {
+  private decimal(at: number, end: number): number {
     const b = this.bytes;
     let j = at;
     let whole = 0;
@@ -257,7 +270,7 @@ export class FloodgateLine {
       if (j === first) return -1;
     }
     const scaled = whole * scale + fraction;
-    this.durationMs =
+    this.number =
       digits > 15 || scale > 1e6 || scaled > Number.MAX_SAFE_INTEGER
         ? Number(b.toString('latin1', at, j))
         : scaled / scale;

@@ -1,6 +1,9 @@
 import type { Clock } from '../admission/clock.js';
 import { PRIORITIES } from '../admission/priority.js';
 import { type AdmissionLimits, RegionAdmission, type ShedReason } from '../admission/region-admission.js';
+import { PACE_TOLERANCE, paceRps, SendPacer } from '../admission/send-pacer.js';
+import type { RegionConfig } from '../config/load.js';
+import { MIN_WAIT_MS } from '../request/hold.js';
 
 /** Why replay refused a request: the region's reasons, and the client's own limit. */
 export type ReplayShedReason = ShedReason | 'client-rate';
@@ -46,12 +49,14 @@ export class SecondSeries {
 }
 
 /**
- * One region under replay: the real admission core on the virtual clock, and the counts of what it
- * decided, by priority and reason, with the periods it surged.
+ * One region under replay: the real admission core and send pacer on the virtual clock, and the
+ * counts of what it decided, by priority and reason, with the periods it surged.
  */
 export class RegionReplay {
   readonly name: string;
   readonly admission: RegionAdmission;
+  private readonly pacer: SendPacer;
+  private readonly configuredRps: number;
   /** Admitted requests by priority rank. */
   readonly admitted = new Float64Array(PRIORITIES.length);
   /** Shed requests by reason (REPLAY_SHED_REASONS order) times priority rank. */
@@ -62,11 +67,23 @@ export class RegionReplay {
   private lastArrival = Number.NaN;
   private readonly clock: Clock;
 
-  constructor(name: string, limits: AdmissionLimits, clock: Clock, withSeries: boolean) {
-    this.name = name;
+  constructor(options: { region: RegionConfig; limits: AdmissionLimits; clock: Clock; withSeries: boolean }) {
+    const { region, clock } = options;
+    this.name = region.name;
     this.clock = clock;
-    this.admission = new RegionAdmission(limits, clock);
-    this.series = withSeries ? new SecondSeries() : undefined;
+    this.admission = new RegionAdmission(options.limits, clock);
+    this.pacer = new SendPacer(PACE_TOLERANCE, region.capacity.paceMaxWaitMs);
+    this.configuredRps = region.capacity.rps;
+    this.series = options.withSeries ? new SecondSeries() : undefined;
+  }
+
+  /**
+   * Books an admitted request's turn to leave, as the gateway does (gateway.ts `send`); returns how
+   * long it waits, holding its slot, before its upstream time starts.
+   */
+  paceWait(): number {
+    const wait = this.pacer.wait(this.clock(), paceRps(this.admission, this.configuredRps));
+    return wait < MIN_WAIT_MS ? 0 : wait;
   }
 
   /** Offers one request, at a priority rank, to the region's admission; null when admitted. */

@@ -8,7 +8,10 @@ export interface ReplayRequest {
   arrival: number;
   /** Epoch ms: `time`, when the answer ended. */
   end: number;
-  /** How long it holds an in-flight slot once admitted (for requests refused live, an estimate; NaN until known). */
+  /**
+   * How long its upstream took, without any wait for a pacing turn: what it holds an in-flight slot
+   * for once admitted and paced (for requests refused live, an estimate; NaN until known).
+   */
   durationMs: number;
   home: string;
   /** The priority rank each replayed config gives it, two bits per config (config i at bits 2i, 2i+1). */

@@ -141,6 +141,35 @@ describe('replay through the admission rules', () => {
   });
 });
 
+describe('replay pacing', () => {
+  // An admitted request leaves at its region's next turn (send-pacer.ts), holding its slot while
+  // it waits: a burst the bucket lets in at once backs up into the in-flight cap. Requests 20 ms
+  // apart, turns 90 ms apart (rps 10 with headroom): waits grow until the cap of 3 is full.
+  it('replays the pacing of admitted requests, which hold their slots while they wait', async () => {
+    const specs = requests(10, { at: 0, durationMs: 10, path: '/api/video/1' }, 20);
+    const capacity = { rps: 10, burst: 10, maxConcurrent: 3 };
+    const outcome = await replayText(accessLog(specs), [
+      oneRegion({ ...capacity, paceMaxWaitMs: 2000 }),
+      oneRegion({ ...capacity, paceMaxWaitMs: 0 }),
+    ]);
+    const paced = region(outcome, 'us-east', 0);
+    expect(paced.shed.concurrency).toBeGreaterThan(0);
+    expect(paced.admitted + paced.shed.concurrency!).toBe(10);
+    expect(region(outcome, 'us-east', 1)).toMatchObject({ admitted: 10, shed: {} });
+  });
+
+  // What the live config made a request wait for its turn is not the upstream's time: it is
+  // taken out of the slot time, and the replayed config's own pacing put in its place. Here the
+  // upstream took 10 ms of each 500; counted whole, five would be in flight at once.
+  it('takes the logged pacing wait out of the slot time', async () => {
+    const capacity = { rps: 1000, burst: 1000, maxConcurrent: 2 };
+    const waited = requests(10, { at: 0, durationMs: 500, paceWaitMs: 490, path: '/api/video/1' }, 100);
+    const unpaced = requests(10, { at: 0, durationMs: 500, path: '/api/video/1' }, 100);
+    expect(region(await replayed(waited, oneRegion(capacity)))).toMatchObject({ admitted: 10, shed: {} });
+    expect(region(await replayed(unpaced, oneRegion(capacity))).shed.concurrency).toBeGreaterThan(0);
+  });
+});
+
 describe('replay timing', () => {
   // Lines are written when answers end; replay restores arrival order, so the long request that came first wins the slot.
   it('replays in arrival order, not in log order', async () => {

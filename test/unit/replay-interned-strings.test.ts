@@ -21,7 +21,8 @@ describe('InternedStrings', () => {
     }
     const long = Buffer.from('a'.repeat(100));
     expect(strings.intern(long, 0, 100)).toBe('a'.repeat(100));
-  });
+    // 200,000 expects: about a second alone, several on a busy machine.
+  }, 30_000);
 
   it('tells apart values whose hashes collide, whatever byte they differ in', () => {
     // One hash for every value: only the comparison of bytes can keep them apart.
