@@ -130,8 +130,6 @@ export class Gateway implements ForwardListener {
     const wait = own ? region.bookTurn() : 0;
     // Most own requests find their turn has come: they leave with no hold set up.
     if (own && wait < MIN_WAIT_MS) return this.leave(ctx, permit);
-    // Logged, so that replay can tell the upstream's time from the wait this config imposed.
-    if (own) ctx.paceWaitMs = wait;
     region.awaitTurn();
     hold(ctx, own ? after(wait) : region.spareTurn(this.clock()), (how) => {
       region.turnCame();
@@ -145,6 +143,9 @@ export class Gateway implements ForwardListener {
 
   /** A request whose turn has come goes upstream, unless its region's breaker stopped it meanwhile. */
   private leave(ctx: RequestContext, permit: Permit): void {
+    // Logged, so that replay can tell the upstream's time from the waits this config imposed.
+    const waited = this.clock() - ctx.startedAt;
+    if (waited >= MIN_WAIT_MS) ctx.waitMs = waited;
     const head = ctx.upgradeHead;
     if (head !== undefined) {
       // A tunnel is only ever opened to the region that admitted it: no failover, no kept copy.

@@ -32,7 +32,7 @@ export class AccessLog {
     if (ctx.reason !== undefined) line += `,"reason":"${logReason(ctx.reason)}"`;
     if (ctx.upstream !== undefined) line += `,"upstream":${quote(ctx.upstream)}`;
     if (ctx.region !== ctx.home) line += `,"failoverFrom":${ctx.home.jsonName}`;
-    if (ctx.paceWaitMs > 0) line += `,"paceWaitMs":${Math.round(ctx.paceWaitMs * 100) / 100}`;
+    if (ctx.waitMs > 0) line += `,"waitMs":${Math.round(ctx.waitMs * 100) / 100}`;
     this.stream.write(`${line},"bytes":${ctx.bytes}}\n`);
   }
 

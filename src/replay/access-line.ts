@@ -25,8 +25,8 @@ export interface AccessLine {
   end: number;
   /** As logged; for a request refused live (shed, or answered stale) it says nothing about its upstream. */
   durationMs: number;
-  /** Of `durationMs`, the wait for its region's pacing turn (`paceWaitMs`; 0 when not logged). */
-  paceWaitMs: number;
+  /** Of `durationMs`, the wait before it went upstream (a pacing turn, spare capacity; 0 when not logged). */
+  waitMs: number;
   refusedLive: boolean;
   /** The region whose limits the request met first: `failoverFrom` when present, else `region`. */
   home: string;
@@ -63,7 +63,7 @@ const FIELDS = [
   'client',
   'failoverFrom',
   'event',
-  'paceWaitMs',
+  'waitMs',
 ] as const;
 const [
   TIME,
@@ -97,7 +97,7 @@ export class AccessLineParser {
   private readonly line: AccessLine = {
     end: 0,
     durationMs: 0,
-    paceWaitMs: 0,
+    waitMs: 0,
     refusedLive: false,
     home: '',
     method: '',
@@ -149,7 +149,7 @@ export class AccessLineParser {
     line.end = endedAt;
     line.durationMs = durationMs;
     const wait = s.number(PACE_WAIT);
-    line.paceWaitMs = wait !== undefined && wait > 0 ? wait : 0;
+    line.waitMs = wait !== undefined && wait > 0 ? wait : 0;
     line.refusedLive = outcome === 'shed' || outcome === 'stale';
     line.home = s.repeated(FAILOVER_FROM) ?? region;
     line.method = method;
@@ -192,7 +192,7 @@ export class AccessLineParser {
     const line = this.line;
     line.end = own.time;
     line.durationMs = own.durationMs;
-    line.paceWaitMs = own.paceWaitMs;
+    line.waitMs = own.waitMs;
     line.refusedLive = kind === REFUSED;
     line.home = own.regions.strings[ids[own.starts[F_FAILOVER_FROM]! < 0 ? F_REGION : F_FAILOVER_FROM]!]!;
     line.method = own.methods.strings[ids[F_METHOD]!]!;

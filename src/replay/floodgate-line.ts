@@ -40,7 +40,7 @@ const CLIENT = Bytes.of(',"client":"');
 const REASON = Bytes.of(',"reason":"');
 const UPSTREAM = Bytes.of(',"upstream":"');
 const FAILOVER_FROM = Bytes.of(',"failoverFrom":"');
-const PACE_WAIT = Bytes.of(',"paceWaitMs":');
+const WAIT = Bytes.of(',"waitMs":');
 const BYTES = Bytes.of(',"bytes":');
 
 /** The string values a line's reader hands on, by where they lie. */
@@ -60,7 +60,7 @@ export class FloodgateLine {
   status = 0;
   durationMs = 0;
   /** 0 when the line has none. */
-  paceWaitMs = 0;
+  waitMs = 0;
   // The last decimal read.
   private number = 0;
   /** The client's bytes' `bytesHash` (interned-strings.ts), worked out while they are walked. */
@@ -151,11 +151,11 @@ export class FloodgateLine {
     at = orSame(this.skipped(at, end, UPSTREAM), at);
     this.starts[F_FAILOVER_FROM] = -1;
     at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
-    this.paceWaitMs = 0;
-    if (bytesAt(v, at, end, PACE_WAIT)) {
-      at = this.decimal(at + PACE_WAIT.length, end);
+    this.waitMs = 0;
+    if (bytesAt(v, at, end, WAIT)) {
+      at = this.decimal(at + WAIT.length, end);
       if (at < 0) return false;
-      this.paceWaitMs = this.number;
+      this.waitMs = this.number;
     }
     if (!bytesAt(v, at, end, BYTES)) return false;
     at = plainNumberEnd(b, at + BYTES.length, end);
@@ -248,7 +248,7 @@ export class FloodgateLine {
   }
 
   /**
-   * `durationMs` or `paceWaitMs`, into `number`: a plain decimal, not negative (a negative one is
+   * `durationMs` or `waitMs`, into `number`: a plain decimal, not negative (a negative one is
    * for the general path to refuse), checked and read in one pass: the arithmetic of
    * json-number.ts's `decimal`, so the same value.
    */

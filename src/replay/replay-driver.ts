@@ -127,9 +127,9 @@ class ReplayRun {
       if (shape >= 0) source.shapes[shape] = routed;
     }
     const route = routed.route;
-    // The upstream's part: the wait for a pacing turn was the live config's, and the replayed
-    // config's own pacing takes its place (config-replay.ts).
-    let durationMs = line.paceWaitMs > 0 ? Math.max(0, line.durationMs - line.paceWaitMs) : line.durationMs;
+    // The upstream's part: the waits before it (a pacing turn, a failover region's spare capacity)
+    // were the live config's, and the replayed config's own pacing takes their place (config-replay.ts).
+    let durationMs = line.waitMs > 0 ? Math.max(0, line.durationMs - line.waitMs) : line.durationMs;
     if (line.refusedLive) durationMs = this.durations.own(line.home, route);
     else this.durations.observe(line.home, route, durationMs);
     // See ConfigReplay.routeRank: the client may have lowered its priority, never raised it.

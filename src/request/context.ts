@@ -48,8 +48,11 @@ export class RequestContext {
   retryAfterSeconds = 0;
   /** Shadow mode let it through although admission would have shed it: it skips the pacing queue. */
   shedInShadow = false;
-  /** How long it waited for its region's turn to go upstream (an access-line field when not 0). */
-  paceWaitMs = 0;
+  /**
+   * How long it waited before its trip upstream: for its region's pacing turn, and after a refusal
+   * at home, for a failover region's spare capacity (an access-line field when not 0).
+   */
+  waitMs = 0;
   /** For a WebSocket handshake: the first bytes after its headers, passed on to the tunnel. */
   upgradeHead: Buffer | undefined = undefined;
   /** The hops a TRACE or OPTIONS request still allows (`max-forwards`); 0 is answered here. */

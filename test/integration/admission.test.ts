@@ -69,14 +69,14 @@ describe('admission', () => {
     expect(spread[1]!).toBeLessThan(35);
     expect(spread[2]!).toBeGreaterThanOrEqual(35);
     expect(spread[5]!).toBeGreaterThanOrEqual(170);
-    // Each access line says how long its request waited for its turn (replay takes it out again);
-    // the two that left at once say nothing.
+    // Each access line says how long its request waited to go upstream (replay takes it out
+    // again); the two that left at once waited no longer than the machine took to get them there.
     const waits = gw.logs
       .filter((l) => typeof l.path === 'string' && (l.path as string).startsWith('/api/video/'))
-      .map((l) => (l.paceWaitMs as number | undefined) ?? 0)
+      .map((l) => (l.waitMs as number | undefined) ?? 0)
       .sort((a, b) => a - b);
     expect(waits).toHaveLength(6);
-    expect(waits.slice(0, 2)).toEqual([0, 0]);
+    expect(waits[1]!).toBeLessThan(35);
     // The last turn is 180 ms after the first: its request waited unless it came that late.
     expect(waits[5]!).toBeGreaterThan(0);
     expect(waits[5]!).toBeLessThanOrEqual(180);

@@ -20,7 +20,7 @@ export interface RequestSpec {
   failoverFrom?: string;
   reason?: string;
   /** Of durationMs, the wait for a pacing turn. */
-  paceWaitMs?: number;
+  waitMs?: number;
 }
 
 /** The access line the gateway would write for this request, when its answer ended. */
@@ -42,7 +42,7 @@ export function accessLine(spec: RequestSpec): string {
     ...(spec.client === undefined ? {} : { client: spec.client }),
     ...(spec.reason === undefined ? {} : { reason: spec.reason }),
     ...(spec.failoverFrom === undefined ? {} : { failoverFrom: spec.failoverFrom }),
-    ...(spec.paceWaitMs === undefined ? {} : { paceWaitMs: spec.paceWaitMs }),
+    ...(spec.waitMs === undefined ? {} : { waitMs: spec.waitMs }),
   });
 }
 

@@ -154,7 +154,7 @@ describe('AccessLineParser', () => {
     expect(parser.parse(line({}))).toEqual({
       end: Date.parse('2026-12-01T10:00:05.250Z'),
       durationMs: 12.5,
-      paceWaitMs: 0,
+      waitMs: 0,
       refusedLive: false,
       home: 'us-east',
       method: 'GET',
@@ -166,8 +166,8 @@ describe('AccessLineParser', () => {
     expect(parser.client()).toBe('10.0.0.7');
     expect(parser.path()).toBe('/api/x?y=1');
     // The wait for a pacing turn, when the gateway logged one.
-    expect(parser.parse(line({ paceWaitMs: 7.25 }))).toMatchObject({ durationMs: 12.5, paceWaitMs: 7.25 });
-    expect(parser.parse(line({ paceWaitMs: -1 }))).toMatchObject({ paceWaitMs: 0 });
+    expect(parser.parse(line({ waitMs: 7.25 }))).toMatchObject({ durationMs: 12.5, waitMs: 7.25 });
+    expect(parser.parse(line({ waitMs: -1 }))).toMatchObject({ waitMs: 0 });
   });
 
   // Routes see the longest prefix an origin-form target starts with (bytes above ASCII change

@@ -163,7 +163,7 @@ describe('replay pacing', () => {
   // upstream took 10 ms of each 500; counted whole, five would be in flight at once.
   it('takes the logged pacing wait out of the slot time', async () => {
     const capacity = { rps: 1000, burst: 1000, maxConcurrent: 2 };
-    const waited = requests(10, { at: 0, durationMs: 500, paceWaitMs: 490, path: '/api/video/1' }, 100);
+    const waited = requests(10, { at: 0, durationMs: 500, waitMs: 490, path: '/api/video/1' }, 100);
     const unpaced = requests(10, { at: 0, durationMs: 500, path: '/api/video/1' }, 100);
     expect(region(await replayed(waited, oneRegion(capacity)))).toMatchObject({ admitted: 10, shed: {} });
     expect(region(await replayed(unpaced, oneRegion(capacity))).shed.concurrency).toBeGreaterThan(0);

@@ -33,7 +33,7 @@ interface Request {
   upstream?: string;
   outcome?: Outcome;
   durationMs?: number;
-  paceWaitMs?: number;
+  waitMs?: number;
   worker?: number;
 }
 
@@ -50,7 +50,7 @@ function written(r: Request): string {
     client: r.client ?? '10.0.0.7',
     reason: r.reason,
     upstream: r.upstream,
-    paceWaitMs: r.paceWaitMs ?? 0,
+    waitMs: r.waitMs ?? 0,
     bytes: 512,
   } as unknown as RequestContext;
   log.write(ctx, r.outcome ?? 'forwarded', r.durationMs ?? 12.34);
@@ -103,14 +103,13 @@ describe("reading Floodgate's own access lines", () => {
     ['a non-ASCII path and client', { url: '/api/vidéo/ü', client: 'clïent', region: 'eu-wést' }],
     ['an absolute-form target', { url: 'http://example.test/api/video/1' }],
     ['a long path', { url: `/api/video/${'x'.repeat(3000)}` }],
-    ['a paced request', { upstream: 'http://10.1.0.11:9001', paceWaitMs: 41.5, durationMs: 60 }],
-    ['a paced failover', { region: 'us-west', home: 'us-east', paceWaitMs: 3, outcome: 'failover' }],
+    ['a paced request', { upstream: 'http://10.1.0.11:9001', waitMs: 41.5, durationMs: 60 }],
+    ['a paced failover', { region: 'us-west', home: 'us-east', waitMs: 3, outcome: 'failover' }],
   ])('%s', (_name, request) => {
     const line = written(request);
     expect(ownLayout(line)).toBe(true);
     expect(read(line)).toEqual(reference(line));
-    if (request.paceWaitMs !== undefined)
-      expect(read(line).parsed).toMatchObject({ paceWaitMs: request.paceWaitMs });
+    if (request.waitMs !== undefined) expect(read(line).parsed).toMatchObject({ waitMs: request.waitMs });
   });
 
   // Answered by the gateway itself at max-forwards 0: never seen by admission, so not replayed.
@@ -146,7 +145,7 @@ describe("reading Floodgate's own access lines", () => {
           upstream: fc.option(text, { nil: undefined }),
           outcome: fc.constantFrom<Outcome>('forwarded', 'shed', 'stale', 'error', 'failover'),
           durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }),
-          paceWaitMs: fc.option(fc.double({ min: 0, max: 1e4, noNaN: true }), { nil: undefined }),
+          waitMs: fc.option(fc.double({ min: 0, max: 1e4, noNaN: true }), { nil: undefined }),
           worker: fc.option(fc.integer({ min: 1, max: 64 }), { nil: undefined }),
         }),
         (request) => {
