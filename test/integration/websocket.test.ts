@@ -18,8 +18,22 @@ interface WsUpstream {
   close(): Promise<void>;
 }
 
-/** A WebSocket upstream that completes the handshake and then echoes raw bytes back. */
-async function startWsUpstream(): Promise<WsUpstream> {
+/** Writes an upstream's answer to a handshake onto its raw socket. */
+type HandshakeAnswer = (req: IncomingMessage, socket: Duplex) => void;
+
+/** Completes the handshake (with `extra` header lines), then echoes raw bytes back. */
+function switchProtocols(extra = ''): HandshakeAnswer {
+  return (req, socket) => {
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`,
+    );
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+  };
+}
+
+/** A WebSocket upstream that answers each handshake with `answer`; by default it completes it and echoes. */
+async function startWsUpstream(answer = switchProtocols()): Promise<WsUpstream> {
   const upgrades: IncomingMessage[] = [];
   const arrivals: number[] = [];
   const sockets: Duplex[] = [];
@@ -28,13 +42,9 @@ async function startWsUpstream(): Promise<WsUpstream> {
     upgrades.push(req);
     arrivals.push(performance.now());
     sockets.push(socket);
-    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    socket.on('data', (chunk: Buffer) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
     socket.on('end', () => socket.end());
+    answer(req, socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -77,8 +87,9 @@ describe('websocket upgrades', () => {
   async function start(
     capacity: Record<string, unknown> = { rps: 1000 },
     extra: Record<string, unknown> = {},
+    answer?: HandshakeAnswer,
   ) {
-    upstream = await startWsUpstream();
+    upstream = await startWsUpstream(answer);
     gw = await startTestGateway({
       ...extra,
       regions: {
@@ -186,6 +197,80 @@ describe('websocket upgrades', () => {
     await refused.closed;
     expect(refused.received()).toMatch(/^HTTP\/1\.1 502/);
     expect(refused.received()).toContain('x-floodgate-region: us-east');
+  });
+
+  // Contract §3: the 101 goes on without the upstream's hop-by-hop headers (and those its connection
+  // names) or gateway headers it made up; connection and upgrade stay, so the tunnel still opens.
+  it('passes a 101 on without hop-by-hop or forged gateway headers', async () => {
+    const forged =
+      'Connection: X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nX-Floodgate-Cache: stale\r\nX-Request-Id: made-up\r\n';
+    const port = await start(undefined, {}, switchProtocols(forged));
+    const client = handshake(port);
+    await until(() => client.received().includes('\r\n\r\n'));
+    const head = client.received().split('\r\n\r\n')[0]!.toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 101/);
+    expect(head).toContain('\r\nconnection: upgrade\r\n');
+    expect(head).toContain('\r\nupgrade: websocket\r\n');
+    expect(head).toContain('\r\nsec-websocket-accept: ');
+    expect(head).toContain('\r\nx-floodgate-region: us-east\r\n');
+    expect(head).not.toMatch(/x-secret|keep-alive|x-floodgate-cache|made-up/);
+    client.socket.write('ping-bytes');
+    await until(() => client.received().endsWith('ping-bytes'));
+    client.socket.destroy();
+  });
+
+  /** The whole answer (head lower-cased) to a handshake the upstream answers with `answer`. */
+  async function refusedWith(answer: string): Promise<{ head: string; body: string | undefined }> {
+    const port = await start(undefined, {}, (_req, socket) => socket.write(answer));
+    const refused = handshake(port);
+    await refused.closed;
+    const [head, body] = refused.received().split('\r\n\r\n');
+    return { head: head!.toLowerCase(), body };
+  }
+
+  // An answer other than 101 is passed on as an HTTP answer of its own: filtered like any response,
+  // with its content-length, on a connection that closes after it.
+  it('passes a refused handshake on framed by its content-length', async () => {
+    const { head, body } = await refusedWith(
+      'HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Floodgate-Shed: forged\r\n\r\nhello',
+    );
+    expect(head).toMatch(/^http\/1\.1 403/);
+    expect(head).toContain('\r\ncontent-length: 5\r\n');
+    expect(head).toContain('\r\nconnection: close\r\n');
+    expect(head).not.toMatch(/keep-alive|x-floodgate-shed/);
+    expect(body).toBe('hello');
+  });
+
+  // A chunked refusal reaches the client de-chunked: without transfer-encoding, its body ends
+  // where the connection does.
+  it('passes a chunked refused handshake on delimited by the connection close', async () => {
+    const { head, body } = await refusedWith(
+      'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\nX-Floodgate-Shed: forged\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    expect(head).toMatch(/^http\/1\.1 403/);
+    expect(head).toContain('\r\nconnection: close\r\n');
+    expect(head).not.toMatch(/transfer-encoding|content-length|keep-alive|x-floodgate-shed/);
+    expect(body).toBe('hello');
+    expect(gw.logs.find((l) => l.status === 403)).toMatchObject({ outcome: 'forwarded', path: '/chat' });
+  });
+
+  // A refusal whose body breaks off is cut with a reset: ended cleanly, a body delimited by the
+  // connection's end would look complete.
+  it('resets the client when a refused handshake breaks off mid-body', async () => {
+    const port = await start(undefined, {}, (_req, socket) =>
+      socket.end('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'),
+    );
+    const refused = handshake(port);
+    let ended: string | undefined;
+    refused.socket.on('error', (err: NodeJS.ErrnoException) => {
+      ended ??= err.code;
+    });
+    refused.socket.on('close', () => {
+      ended ??= 'clean close';
+    });
+    await until(() => ended !== undefined, 10_000, 'client connection ended');
+    expect(ended).toBe('ECONNRESET');
+    expect(refused.received()).toMatch(/^HTTP\/1\.1 403/);
   });
 
   // A handshake the upstream never answers gets 504 within timeoutMs and frees its slot.
