@@ -191,9 +191,12 @@ describe('websocket upgrades', () => {
     await until(() => clients.every((c) => c.received().includes('101')), 5000, 'all handshakes answered');
     for (const c of clients) c.socket.destroy();
     const spread = [...upstream.arrivals].sort((a, b) => a - b).map((t, _i, all) => t - all[0]!);
-    // Turns at 0, 0, 45, 90, 135 ms (the pace is rps / 0.9); timers may fire late, never early.
+    // Turns at 0, 0, 45, 90, 135 ms (the pace is rps / 0.9); timers may fire late, never early. The
+    // pair that leaves at once opens the first upstream connections of the run, which can reach the
+    // upstream 20 to 30 ms late, so the pace is measured from the third handshake: two turns to the
+    // fifth (a few ms of connection setup either way).
     expect(spread[1]!).toBeLessThan(35);
-    expect(spread[4]!).toBeGreaterThanOrEqual(125);
+    expect(spread[4]! - spread[2]!).toBeGreaterThanOrEqual(80);
   });
 
   // A handshake still waiting for its turn when the grace period ends is closed with the tunnels,
