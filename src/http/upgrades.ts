@@ -28,7 +28,8 @@ export function upgradeListener(listener: PublicListener, tunnel: UpgradeHandler
   return (req, socket, head) => {
     // Node's own error handling left the socket with its parser: a reset now must not crash.
     socket.on('error', destroySocket);
-    if (isWebSocketHandshake(req)) return tunnel(req, socket, head);
+    // A 101 written now would go out ahead of the earlier answer, which would then be written into the tunnel.
+    if (isWebSocketHandshake(req)) return afterEarlierAnswers(socket, () => tunnel(req, socket, head));
     socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
     afterEarlierAnswers(socket, () => {
       socket.off('error', destroySocket);

@@ -419,6 +419,26 @@ describe('websocket upgrades', () => {
     client.socket.destroy();
   });
 
+  // A handshake pipelined behind a pending request is tunnelled once that request is answered: a
+  // 101 sent at once would go out first, and the earlier answer would be written into the tunnel.
+  it('tunnels a handshake pipelined behind a pending request after its answer', async () => {
+    const port = await start();
+    const client = rawClient(
+      port,
+      `GET /held HTTP/1.1\r\nHost: gw\r\n\r\nGET /chat HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${WS_KEY}\r\n`,
+    );
+    await until(() => upstream.held.length === 1, 5000, 'the first request upstream');
+    // The handshake must not reach the upstream yet; a gateway that sent it at once would have done so by now.
+    await until(() => upstream.upgrades.length > 0, 500).catch(() => {});
+    expect(upstream.upgrades.length).toBe(0);
+    upstream.held[0]!.end('held');
+    await until(() => client.received().includes('101 Switching Protocols'), 5000, 'the 101');
+    expect(client.received()).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nheldHTTP\/1\.1 101 /);
+    client.socket.write('ping-bytes');
+    await until(() => client.received().endsWith('ping-bytes'));
+    client.socket.destroy();
+  });
+
   // An upgrade to a region with an open breaker gets 503 circuit-open.
   it('refuses upgrades while the breaker is open', async () => {
     const port = await start();
