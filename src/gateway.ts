@@ -65,14 +65,14 @@ export class Gateway implements ForwardListener {
     this.send(ctx, permit);
   };
 
-  /** The public server's `upgrade` listener: WebSocket handshakes are admitted like any other request. */
+  /**
+   * Admits a WebSocket handshake like any other request (the public server's `upgrade` listener,
+   * http/upgrades.ts, serves every other upgrade as an ordinary request).
+   */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', destroySocket);
     if (!this.tunnels.track(socket)) return;
     const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
-    // Only WebSocket handshakes are tunnelled (http-proxy drops anything else without an answer).
-    const handshake = req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
-    const problem = classify(ctx) ?? (handshake ? undefined : 'bad-request');
+    const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.refuse(ctx, permit);
@@ -248,8 +248,4 @@ export class Gateway implements ForwardListener {
     if (outcome === 'stale') metrics.staleServed(ctx.reason as StaleReason);
     if (this.access.enabled(ctx.runtime.config.log.access)) this.access.write(ctx, outcome, elapsedMs);
   }
-}
-
-function destroySocket(this: Duplex): void {
-  this.destroy();
 }

@@ -8,6 +8,7 @@ import { type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
 import { createPublicServer, type PublicListener } from './http/public-server.js';
+import { upgradeListener } from './http/upgrades.js';
 import { drainPublicPort } from './lifecycle/drain.js';
 import { flushOnFatal, forgetOnFatal } from './observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
@@ -123,7 +124,7 @@ class GatewayProcess implements RunningGateway {
       onRequest: this.gateway.handleRequest,
       sink: { metrics: deps.metrics, logger: deps.logger },
     });
-    this.publicPort.server.on('upgrade', this.gateway.handleUpgrade);
+    this.publicPort.server.on('upgrade', upgradeListener(this.publicPort, this.gateway.handleUpgrade));
   }
 
   get publicUrl(): string {

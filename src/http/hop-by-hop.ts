@@ -200,3 +200,22 @@ export function prepareUpgradeHeaders(headers: IncomingHttpHeaders, forwarded: F
   const via = headers.via;
   headers.via = via === undefined || via === '' ? forwarded.via : `${via}, ${forwarded.via}`;
 }
+
+/**
+ * An upstream's answer to a WebSocket handshake, as the header object http-proxy writes to the
+ * client: clientResponseHeaders' filtering, then the framing of what http-proxy does next. After a
+ * 101 both sides speak WebSocket, so the answer keeps its `upgrade` and a `connection: upgrade` of
+ * the gateway's making. Any other answer has its body piped de-chunked and the client's socket
+ * ended after it: `transfer-encoding` has gone with the hop-by-hop set, its own `content-length`
+ * (if any) stays, and `connection: close` makes the end of the connection the end of the body
+ * (RFC 9112 §6.3).
+ */
+export function handshakeAnswerHeaders(headers: IncomingHttpHeaders, switched: boolean): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = headerListToObject(clientResponseHeaders(headers));
+  if (!switched) out.connection = 'close';
+  else {
+    out.connection = 'upgrade';
+    if (headers.upgrade !== undefined) out.upgrade = headers.upgrade;
+  }
+  return out;
+}

@@ -1,7 +1,10 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
+import { handshakeAnswerHeaders } from '../http/hop-by-hop.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit } from '../request/permit.js';
 import type { ForwardListener } from './forward.js';
@@ -47,10 +50,15 @@ export class WebSocketTunnels {
           upstream.destroy();
           return;
         }
-        answered(state, res);
+        answered(state, res, true);
         bindLifetimes(state.ctx.socket, upstream);
       });
-      proxyReq.once('response', (res: IncomingMessage) => answered(state, res));
+      proxyReq.once('response', (res: IncomingMessage) => {
+        answered(state, res, false);
+        res.once('close', () => {
+          if (!res.complete) cutShort(state.ctx.socket);
+        });
+      });
     });
   }
 
@@ -102,10 +110,17 @@ export class WebSocketTunnels {
   }
 }
 
-function answered(state: TunnelState, res: IncomingMessage): void {
+/**
+ * Settles the handshake on the upstream's answer. These listeners run before http-proxy's own (it
+ * adds them after emitting proxyReqWs), which write `res.headers` to the client as they are then.
+ */
+function answered(state: TunnelState, res: IncomingMessage, switched: boolean): void {
   const { ctx } = state;
-  res.headers['x-floodgate-region'] = ctx.region.name;
-  res.headers['x-request-id'] = ctx.requestId;
+  res.headers = {
+    ...handshakeAnswerHeaders(res.headers, switched),
+    'x-floodgate-region': ctx.region.name,
+    'x-request-id': ctx.requestId,
+  };
   ctx.status = res.statusCode!;
   ctx.upstream = state.permit?.host?.url;
   ctx.region.metrics.upstreamResponse(res.statusCode!);
@@ -139,6 +154,16 @@ function bindLifetimes(client: Duplex, upstream: Duplex): void {
     side.once('end', closeBoth);
     side.once('close', closeBoth);
   }
+}
+
+/**
+ * Ends a client connection whose answer broke off. Without a content-length, http-proxy's answer is
+ * delimited by the connection's end, so a clean close would make a short body look complete: a TCP
+ * reset tells the client it is not. Node cannot reset a TLS socket: that one is only destroyed.
+ */
+function cutShort(socket: Duplex): void {
+  if (socket instanceof Socket && !(socket instanceof TLSSocket)) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 function destroyQuietly(this: Duplex): void {

@@ -11,6 +11,7 @@ import { type FaultMode, type FaultUpstream, startFaultUpstream } from '../suppo
 import { sha256 } from '../support/http-client.js';
 import { http2Request, http2Session } from '../support/http2-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
 
 // listen.tls: TLS on the public port with h2 and http/1.1 by ALPN, both through the same request
 // path as plain HTTP (region header, request id, hop-by-hop rules, admission); the certificate
@@ -208,6 +209,36 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     }
     expect(upstream.requests.at(-1)!.headers['x-forwarded-proto']).toBe('https');
     await agent.close();
+  });
+
+  // Over TLS too, an upgrade the gateway does not tunnel is served as an ordinary request, on a
+  // connection that carries the next one.
+  it('serves an h2c upgrade over HTTPS/1.1 as an ordinary request', async () => {
+    const socket = tlsConnect({
+      port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: certs.ca,
+      ALPNProtocols: ['http/1.1'],
+    });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    const answered = (count: number) =>
+      until(() => (text.match(/\r\n\r\n\{"ok":true/g)?.length ?? 0) === count);
+    socket.write(
+      'GET /h2c HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+    );
+    await answered(1);
+    socket.write('GET /after-h2c HTTP/1.1\r\nHost: gw\r\n\r\n');
+    await answered(2);
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = upstream.requests.find((r) => r.url === '/h2c')!;
+    expect(seen.headers.upgrade).toBeUndefined();
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(upstream.requests.at(-1)!.url).toBe('/after-h2c');
   });
 
   // A reload reads the certificate again: new connections get the new one; a mismatched pair is

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   clientResponseHeaders,
+  handshakeAnswerHeaders,
   headerListToObject,
   prepareUpgradeHeaders,
   upstreamRequestHeaders,
@@ -202,6 +203,39 @@ describe('WebSocket handshake headers sent upstream', () => {
     };
     prepareUpgradeHeaders(headers, FORWARDED);
     expect(headers.via).toBe('1.1 edge, 1.1 floodgate');
+  });
+});
+
+describe('answers to a WebSocket handshake sent to the client', () => {
+  const answer = {
+    connection: 'Upgrade, X-Secret',
+    upgrade: 'websocket',
+    'x-secret': 's',
+    'keep-alive': 'timeout=5',
+    'transfer-encoding': 'chunked',
+    'x-floodgate-shed': 'forged',
+    'sec-websocket-accept': 'a',
+    'set-cookie': ['a=1', 'b=2'],
+  };
+
+  // A 101 keeps what the switch needs; the rest is filtered like any response.
+  it('keeps connection: upgrade and upgrade on a 101', () => {
+    expect(handshakeAnswerHeaders(answer, true)).toEqual({
+      connection: 'upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-accept': 'a',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+  });
+
+  // Any other answer ends with its connection, keeping its content-length when it has one.
+  it('closes the connection after any other answer', () => {
+    expect(handshakeAnswerHeaders({ ...answer, 'content-length': '5' }, false)).toEqual({
+      connection: 'close',
+      'content-length': '5',
+      'sec-websocket-accept': 'a',
+      'set-cookie': ['a=1', 'b=2'],
+    });
   });
 });
 

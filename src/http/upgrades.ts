@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { PublicListener } from './public-server.js';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+type ServedDuplex = Duplex & { _httpMessage?: ServerResponse | null };
+
+/**
+ * The public server's `upgrade` listener. Only WebSocket handshakes go to `tunnel`. Any other
+ * request asking to switch (`Upgrade: h2c` from `curl --http2`, `Upgrade: TLS/1.0`) is served as
+ * the ordinary request it also is, which RFC 9110 §7.8 allows; an HTTP/1.0 request's Upgrade must
+ * be ignored (ibid.), so an HTTP/1.0 handshake is served that way too.
+ *
+ * Node 20 hands every request with `Connection: upgrade` and an `Upgrade` header to this event once
+ * it has a listener, its parser already detached from the socket; `shouldUpgradeCallback`, which
+ * lets a server choose, only came in Node 24.9. So such a request is handed back: its head, without
+ * `Upgrade` (without it the parser sees no upgrade), goes back in front of the bytes that followed,
+ * and the socket is injected into the same server as a new connection (the `connection` event is
+ * documented for this; over TLS it is `secureConnection`, where the HTTP/1.1 side starts). Parsed
+ * again, it takes the request path like any other request, with its body, keep-alive, deadlines,
+ * admission, shedding, access line and metrics. Its head is put back at once, while the socket's
+ * stream cannot have ended (a stream refuses bytes put back after its end), even when the
+ * connection is only handed back later (afterEarlierAnswers).
+ */
+export function upgradeListener(listener: PublicListener, tunnel: UpgradeHandler): UpgradeHandler {
+  const newConnection = listener.secure ? 'secureConnection' : 'connection';
+  return (req, socket, head) => {
+    // Node's own error handling left the socket with its parser: a reset now must not crash.
+    socket.on('error', destroySocket);
+    // A 101 written now would go out ahead of the earlier answer, which would then be written into the tunnel.
+    if (isWebSocketHandshake(req)) return afterEarlierAnswers(socket, () => tunnel(req, socket, head));
+    socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
+    afterEarlierAnswers(socket, () => {
+      socket.off('error', destroySocket);
+      listener.server.emit(newConnection, socket);
+    });
+  };
+}
+
+/**
+ * RFC 6455 §4.1: a GET of HTTP/1.1 or later whose `Upgrade` is `websocket`. http-proxy tunnels
+ * nothing else (it drops the socket), so a list of protocols is served as an ordinary request too.
+ */
+function isWebSocketHandshake(req: IncomingMessage): boolean {
+  return (
+    req.method === 'GET' && req.httpVersion !== '1.0' && req.headers.upgrade?.toLowerCase() === 'websocket'
+  );
+}
+
+/** The request line and headers as received but for `Upgrade`, in the bytes they came as. */
+function headWithoutUpgrade(req: IncomingMessage): Buffer {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'upgrade') head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  // Node reads header bytes as latin1, so this gives back the bytes the client sent.
+  return Buffer.from(`${head}\r\n`, 'latin1');
+}
+
+/**
+ * Runs `then` once the answers to requests pipelined before this one have gone out. Node hands the
+ * socket over while one may still be under way: a new connection on it would never be given the
+ * socket (the earlier one's bookkeeping holds it), and its answer would be lost. When an earlier
+ * answer closed the connection, the request is dropped, as Node drops what follows such an answer.
+ */
+function afterEarlierAnswers(socket: ServedDuplex, then: () => void): void {
+  const earlier = socket._httpMessage;
+  if (earlier === undefined || earlier === null) {
+    if (!socket.writableEnded && !socket.destroyed) then();
+    return;
+  }
+  // Node's own `finish` listener, added first, moves the socket on to the next answer.
+  earlier.once('finish', () => afterEarlierAnswers(socket, then));
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
