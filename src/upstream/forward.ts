@@ -5,7 +5,7 @@ import type { Capture } from '../cache/stale-cache.js';
 import { CLIENT_CLOSED } from '../domain.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
 import { sendContinue } from '../http/expect-continue.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../http/hop-by-hop.js';
+import { upstreamRequestHeaders } from '../http/hop-by-hop.js';
 import {
   closeAfterAnswer,
   http1HeaderList,
@@ -16,6 +16,7 @@ import { isIdempotent } from '../http/methods.js';
 import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
+import { clientHeadList, endsWithHead } from './answer-head.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
 /**
@@ -168,14 +169,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
       controller.abort(new Error('answered from the stale cache'));
       return;
     }
-    const list = clientResponseHeaders(headers);
     forgetAfterUnsafe(ctx, statusCode);
     this.capture = captureFor(ctx, statusCode, headers);
-    list.push('x-floodgate-region', region.name, 'x-request-id', ctx.requestId);
-    if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
+    const list = clientHeadList(ctx, region.name, headers);
     writeHeadList(ctx.res!, statusCode, list, statusMessage || undefined);
+    if (!endsWithHead(statusCode)) return;
+    // The answer is whole: undici 7 holds a 304's content-length against the body it cannot have
+    // (it excuses HEAD only) and would fail the exchange after this head went out.
+    ctx.res!.end();
+    this.end('answered');
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream, trickleChunk } from '../support/fault-upstream.js';
 import { fetchText, rawRequest } from '../support/http-client.js';
+import { converse } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const TIMEOUT_MS = 400;
@@ -25,6 +26,10 @@ const RAW_ANSWERS: Record<string, string> = {
     'Proxy-Authenticate: Basic\r\nX-Floodgate-Cache: forged\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok',
   '/early-hints':
     'HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  // RFC 9110 §8.6: a 304 may say how long the representation is; neither it nor a 204 has a body.
+  '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\n\r\n',
+  '/no-content': 'HTTP/1.1 204 No Content\r\nX-Kept: yes\r\nContent-Length: 5\r\n\r\n',
+  '/head-length': 'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n',
 };
 
 /** An upstream that writes the raw answer for the requested path, byte for byte, then closes. */
@@ -70,7 +75,10 @@ const region = (upstreams: string[], breaker: Record<string, number> = { volumeT
 });
 
 interface AdminRegions {
-  regions: Record<string, { inflight: number; breaker: string; upstreams: { inflight: number }[] }>;
+  regions: Record<
+    string,
+    { inflight: number; breaker: string; outcomes: { error: number }; upstreams: { inflight: number }[] }
+  >;
 }
 
 describe('upstream faults', () => {
@@ -221,6 +229,43 @@ describe('upstream faults', () => {
     const answer = await send('/early-hints', 'raw');
     expect(answer.text).toMatch(/HTTP\/1\.1 200 OK\r\n/);
     expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
+  });
+
+  // A 304 or 204 that declares a length has no body (RFC 9112 §6.3): its head reaches the client, whose connection
+  // stays usable, and the upstream is not blamed for bytes it was never to send.
+  it.each([
+    ['/not-modified', 'HTTP/1.1 304 Not Modified', 'etag: "v1"', 'content-length: 50'],
+    ['/no-content', 'HTTP/1.1 204 No Content', 'x-kept: yes'],
+  ])('forwards %s with its content-length and keeps the connection', async (path, statusLine, ...headers) => {
+    const errors = (await adminRegions()).regions.raw!.outcomes.error;
+    const answer = await converse(port, [
+      `GET ${path} HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\n\r\n`,
+      { waitFor: /\r\n\r\n/ },
+      'GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    ]);
+    const [first, second] = answer.text.split(/(?=HTTP\/1\.1 200 OK\r\n)/);
+    expect(first).toMatch(new RegExp(`^${statusLine}\r\n`));
+    for (const header of headers) expect(first).toContain(`\r\n${header}\r\n`);
+    expect(first!.endsWith('\r\n\r\n')).toBe(true);
+    expect(second).toContain('"path":"/after"');
+    await expect
+      .poll(() => gw.logs.find((l) => l.path === path), POLL)
+      .toMatchObject({ region: 'raw', status: Number(statusLine.split(' ')[1]), outcome: 'forwarded' });
+    expect((await adminRegions()).regions.raw!.outcomes.error).toBe(errors);
+  });
+
+  // A HEAD answer declares the length of the body it does not carry; the connection stays usable.
+  it('forwards a HEAD answer with its content-length and keeps the connection', async () => {
+    const answer = await converse(port, [
+      'HEAD /head-length HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\n\r\n',
+      { waitFor: /\r\n\r\n/ },
+      'GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    ]);
+    const [first, second] = answer.text.split(/(?=HTTP\/1\.1 200 OK\r\n)/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(first).toContain('\r\ncontent-length: 1234\r\n');
+    expect(first!.endsWith('\r\n\r\n')).toBe(true);
+    expect(second).toContain('"path":"/after"');
   });
 
   // A redirect is passed through untouched and never followed.
