@@ -17,6 +17,7 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead } from './answer-head.js';
+import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
 /**
@@ -34,9 +35,6 @@ export type ForwardResult = 'answered' | 'cut' | 'refused' | 'unreached' | 'fail
 export interface ForwardListener {
   forwarded(ctx: RequestContext, result: ForwardResult): void;
 }
-
-const kExchange = Symbol('floodgate.exchange');
-type Tagged = { [kExchange]?: Exchange };
 
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Failures before any connection existed: the upstream cannot have seen the request. */
@@ -85,7 +83,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const body = hasBody(ctx);
     if (body && req.headers['content-length'] === undefined) {
       this.bodyLimit = ctx.runtime.maxBodyBytes;
-      (req as Tagged)[kExchange] = this;
+      tagExchange(req, this);
       // Paused first: a data listener would otherwise start the flow before undici is listening,
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
       req.pause();
@@ -94,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.permit!.pickHost();
     this.inflightAtStart = region.admission.inflight.inflight;
     this.upstreamStartedAt = ctx.clock();
-    (res as Tagged)[kExchange] = this;
+    tagExchange(res!, this);
     res!.on('close', onClientClose);
     res!.on('drain', onClientDrain);
     const timeout = region.config.timeoutMs;
@@ -287,18 +285,4 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.removeListener('drain', onClientDrain);
     this.listener.forwarded(this.ctx, result);
   }
-}
-
-// Shared listeners (no closure per request): `this` is the response or request the exchange is tagged on.
-function onClientClose(this: Tagged & { writableFinished: boolean }): void {
-  const exchange = this[kExchange];
-  if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
-}
-
-function onRequestChunk(this: Tagged, chunk: Buffer): void {
-  this[kExchange]?.countBody(chunk.length);
-}
-
-function onClientDrain(this: Tagged): void {
-  this[kExchange]?.resumeUpstream();
 }

@@ -1,0 +1,30 @@
+// The listeners an exchange puts on its client's request and response are shared functions, not a
+// closure per request: `this` is the object listened to, which is tagged with its exchange.
+
+/** What the listeners tell the exchange tagged on the object they listen to. */
+export interface ListenedExchange {
+  clientClosed(): void;
+  countBody(bytes: number): void;
+  resumeUpstream(): void;
+}
+
+const kExchange = Symbol('floodgate.exchange');
+type Tagged = { [kExchange]?: ListenedExchange };
+
+/** Lets the listeners on `target` (the request or the response) reach `exchange`. */
+export function tagExchange(target: object, exchange: ListenedExchange): void {
+  (target as Tagged)[kExchange] = exchange;
+}
+
+export function onClientClose(this: Tagged & { writableFinished: boolean }): void {
+  const exchange = this[kExchange];
+  if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
+}
+
+export function onRequestChunk(this: Tagged, chunk: Buffer): void {
+  this[kExchange]?.countBody(chunk.length);
+}
+
+export function onClientDrain(this: Tagged): void {
+  this[kExchange]?.resumeUpstream();
+}
