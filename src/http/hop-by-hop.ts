@@ -167,6 +167,17 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
+/**
+ * Whether an answer's `transfer-encoding` names more than chunked alone (RFC 9112 §6.1). undici
+ * undoes only the chunking and the header is hop-by-hop, so the client would take what remains
+ * (gzip, say) for the content itself. nginx refuses such an answer too, `identity` included.
+ */
+export function hasUndecodedCoding(transferEncoding: string | string[] | undefined): boolean {
+  if (transferEncoding === undefined || transferEncoding === 'chunked') return false;
+  // Two fields are two codings, or chunked twice: neither is chunked alone.
+  return typeof transferEncoding !== 'string' || transferEncoding.trim().toLowerCase() !== 'chunked';
+}
+
 /** A flat header list as an object; a repeated name (set-cookie) becomes an array. */
 export function headerListToObject(list: string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { clientResponseHeaders } from '../http/hop-by-hop.js';
+import { clientResponseHeaders, hasUndecodedCoding } from '../http/hop-by-hop.js';
 import type { RequestContext } from '../request/context.js';
 
 /**
@@ -19,4 +19,16 @@ export function clientHeadList(ctx: RequestContext, region: string, headers: Inc
  */
 export function endsWithHead(statusCode: number): boolean {
   return statusCode === 204 || statusCode === 304;
+}
+
+/**
+ * Whether the answer's content still carries a transfer coding undici leaves on it, which the
+ * client must not be given as the content itself. An answer without content has nothing to misread.
+ */
+export function undecodedContent(
+  method: string | undefined,
+  statusCode: number,
+  headers: IncomingHttpHeaders,
+): boolean {
+  return hasUndecodedCoding(headers['transfer-encoding']) && !endsWithHead(statusCode) && method !== 'HEAD';
 }

@@ -16,7 +16,7 @@ import { isIdempotent } from '../http/methods.js';
 import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
-import { clientHeadList, endsWithHead } from './answer-head.js';
+import { clientHeadList, endsWithHead, undecodedContent } from './answer-head.js';
 import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
@@ -152,6 +152,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // Informational answers (103 Early Hints and the like) are not the response; wait for it.
     if (permit === undefined || statusCode < 200) return;
     const { ctx } = this;
+    if (undecodedContent(ctx.req.method, statusCode, headers))
+      return this.dropAnswer(controller, 'upstream-unreachable');
     const region = permit.region;
     const elapsedMs = ctx.clock() - this.upstreamStartedAt;
     region.metrics.upstreamDuration(elapsedMs / 1000);
@@ -160,13 +162,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ctx.status = statusCode;
     ctx.upstream = permit.host!.url;
     this.verdict = statusCode >= 500 ? 'failed' : 'ok';
-    if (statusCode >= 500 && hasKeptCopy(ctx)) {
-      // Ended first: undici calls onResponseError from inside abort(), which must find it over.
-      ctx.reason = 'upstream-5xx';
-      this.end('failed');
-      controller.abort(new Error('answered from the stale cache'));
-      return;
-    }
+    if (statusCode >= 500 && hasKeptCopy(ctx)) return this.dropAnswer(controller, 'upstream-5xx');
     forgetAfterUnsafe(ctx, statusCode);
     this.capture = captureFor(ctx, statusCode, headers);
     const declared = headers['content-length'];
@@ -178,6 +174,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // (it excuses HEAD only) and would fail the exchange after this head went out.
     ctx.res!.end();
     this.end('answered');
+  }
+
+  /** Nothing of the upstream's answer reaches the client, and it counts as failed: the pipeline answers. */
+  private dropAnswer(controller: Dispatcher.DispatchController, reason: RequestContext['reason']): void {
+    this.verdict = 'failed';
+    this.ctx.reason = reason;
+    // Ended first: undici calls onResponseError from inside abort(), which must find it over.
+    this.end('failed');
+    controller.abort(new Error('upstream answer not passed on'));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

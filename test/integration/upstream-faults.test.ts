@@ -30,6 +30,9 @@ const RAW_ANSWERS: Record<string, string> = {
   '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\n\r\n',
   '/no-content': 'HTTP/1.1 204 No Content\r\nX-Kept: yes\r\nContent-Length: 5\r\n\r\n',
   '/head-length': 'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n',
+  // Transfer codings undici does not undo: the bytes after the chunking are still gzip.
+  '/gzip-chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\ngzip\r\n0\r\n\r\n',
+  '/gzip-only': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\ngzip',
 };
 
 /** An upstream that writes the raw answer for the requested path, byte for byte, then closes. */
@@ -266,6 +269,14 @@ describe('upstream faults', () => {
     expect(first).toContain('\r\ncontent-length: 1234\r\n');
     expect(first!.endsWith('\r\n\r\n')).toBe(true);
     expect(second).toContain('"path":"/after"');
+  });
+
+  // RFC 9112 §6.1: a transfer coding besides chunked would reach the client undecoded, presented as the body; it is a broken answer.
+  it.each(['/gzip-chunked', '/gzip-only'])('answers 502 for the transfer coding at %s', async (path) => {
+    const answer = await send(path, 'raw');
+    expect(answer.text).toMatch(/^HTTP\/1\.1 502 /);
+    expect(answer.text.endsWith('{"error":"bad gateway","region":"raw"}')).toBe(true);
+    expect(answer.text).not.toContain('gzip');
   });
 
   // A redirect is passed through untouched and never followed.

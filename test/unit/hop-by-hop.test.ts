@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clientResponseHeaders,
   handshakeAnswerHeaders,
+  hasUndecodedCoding,
   headerListToObject,
   prepareUpgradeHeaders,
   upstreamRequestHeaders,
@@ -256,6 +257,20 @@ describe('response headers sent to the client', () => {
       'content-type': 'application/json',
       'set-cookie': ['a=1', 'b=2'],
     });
+  });
+
+  // Only chunked alone is undone on the way; any other coding would reach the client as if it were the content.
+  it.each([
+    [undefined, false],
+    ['chunked', false],
+    ['Chunked ', false],
+    ['gzip, chunked', true],
+    ['gzip', true],
+    ['identity', true],
+    ['chunked, chunked', true],
+    [['gzip', 'chunked'], true],
+  ])('treats transfer-encoding %j as undecoded: %s', (value, undecoded) => {
+    expect(hasUndecodedCoding(value)).toBe(undecoded);
   });
 });
 
