@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { clientResponseHeaders, hasUndecodedCoding } from '../http/hop-by-hop.js';
 import type { RequestContext } from '../request/context.js';
 
@@ -31,4 +31,66 @@ export function undecodedContent(
   headers: IncomingHttpHeaders,
 ): boolean {
   return hasUndecodedCoding(headers['transfer-encoding']) && !endsWithHead(statusCode) && method !== 'HEAD';
+}
+
+/**
+ * Passes on a 1xx the upstream sent before its answer: a proxy must forward those it did not ask
+ * for (RFC 9110 §15.2), never to an HTTP/1.0 client. Node can write a 1xx with its fields only as a
+ * 103 (writeEarlyHints, on both protocols), so the rest are dropped, which costs a client a hint,
+ * never the answer: a 100 does not get here (undici fails the exchange on any, asking for none;
+ * the gateway answers a client's Expect itself) and 102 is obsolete (RFC 9110 leaves it out).
+ */
+export function forwardInformational(
+  ctx: RequestContext,
+  statusCode: number,
+  headers: IncomingHttpHeaders,
+): void {
+  if (statusCode !== 103 || headers.link === undefined || ctx.req.httpVersion === '1.0') return;
+  try {
+    // The same call on both protocols; Node's HTTP/2 types leave it out.
+    (ctx.res as ServerResponse).writeEarlyHints(earlyHints(clientResponseHeaders(headers)));
+  } catch {
+    // Node's link grammar is narrower than RFC 8288's (no quoted spaces or commas) and HTTP/2 takes
+    // fewer fields than HTTP/1.1: a hint Node refuses is dropped; the answer that follows is not.
+  }
+}
+
+/**
+ * A 103's end-to-end fields as writeEarlyHints takes them: each link-value on its own (Node refuses
+ * a list in one string), other repeated fields joined (RFC 9110 §5.3). No `content-length`, which a
+ * 1xx may not carry (§8.6), and no `set-cookie`, which cannot be joined.
+ */
+function earlyHints(list: string[]): Record<string, string | string[]> {
+  const links: string[] = [];
+  const hints: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const value = list[i + 1]!;
+    if (name === 'link') splitLinks(value, links);
+    else if (name !== 'content-length' && name !== 'set-cookie')
+      hints[name] = hints[name] === undefined ? value : `${hints[name]}, ${value}`;
+  }
+  hints.link = links;
+  return hints;
+}
+
+/** Appends the link-values of one Link field to `out`: commas inside `<...>` or quotes do not split. */
+function splitLinks(field: string, out: string[]): void {
+  let start = 0;
+  let inTarget = false;
+  let inQuotes = false;
+  for (let i = 0; i <= field.length; i++) {
+    const c = field[i];
+    if (inQuotes) {
+      if (c === '\\') i++;
+      else if (c === '"') inQuotes = false;
+    } else if (c === '"') inQuotes = true;
+    else if (c === '<') inTarget = true;
+    else if (c === '>') inTarget = false;
+    else if (c === undefined || (c === ',' && !inTarget)) {
+      const link = field.slice(start, i).trim();
+      if (link !== '') out.push(link);
+      start = i + 1;
+    }
+  }
 }

@@ -16,7 +16,7 @@ import { isIdempotent } from '../http/methods.js';
 import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
-import { clientHeadList, endsWithHead, undecodedContent } from './answer-head.js';
+import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
 import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
@@ -149,9 +149,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     const permit = this.permit;
-    // Informational answers (103 Early Hints and the like) are not the response; wait for it.
-    if (permit === undefined || statusCode < 200) return;
+    if (permit === undefined) return;
     const { ctx } = this;
+    // Not the answer yet, which is still to come.
+    if (statusCode < 200) return forwardInformational(ctx, statusCode, headers);
     if (undecodedContent(ctx.req.method, statusCode, headers))
       return this.dropAnswer(controller, 'upstream-unreachable');
     const region = permit.region;

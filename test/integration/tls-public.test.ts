@@ -55,6 +55,11 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     await copyFile(certs.keyPath, join(certs.dir, 'live.key'));
     upstream = await startFaultUpstream((req): FaultMode => {
       if (req.url === '/echo') return { kind: 'echo' };
+      if (req.url === '/early-hints')
+        return {
+          kind: 'ok',
+          earlyHints: { link: ['</style.css>; rel=preload; as=style', '</app.js>; rel=preload'] },
+        };
       if (req.url === '/hop')
         return {
           kind: 'ok',
@@ -177,6 +182,16 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     expect(res.headers.connection).toBeUndefined();
     expect(res.headers['keep-alive']).toBeUndefined();
     expect(res.headers['x-private']).toBeUndefined();
+  });
+
+  // RFC 9110 §15.2: an upstream's 103 reaches an HTTP/2 client as an informational HEADERS frame before the answer.
+  it('forwards a 103 Early Hints to an HTTP/2 client', async () => {
+    const res = await http2Request(session, { ':path': '/early-hints' });
+    expect(res.informational.map((h) => [h[':status'], h.link])).toEqual([
+      [103, '</style.css>; rel=preload; as=style, </app.js>; rel=preload'],
+    ]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({ ok: true, path: '/early-hints' });
   });
 
   // Streams on one connection are admitted one by one: past the burst they are shed, the session lives on.

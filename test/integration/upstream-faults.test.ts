@@ -25,7 +25,13 @@ const RAW_ANSWERS: Record<string, string> = {
     'HTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nKeep-Alive: timeout=99\r\n' +
     'Proxy-Authenticate: Basic\r\nX-Floodgate-Cache: forged\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok',
   '/early-hints':
-    'HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style, </app.js>; rel=preload\r\n' +
+    'Link: </font.woff2>; rel=preload\r\nX-Floodgate-Shed: forged\r\n\r\n' +
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  // A quoted comma is valid RFC 8288, but outside the link grammar Node's writeEarlyHints takes.
+  '/odd-early-hints':
+    'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; title="a, b"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  '/processing': 'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
   // RFC 9110 §8.6: a 304 may say how long the representation is; neither it nor a 204 has a body.
   '/not-modified': 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\n\r\n',
   '/no-content': 'HTTP/1.1 204 No Content\r\nX-Kept: yes\r\nContent-Length: 5\r\n\r\n',
@@ -227,12 +233,36 @@ describe('upstream faults', () => {
     expect(res.headers['x-floodgate-region']).toBe('raw');
   });
 
-  // A 103 Early Hints before the final answer must not break the exchange: the client gets the 200 and its body.
-  it('delivers the final answer after an informational 103', async () => {
+  // RFC 9110 §15.2: a 103 the gateway did not ask for is forwarded, its links intact and gateway-owned headers stripped, then the final answer.
+  it('forwards a 103 Early Hints before the final answer', async () => {
     const answer = await send('/early-hints', 'raw');
-    expect(answer.text).toMatch(/HTTP\/1\.1 200 OK\r\n/);
+    const [hints, final] = answer.text.split(/(?=HTTP\/1\.1 200 OK\r\n)/);
+    expect(hints).toMatch(/^HTTP\/1\.1 103 Early Hints\r\n/);
+    expect(hints).toContain(
+      'Link: </style.css>; rel=preload; as=style, </app.js>; rel=preload, </font.woff2>; rel=preload\r\n',
+    );
+    expect(hints).not.toMatch(/x-floodgate-shed/i);
+    expect(final).toContain('x-floodgate-region: raw');
+    expect(final!.endsWith('\r\n\r\nok')).toBe(true);
+  });
+
+  // RFC 9110 §15.2: never a 1xx to an HTTP/1.0 client, which could not tell it from the answer.
+  it('sends no 103 to an HTTP/1.0 client', async () => {
+    const answer = await rawRequest(port, 'GET /early-hints HTTP/1.0\r\nHost: a\r\nX-Region: raw\r\n\r\n');
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer.text).not.toContain('103');
     expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
   });
+
+  // Node can write no other 1xx with its headers, nor a link it cannot parse: such a 1xx is dropped, and the final answer still arrives.
+  it.each(['/processing', '/odd-early-hints'])(
+    'delivers the final answer after the 1xx at %s',
+    async (path) => {
+      const answer = await send(path, 'raw');
+      expect(answer.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
+    },
+  );
 
   // A 304 or 204 that declares a length has no body (RFC 9112 §6.3): its head reaches the client, whose connection
   // stays usable, and the upstream is not blamed for bytes it was never to send.

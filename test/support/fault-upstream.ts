@@ -8,7 +8,14 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type FaultMode =
   /** Default: 200 with JSON `{"ok":true,"path":...}`. */
-  | { kind: 'ok'; status?: number; body?: string | Buffer; headers?: Record<string, string> }
+  | {
+      kind: 'ok';
+      status?: number;
+      body?: string | Buffer;
+      headers?: Record<string, string>;
+      /** Sent first as a 103 Early Hints. */
+      earlyHints?: Record<string, string | string[]>;
+    }
   | { kind: 'status'; status: number }
   /** Reads the request, never sends headers. */
   | { kind: 'hang' }
@@ -174,6 +181,7 @@ function respond(
 function sendOk(mode: Extract<FaultMode, { kind: 'ok' }>, req: IncomingMessage, res: ServerResponse): void {
   if (res.destroyed) return;
   const body = mode.body ?? JSON.stringify({ ok: true, path: req.url });
+  if (mode.earlyHints !== undefined) res.writeEarlyHints(mode.earlyHints);
   res.writeHead(mode.status ?? 200, {
     'content-type': 'application/json',
     ...mode.headers,

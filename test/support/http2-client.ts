@@ -3,6 +3,8 @@ import { type ClientHttp2Session, connect, type IncomingHttpHeaders } from 'node
 export interface Http2Answer {
   status: number;
   headers: IncomingHttpHeaders;
+  /** The 1xx answers before the final one, in order. */
+  informational: IncomingHttpHeaders[];
   body: Buffer;
 }
 
@@ -28,12 +30,19 @@ export function http2Request(
     const stream = session.request(headers, { endStream: body === undefined });
     const chunks: Buffer[] = [];
     let answer: IncomingHttpHeaders = {};
+    const informational: IncomingHttpHeaders[] = [];
+    stream.on('headers', (h) => informational.push(h));
     stream.on('response', (h) => {
       answer = h;
     });
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () =>
-      resolve({ status: Number(answer[':status']), headers: answer, body: Buffer.concat(chunks) }),
+      resolve({
+        status: Number(answer[':status']),
+        headers: answer,
+        informational,
+        body: Buffer.concat(chunks),
+      }),
     );
     stream.on('error', reject);
     if (body !== undefined) stream.end(body);
