@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { BadRequestReason } from '../observability/metrics.js';
+import { httpDate } from './http-date.js';
 import { type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
@@ -247,7 +248,8 @@ export function writeRefusalToSocket(socket: { end(data: string): void }, answer
   const { refusal, bodies } = answer;
   const status = REFUSALS[refusal].status;
   const headers = refusalHeaders(answer);
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
+  const statusLine = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  let head = `${statusLine}\r\ndate: ${httpDate()}\r\nconnection: close\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.end(`${head}\r\n${bodies.body(refusal)}`);
 }

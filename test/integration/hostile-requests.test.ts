@@ -12,7 +12,7 @@ import {
   REFUSED,
   REQUEST_TIMEOUT_MS,
 } from '../support/hostile-payloads.js';
-import { converse, statusOf } from '../support/raw-socket.js';
+import { converse, HTTP_DATE_FIELD, statusOf } from '../support/raw-socket.js';
 import { oneRegion, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 /** Targets forwarded byte for byte to the configured upstream: [client target, target the upstream must see]. */
@@ -90,11 +90,13 @@ describe('hostile requests over a raw socket', () => {
   }
 
   // Each malformed, oversized or smuggling-shaped request gets its exact status, never reaches the upstream, and is counted.
+  // Whichever part of the gateway answers, the answer is dated (RFC 9110 §6.6.1).
   it.each(REFUSED)('refuses %s', async (_name, payload, status, reason) => {
     const before = upstream.requests.length;
     const counted = await badRequests(reason);
     const answer = await converse(port, [payload]);
     expect(statusOf(answer.text)).toBe(status);
+    expect(answer.text.split('\r\n\r\n')[0]).toMatch(HTTP_DATE_FIELD);
     expect(answer.ended).toBe('closed');
     expect(upstream.requests.length).toBe(before);
     expect(await badRequests(reason)).toBe(counted + 1);

@@ -4,6 +4,7 @@ import { type AddressInfo, connect, createServer as createTcpServer, type Socket
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fetchText } from '../support/http-client.js';
+import { HTTP_DATE_FIELD } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import { until } from '../support/wait.js';
 
@@ -222,6 +223,7 @@ describe('websocket upgrades', () => {
     await second.closed;
     expect(second.received()).toMatch(/^HTTP\/1\.1 503/);
     expect(second.received()).toContain('x-floodgate-shed: rate');
+    expect(second.received()).toMatch(HTTP_DATE_FIELD);
     first.socket.destroy();
   });
 

@@ -45,3 +45,7 @@ export function converse(port: number, steps: Step[], timeoutMs = 6000): Promise
 }
 
 export const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+
+/** A Date field holding an IMF-fixdate (RFC 9110 §5.6.7), as a line of a raw answer's head. */
+export const HTTP_DATE_FIELD =
+  /\r\ndate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/i;
