@@ -67,10 +67,10 @@ export class Gateway implements ForwardListener {
 
   /**
    * Admits a WebSocket handshake like any other request (the public server's `upgrade` listener,
-   * http/upgrades.ts, serves every other upgrade as an ordinary request).
+   * http/upgrades.ts, has listed its socket for shutdown and serves every other upgrade as an
+   * ordinary request).
    */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (!this.tunnels.track(socket)) return;
     const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
     const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);
@@ -100,9 +100,11 @@ export class Gateway implements ForwardListener {
         return this.refuseFailure(ctx);
       case 'failed':
         // The connection broke before any answer (a backend that died with the request on it, after
-        // the one retry on a fresh connection). Without a body the request is safe to send again,
-        // so it may go elsewhere too; a timeout may not (the region is slow, not gone, and the
-        // client has already waited), nor a 5xx (the upstream answered).
+        // the one retry on a fresh connection), or the answer could not be passed on (a transfer
+        // coding the gateway cannot frame, forward.ts): nothing reached the client. Without a body
+        // the request is safe to send again, so it may go elsewhere too; a timeout may not (the
+        // region is slow, not gone, and the client has already waited), nor a 5xx (the upstream
+        // answered, and a 5xx is an answer to pass on).
         if (serveKeptCopy(ctx)) return this.record(ctx, 'stale');
         if (ctx.reason === 'upstream-unreachable' && this.replayable(ctx)) return this.failOver(ctx);
         return this.refuseFailure(ctx);

@@ -124,7 +124,15 @@ class GatewayProcess implements RunningGateway {
       onRequest: this.gateway.handleRequest,
       sink: { metrics: deps.metrics, logger: deps.logger },
     });
-    this.publicPort.server.on('upgrade', upgradeListener(this.publicPort, this.gateway.handleUpgrade));
+    const tunnels = this.tunnels;
+    this.publicPort.server.on(
+      'upgrade',
+      upgradeListener({
+        listener: this.publicPort,
+        track: (socket) => tunnels.track(socket),
+        tunnel: this.gateway.handleUpgrade,
+      }),
+    );
   }
 
   get publicUrl(): string {

@@ -32,7 +32,8 @@ export interface BadRequestSink {
   logger: Logger;
 }
 
-type ServedSocket = Socket & { _httpMessage?: ServerResponse | null };
+/** A socket as Node's HTTP/1 server keeps it: the answer it is writing, if any. */
+export type ServedSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 export type RequestHandler = (req: PublicRequest, res: PublicResponse) => void;
 
@@ -147,6 +148,8 @@ function secureListener(
   const sockets = new Set<TLSSocket>();
   let keepAliveMs = listen.keepAliveTimeoutMs;
   server.on('secureConnection', (socket: TLSSocket) => {
+    // A declined upgrade comes back here as the same socket (http/upgrades.ts).
+    if (sockets.has(socket)) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

@@ -1,10 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { PublicListener } from './public-server.js';
+import type { PublicListener, ServedSocket } from './public-server.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-type ServedDuplex = Duplex & { _httpMessage?: ServerResponse | null };
+export interface UpgradeRoutes {
+  listener: PublicListener;
+  /**
+   * Lists the socket for shutdown to cut (the tunnels' list), false when shutdown already has: an
+   * upgraded socket leaves the server's own connection list, whatever becomes of it.
+   */
+  track(socket: Duplex): boolean;
+  /** Takes a WebSocket handshake through admission to its tunnel. */
+  tunnel: UpgradeHandler;
+}
 
 /**
  * The public server's `upgrade` listener. Only WebSocket handshakes go to `tunnel`. Any other
@@ -23,16 +32,23 @@ type ServedDuplex = Duplex & { _httpMessage?: ServerResponse | null };
  * stream cannot have ended (a stream refuses bytes put back after its end), even when the
  * connection is only handed back later (afterEarlierAnswers).
  */
-export function upgradeListener(listener: PublicListener, tunnel: UpgradeHandler): UpgradeHandler {
+export function upgradeListener(routes: UpgradeRoutes): UpgradeHandler {
+  const { listener, tunnel } = routes;
   const newConnection = listener.secure ? 'secureConnection' : 'connection';
   return (req, socket, head) => {
+    // From the moment it arrives: it may wait behind an earlier answer that never ends (a stream).
+    if (!routes.track(socket)) return;
     // Node's own error handling left the socket with its parser: a reset now must not crash.
     socket.on('error', destroySocket);
     // A 101 written now would go out ahead of the earlier answer, which would then be written into the tunnel.
-    if (isWebSocketHandshake(req)) return afterEarlierAnswers(socket, () => tunnel(req, socket, head));
+    const served = socket as ServedSocket;
+    if (isWebSocketHandshake(req)) return afterEarlierAnswers(served, () => tunnel(req, socket, head));
     socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
-    afterEarlierAnswers(socket, () => {
+    afterEarlierAnswers(served, () => {
       socket.off('error', destroySocket);
+      // The earlier answer left its keep-alive idle timer on the socket, which the new connection's
+      // state never clears: it would cut the next answer once keepAliveTimeoutMs had passed.
+      served.setTimeout(0);
       listener.server.emit(newConnection, socket);
     });
   };
@@ -65,7 +81,7 @@ function headWithoutUpgrade(req: IncomingMessage): Buffer {
  * socket (the earlier one's bookkeeping holds it), and its answer would be lost. When an earlier
  * answer closed the connection, the request is dropped, as Node drops what follows such an answer.
  */
-function afterEarlierAnswers(socket: ServedDuplex, then: () => void): void {
+function afterEarlierAnswers(socket: ServedSocket, then: () => void): void {
   const earlier = socket._httpMessage;
   if (earlier === undefined || earlier === null) {
     if (!socket.writableEnded && !socket.destroyed) then();

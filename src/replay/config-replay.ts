@@ -149,8 +149,9 @@ export class ConfigReplay {
     }
     const reason = region.admitRank(rank, this.enforce);
     // An admitted request waits for its pacing turn holding its slot, then for its upstream. Shadow
-    // mode lets refused requests through too: they hold a slot, but leave at once (gateway.ts).
-    if (reason === null)
+    // mode lets refused requests through too (by the client limit or the region): they hold a
+    // slot, but leave at once (gateway.ts).
+    if (reason === null && !clientRefused)
       this.timeline!.releaseAt(this.clock.now + region.paceWait() + record.durationMs, index);
     else if (!this.enforce) this.timeline!.releaseAt(this.clock.now + record.durationMs, index);
     const decided: ReplayShedReason | undefined = clientRefused ? 'client-rate' : (reason ?? undefined);

