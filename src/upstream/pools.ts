@@ -32,7 +32,8 @@ export class UpstreamSet {
     urls: string[],
     connectionsPerHost: number,
     clock: Clock,
-    private readonly tls?: UpstreamTls,
+    /** The region's TLS for https upstreams, which WebSocket tunnels use too. */
+    readonly tls?: UpstreamTls,
   ) {
     const origins = urls.map((url) => {
       const parsed = parseUpstreamOrigin(url);

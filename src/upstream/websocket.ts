@@ -1,5 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Socket } from 'node:net';
+import { Agent } from 'node:https';
+import { isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
@@ -8,6 +9,7 @@ import { handshakeAnswerHeaders } from '../http/hop-by-hop.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit } from '../request/permit.js';
 import type { ForwardListener } from './forward.js';
+import type { UpstreamTls } from './pools.js';
 
 const kTunnel = Symbol('floodgate.tunnel');
 
@@ -87,9 +89,9 @@ export class WebSocketTunnels {
       ctx.reason = 'client-closed';
       end(state, 'neutral', 'cut');
     });
-    const target = permit.pickHost().url;
+    const options = tunnelOptions(permit.pickHost().url, permit.region.upstreams.tls);
     // Upgrades arrive over HTTP/1.1 only: HTTP/2 has none (RFC 9113 §8.6).
-    this.proxy.ws(ctx.req as IncomingMessage, socket, head, { target }, (err: NodeJS.ErrnoException) => {
+    this.proxy.ws(ctx.req as IncomingMessage, socket, head, options, (err: NodeJS.ErrnoException) => {
       this.logger.warn({ event: 'websocket-error', region: ctx.region.name, err: err.message });
       if (state.permit === undefined || !socket.writable) {
         // After the handshake the only honest move is to close the tunnel.
@@ -168,4 +170,20 @@ function cutShort(socket: Duplex): void {
 
 function destroyQuietly(this: Duplex): void {
   this.destroy();
+}
+
+/**
+ * The tunnel's options for http-proxy, with the region's TLS for an https upstream as its pools
+ * have it (pools.ts). http-proxy passes on no servername, and Node would take one from the Host
+ * header (the client's, here), so all of it goes in an agent's options, which Node puts over the
+ * request's own when it calls tls.connect: the configured servername, else the URL's host name
+ * (none for an address, which the certificate is then checked against), as undici does.
+ */
+function tunnelOptions(target: string, tls: UpstreamTls | undefined): httpProxy.ServerOptions {
+  if (tls === undefined || !target.startsWith('https:')) return { target };
+  const host = new URL(target).hostname.replace(/^\[(.*)\]$/, '$1');
+  const servername = tls.servername ?? (isIP(host) === 0 ? host : '');
+  // A handshake is rare next to requests: an agent of its own costs less than keeping one per host.
+  const agent = new Agent({ servername, ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized });
+  return { target, agent, secure: tls.rejectUnauthorized };
 }

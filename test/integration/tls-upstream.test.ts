@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates, opensslAvailable, type TestCertificates } from '../support/certificates.js';
 import { fetchText } from '../support/http-client.js';
+import { converse } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 // https upstreams: regions.*.tls.ca replaces the system CAs, servername sets SNI and the name
@@ -24,6 +25,13 @@ describe.runIf(opensslAvailable())('https upstreams', () => {
     upstream = createServer({ cert: certs.cert, key: certs.key }, (req, res) => {
       servernames.push((req.socket as TLSSocket).servername);
       res.end(`secure ${req.url}`);
+    });
+    // A WebSocket handshake is answered with 101 and its bytes echoed, the SNI it came with noted.
+    upstream.on('upgrade', (_req, socket: TLSSocket) => {
+      servernames.push(socket.servername);
+      socket.on('error', () => socket.destroy());
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.pipe(socket);
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
@@ -88,6 +96,31 @@ describe.runIf(opensslAvailable())('https upstreams', () => {
     await gw.writeConfig({ listen: { port: 0 }, admin: { port: 0 }, ...regions(true) });
     expect(await gw.reload()).toMatchObject({ ok: true });
     expect((await get('system-cas')).status).toBe(200);
+  });
+
+  // A WebSocket tunnel to an https upstream uses the region's TLS as its pools do: its CA, its
+  // servername as SNI and as the name checked.
+  it('opens WebSocket tunnels with the region TLS', async () => {
+    servernames.length = 0;
+    const port = Number(new URL(gw.publicUrl).port);
+    const handshake = (region: string) =>
+      converse(
+        port,
+        [
+          `GET /ws HTTP/1.1\r\nHost: gw\r\nx-region: ${region}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+          { waitFor: /\r\n\r\n/ },
+          'echo-me',
+          { waitFor: /echo-me/ },
+          // Then the tunnel stays open: the conversation ends when this runs out.
+        ],
+        1500,
+      );
+    const named = await handshake('named');
+    expect(named.text).toMatch(/^HTTP\/1\.1 101 /);
+    expect(named.text.endsWith('echo-me')).toBe(true);
+    expect(servernames).toEqual(['localhost']);
+    expect((await handshake('trusted')).text).toMatch(/^HTTP\/1\.1 101 /);
+    expect((await handshake('wrong-name')).text).toMatch(/^HTTP\/1\.1 502 /);
   });
 
   // rejectUnauthorized: false accepts any certificate (for test setups, never the default).
