@@ -4,6 +4,7 @@ import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TrustedProxies } from '../http/client-ip.js';
 import { type Interpolation, interpolateEnv, restoreText } from './interpolate.js';
+import { keyPath } from './key-path.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { readTlsMaterial, type TlsMaterial } from './tls-files.js';
 
@@ -118,7 +119,7 @@ function checkReferences(config: Omit<GatewayConfig, 'tlsMaterial'>): string[] {
   }
   for (const region of Object.values(config.regions)) {
     region.failover.forEach((target, i) => {
-      const at = `regions.${region.name}.failover.${i}`;
+      const at = keyPath(['regions', region.name, 'failover', i]);
       if (target === region.name) problems.push(`${at}: a region may not fail over to itself`);
       else if (!Object.hasOwn(config.regions, target))
         problems.push(`${at}: names no configured region "${target}"`);
@@ -126,7 +127,7 @@ function checkReferences(config: Omit<GatewayConfig, 'tlsMaterial'>): string[] {
     const { capacity } = region;
     if (capacity.minConcurrent > capacity.maxConcurrent) {
       problems.push(
-        `regions.${region.name}.capacity.minConcurrent: must not exceed maxConcurrent (${capacity.maxConcurrent})`,
+        `${keyPath(['regions', region.name, 'capacity', 'minConcurrent'])}: must not exceed maxConcurrent (${capacity.maxConcurrent})`,
       );
     }
   }
@@ -188,18 +189,6 @@ function documentToJs(document: Document, file: string): unknown {
     // Unresolved aliases and alias bombs surface here rather than as parse errors.
     throw new ConfigError([`${file}: ${firstLine((err as Error).message)}`]);
   }
-}
-
-// A segment that would break the one-line `FILE: path: problem` form is quoted.
-const PLAIN_SEGMENT = /^[^\s.:"]+$/;
-
-function keyPath(path: PropertyKey[]): string {
-  if (path.length === 0) return '(top level)';
-  return path
-    .map((segment) =>
-      PLAIN_SEGMENT.test(String(segment)) ? String(segment) : JSON.stringify(String(segment)),
-    )
-    .join('.');
 }
 
 function firstLine(message: string): string {

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { keyPath } from './key-path.js';
 import type { ParsedConfig } from './schema.js';
 
 /**
@@ -33,7 +34,7 @@ export function readTlsMaterial(
   for (const [name, region] of Object.entries(config.regions)) {
     const tls = region.tls;
     if (tls === undefined) continue;
-    const at = `regions.${name}.tls`;
+    const at = keyPath(['regions', name, 'tls']);
     if (!region.upstreams.some((url) => url.startsWith('https://')))
       problems.push(`${at}: applies to https:// upstreams, and this region has none`);
     if (tls.ca === undefined) continue;

@@ -1,6 +1,7 @@
 import { PRIORITIES } from '../admission/priority.js';
 import { RegionAdmission } from '../admission/region-admission.js';
 import { admissionLimits } from '../region-limits.js';
+import { keyPath } from './key-path.js';
 import type { GatewayConfig, RegionConfig } from './load.js';
 
 // What `floodgate check` warns about: a config that is valid and does what it says, but very
@@ -59,7 +60,7 @@ function upstreamWarnings(region: RegionConfig): string[] {
     const first = region.upstreams.indexOf(url);
     if (first < j)
       warnings.push(
-        `regions.${region.name}.upstreams.${j}: the same origin as upstreams.${first} (${url}); list each host once`,
+        `${keyPath(['regions', region.name, 'upstreams', j])}: the same origin as upstreams.${first} (${url}); list each host once`,
       );
   });
   return warnings;
@@ -72,7 +73,7 @@ function upstreamWarnings(region: RegionConfig): string[] {
  * The floors are the admission core's own, so the warning says what will be enforced.
  */
 function burstWarnings(region: RegionConfig, config: GatewayConfig): string[] {
-  const at = `regions.${region.name}.capacity.burst`;
+  const at = keyPath(['regions', region.name, 'capacity', 'burst']);
   const { rps, burst } = region.capacity;
   const admission = new RegionAdmission(admissionLimits(region, config), () => 0);
   const reserves = config.shedding.reserve;

@@ -89,6 +89,14 @@ describe('config loading', () => {
       [`${FILE}: regions.us-east.failover.0: a region may not fail over to itself`],
     ],
     [
+      // A dotted region name is quoted, so the path cannot read as region `eu`'s key `west`.
+      'failover to itself, in a region with a dot in its name',
+      `${MINIMAL}`
+        .replace('us-west:', 'eu.west:')
+        .replace('capacity: { rps: 50 } }', 'capacity: { rps: 50 }, failover: [eu.west] }'),
+      [`${FILE}: regions."eu.west".failover.0: a region may not fail over to itself`],
+    ],
+    [
       'failover to nowhere',
       MINIMAL.replace('capacity: { rps: 100 } }', 'capacity: { rps: 100 }, failover: [us-west, mars] }'),
       [`${FILE}: regions.us-east.failover.1: names no configured region "mars"`],
