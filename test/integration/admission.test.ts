@@ -64,22 +64,21 @@ describe('admission', () => {
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     arrivals.sort((a, b) => a - b);
-    const spread = arrivals.map((t) => t - arrivals[0]!);
     // Turns at 0, 0, 45, 90, 135, 180 ms (the pace is rps / 0.9); timers may fire late, never early.
-    expect(spread[1]!).toBeLessThan(35);
-    expect(spread[2]!).toBeGreaterThanOrEqual(35);
-    expect(spread[5]!).toBeGreaterThanOrEqual(170);
+    // The pair that leaves at once opens the run's first upstream connections and can arrive 20 to
+    // 30 ms late, so the pace at the upstream is measured from the third: three turns to the sixth,
+    // less what one late timer can take off.
+    expect(arrivals[5]! - arrivals[2]!).toBeGreaterThanOrEqual(100);
     // Each access line says how long its request waited to go upstream (replay takes it out
-    // again); the two that left at once waited no longer than the machine took to get them there.
+    // again), which connection setup does not blur: the pair left at once, the sixth waited for
+    // its turn 180 ms after the first, less how much later than the first it arrived.
     const waits = gw.logs
       .filter((l) => typeof l.path === 'string' && (l.path as string).startsWith('/api/video/'))
       .map((l) => (l.waitMs as number | undefined) ?? 0)
       .sort((a, b) => a - b);
     expect(waits).toHaveLength(6);
     expect(waits[1]!).toBeLessThan(35);
-    // The last turn is 180 ms after the first: its request waited unless it came that late.
-    expect(waits[5]!).toBeGreaterThan(0);
-    // And about its turn's 180 ms, give or take a busy machine's late timers.
+    expect(waits[5]!).toBeGreaterThanOrEqual(100);
     expect(waits[5]!).toBeLessThan(1000);
   });
 
