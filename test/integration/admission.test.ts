@@ -63,23 +63,26 @@ describe('admission', () => {
       Array.from({ length: 6 }, (_, i) => fetchText(`${gw.publicUrl}/api/video/${i}`)),
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    arrivals.sort((a, b) => a - b);
-    // Turns at 0, 0, 45, 90, 135, 180 ms (the pace is rps / 0.9); timers may fire late, never early.
-    // The pair that leaves at once opens the run's first upstream connections and can arrive 20 to
-    // 30 ms late, so the pace at the upstream is measured from the third: three turns to the sixth,
-    // less what one late timer can take off.
-    expect(arrivals[5]! - arrivals[2]!).toBeGreaterThanOrEqual(100);
-    // Each access line says how long its request waited to go upstream (replay takes it out
-    // again), which connection setup does not blur: the pair left at once, the sixth waited for
-    // its turn 180 ms after the first, less how much later than the first it arrived.
-    const waits = gw.logs
-      .filter((l) => typeof l.path === 'string' && (l.path as string).startsWith('/api/video/'))
-      .map((l) => (l.waitMs as number | undefined) ?? 0)
+    // Turns at 0, 0, 45, 90, 135, 180 ms (the pace is rps / 0.9). The pacer's promise: in any window
+    // of t ms at most t / 45 + 2 requests leave, so six leave over at least 180 ms, however the
+    // requests happen to arrive on a busy machine. When each left is its arrival plus the waitMs of
+    // its access line (time less durationMs is the arrival, to the ms); upstream arrivals would add
+    // connection setup (the run's first connections can take 20 to 30 ms).
+    const lines = gw.logs.filter(
+      (l) => typeof l.path === 'string' && (l.path as string).startsWith('/api/video/'),
+    );
+    expect(lines).toHaveLength(6);
+    const left = lines
+      .map(
+        (l) =>
+          Date.parse(l.time as string) - (l.durationMs as number) + ((l.waitMs as number | undefined) ?? 0),
+      )
       .sort((a, b) => a - b);
-    expect(waits).toHaveLength(6);
+    expect(left[5]! - left[0]!).toBeGreaterThanOrEqual(175);
+    expect(arrivals).toHaveLength(6);
+    // The pair left at once: they waited no longer than the machine took to get them there.
+    const waits = lines.map((l) => (l.waitMs as number | undefined) ?? 0).sort((a, b) => a - b);
     expect(waits[1]!).toBeLessThan(35);
-    expect(waits[5]!).toBeGreaterThanOrEqual(100);
-    expect(waits[5]!).toBeLessThan(1000);
   });
 
   // A client that leaves while its request waits for its turn gives its slot back at once (its
