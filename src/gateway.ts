@@ -145,9 +145,9 @@ export class Gateway implements ForwardListener {
 
   /** A request whose turn has come goes upstream, unless its region's breaker stopped it meanwhile. */
   private leave(ctx: RequestContext, permit: Permit): void {
+    const now = this.clock();
     // Logged, so that replay can tell the upstream's time from the waits this config imposed.
-    const waited = this.clock() - ctx.startedAt;
-    if (waited >= MIN_WAIT_MS) ctx.waitMs = waited;
+    if (now - ctx.startedAt >= MIN_WAIT_MS) ctx.waitMs = now - ctx.startedAt;
     const head = ctx.upgradeHead;
     if (head !== undefined) {
       // A tunnel is only ever opened to the region that admitted it: no failover, no kept copy.
@@ -155,7 +155,7 @@ export class Gateway implements ForwardListener {
       prepareUpgradeHeaders(ctx.req.headers, forwardedValues(ctx));
       return this.tunnels.tunnel(ctx, permit, head, this);
     }
-    if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start();
+    if (beginCall(ctx, permit)) return new Exchange(ctx, permit, this).start(now);
     // The region's breaker opened while the request waited: handled like a refusal at admission
     // at home, like a failover region with no capacity elsewhere.
     if (ctx.region === ctx.home) return this.whenRefused(ctx, 'circuit-open');

@@ -48,7 +48,7 @@ export function http1HeaderList(req: Http2ServerRequest): string[] {
       cookies.push(value);
       continue;
     }
-    if (lower === 'host' && authority !== undefined) continue;
+    if (lower === 'host' && typeof authority === 'string') continue;
     out.push(name, value);
   }
   if (typeof authority === 'string') out.unshift('host', authority);

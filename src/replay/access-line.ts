@@ -65,20 +65,8 @@ const FIELDS = [
   'event',
   'waitMs',
 ] as const;
-const [
-  TIME,
-  REGION,
-  STATUS,
-  OUTCOME,
-  PRIORITY,
-  DURATION,
-  METHOD,
-  PATH,
-  CLIENT,
-  FAILOVER_FROM,
-  EVENT,
-  PACE_WAIT,
-] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, FAILOVER_FROM, EVENT, WAIT] =
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
 /**
  * Turns log lines (bytes) into records. One instance per log: it keeps the readers and the last
@@ -148,7 +136,7 @@ export class AccessLineParser {
     const line = this.line;
     line.end = endedAt;
     line.durationMs = durationMs;
-    const wait = s.number(PACE_WAIT);
+    const wait = s.number(WAIT);
     line.waitMs = wait !== undefined && wait > 0 ? wait : 0;
     line.refusedLive = outcome === 'shed' || outcome === 'stale';
     line.home = s.repeated(FAILOVER_FROM) ?? region;

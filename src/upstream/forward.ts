@@ -74,9 +74,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /**
    * Sends the request to the permit region's least busy upstream. A body of undeclared length
    * (chunked) is counted as it streams: past `listen.maxBodyBytes` the upstream request is aborted
-   * and the client told 413. A declared length was checked before admission.
+   * and the client told 413. A declared length was checked before admission. `leftAt`: the clock
+   * when the request left its turn, from which its upstream time counts.
    */
-  start(): void {
+  start(leftAt: number): void {
     const { ctx } = this;
     const { req, res } = ctx;
     const region = this.permit!.region;
@@ -91,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.permit!.pickHost();
     this.inflightAtStart = region.admission.inflight.inflight;
-    this.upstreamStartedAt = ctx.clock();
+    this.upstreamStartedAt = leftAt;
     tagExchange(res!, this);
     res!.on('close', onClientClose);
     res!.on('drain', onClientDrain);
