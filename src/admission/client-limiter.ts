@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { ClientBuckets } from './client-buckets.js';
 import type { Clock } from './clock.js';
 
 /**
@@ -7,11 +8,8 @@ import type { Clock } from './clock.js';
  * bound: the least recently seen client is forgotten, and a forgotten client simply starts again
  * with a full bucket, which is what an idle client would have had anyway.
  *
- * The LRU maps each key to a slot number, and a slot's two numbers (tokens, last refill) sit side
- * by side in one Float64Array. An object per client would be a header and two boxed numbers in
- * three places in the heap: at 100k keys, looked up once per request among everything else a
- * request touches, those are three cache misses where a slot is one, and garbage the collector has
- * to trace where a slot is none. A slot is handed back when the LRU forgets its key.
+ * The LRU maps each key to a slot number of ClientBuckets; a slot is handed back when the LRU
+ * forgets its key.
  */
 
 export interface ClientLimitOptions {
@@ -20,17 +18,10 @@ export interface ClientLimitOptions {
   maxKeys: number;
 }
 
-// Same rounding slack as token-bucket.ts.
-const EPSILON = 1e-9;
-const FIRST_SLOTS = 1024;
-
 export class ClientLimiter {
   private readonly clock: Clock;
-  private ratePerMs: number;
-  private capacity: number;
   private buckets: LRUCache<string, number>;
-  // Per slot: tokens at 2 * slot, the time they were counted at 2 * slot + 1.
-  private cells = new Float64Array(FIRST_SLOTS * 2);
+  private readonly cells: ClientBuckets;
   private readonly freeSlots: number[] = [];
   private slotsUsed = 0;
   private readonly release = (slot: number) => {
@@ -39,13 +30,17 @@ export class ClientLimiter {
 
   constructor(opts: ClientLimitOptions, clock: Clock) {
     this.clock = clock;
-    this.ratePerMs = opts.rps / 1000;
-    this.capacity = Math.max(1, opts.burst);
+    this.cells = new ClientBuckets(opts.rps, opts.burst);
     this.buckets = this.lru(opts.maxKeys);
   }
 
   get size(): number {
     return this.buckets.size;
+  }
+
+  /** The most keys it holds. */
+  get maxKeys(): number {
+    return this.buckets.max;
   }
 
   /** Slots ever handed out: what memory the buckets take, bounded by the most keys held plus one. */
@@ -57,38 +52,35 @@ export class ClientLimiter {
   tryTake(key: string): boolean {
     const now = this.clock();
     const slot = this.buckets.get(key);
-    if (slot === undefined) {
-      const fresh = this.newSlot();
-      this.cells[2 * fresh] = this.capacity - 1;
-      this.cells[2 * fresh + 1] = now;
-      this.buckets.set(key, fresh);
-      return true;
-    }
-    this.refill(slot, now);
-    const cells = this.cells;
-    if (cells[2 * slot]! + EPSILON < 1) return false;
-    cells[2 * slot]! -= 1;
+    if (slot !== undefined) return this.cells.take(slot, now);
+    const fresh = this.newSlot();
+    this.cells.start(fresh, now);
+    this.buckets.set(key, fresh);
     return true;
+  }
+
+  /**
+   * Takes on a client whose bucket was kept elsewhere (`from`'s slot), as the most recently seen:
+   * adopting clients least recent first builds the LRU order they were seen in.
+   */
+  adopt(key: string, from: ClientBuckets, fromSlot: number): void {
+    const slot = this.newSlot();
+    this.cells.copy(slot, from, fromSlot);
+    this.buckets.set(key, slot);
   }
 
   /** Whole seconds until this client has a token again, at least 1. */
   retryAfterSeconds(key: string): number {
     const slot = this.buckets.peek(key);
-    if (slot === undefined || this.ratePerMs <= 0) return 1;
-    this.refill(slot, this.clock());
-    const seconds = Math.ceil((1 - this.cells[2 * slot]!) / this.ratePerMs / 1000);
-    return Math.max(seconds, 1);
+    return slot === undefined ? 1 : this.cells.secondsUntilToken(slot, this.clock());
   }
 
   /** Applies new limits to every known client, keeping what each has left (clamped to the new burst). */
   reconfigure(opts: ClientLimitOptions): void {
     const now = this.clock();
-    for (const slot of this.buckets.values()) this.refill(slot, now);
-    this.ratePerMs = opts.rps / 1000;
-    this.capacity = Math.max(1, opts.burst);
-    const cells = this.cells;
-    for (const slot of this.buckets.values())
-      if (cells[2 * slot]! > this.capacity) cells[2 * slot] = this.capacity;
+    for (const slot of this.buckets.values()) this.cells.refill(slot, now);
+    this.cells.setLimits(opts.rps, opts.burst);
+    for (const slot of this.buckets.values()) this.cells.clamp(slot);
     if (opts.maxKeys !== this.buckets.max) this.resize(opts.maxKeys);
   }
 
@@ -106,22 +98,6 @@ export class ClientLimiter {
   }
 
   private newSlot(): number {
-    const free = this.freeSlots.pop();
-    if (free !== undefined) return free;
-    if (2 * this.slotsUsed === this.cells.length) {
-      const cells = new Float64Array(this.cells.length * 2);
-      cells.set(this.cells);
-      this.cells = cells;
-    }
-    return this.slotsUsed++;
-  }
-
-  private refill(slot: number, now: number): void {
-    const cells = this.cells;
-    const updatedAt = cells[2 * slot + 1]!;
-    if (now <= updatedAt) return;
-    const filled = cells[2 * slot]! + (now - updatedAt) * this.ratePerMs;
-    cells[2 * slot] = Math.min(filled, this.capacity);
-    cells[2 * slot + 1] = now;
+    return this.freeSlots.pop() ?? this.slotsUsed++;
   }
 }

@@ -10,10 +10,11 @@ import {
   F_REGION,
   FloodgateLine,
 } from './floodgate-line.js';
-import { InternedStrings } from './interned-strings.js';
+import { bytesHash, FIRST_TABLE_IDS, InternedStrings, NO_ID } from './interned-strings.js';
 import { IsoTimes } from './iso-times.js';
 import { JsonFieldScanner } from './json-fields.js';
 import { UNTAGGED } from './known-values.js';
+import type { ClientFields } from './replay-request.js';
 
 /**
  * One access line as replay reads it. Times are epoch milliseconds. The parser fills the same
@@ -78,7 +79,7 @@ export class AccessLineParser {
   private readonly own = new FloodgateLine();
   // Whether the last line was read by `own` (else by `scanner`).
   private ownLayout = false;
-  private readonly clients = new InternedStrings();
+  private readonly clients: InternedStrings;
   // Longest first, so the first one a target starts with is its route key; undefined: keep targets whole.
   private readonly prefixes: ReadonlyArray<{ run: ByteRun; key: string }> | undefined;
   private readonly chunk = new ChunkView();
@@ -96,8 +97,13 @@ export class AccessLineParser {
   // The whole second of the last plain time decoded (`YYYY-MM-DDTHH:MM:SS`); empty at first.
   private readonly times = new IsoTimes();
 
-  /** `routePrefixes`: every route prefix replay matches against; undefined, or one not ASCII, keeps targets whole. */
-  constructor(routePrefixes?: readonly string[]) {
+  /**
+   * `routePrefixes`: every route prefix replay matches against; undefined, or one not ASCII, keeps
+   * targets whole. `clients`: where client addresses get their ids, shared by the parsers of one
+   * run so that an id means the same client in every log.
+   */
+  constructor(routePrefixes?: readonly string[], clients = new InternedStrings()) {
+    this.clients = clients;
     const ascii = routePrefixes?.every((prefix) => Buffer.byteLength(prefix, 'utf8') === prefix.length);
     this.prefixes = ascii
       ? [...new Set(routePrefixes)]
@@ -147,18 +153,39 @@ export class AccessLineParser {
     return line;
   }
 
-  /** The last access line's `client`, when it has one. Read only when needed: most replays do not. */
+  /** The last access line's `client`, when it has one. */
   client(): string | undefined {
+    const fields: ClientFields = { client: undefined, clientId: NO_ID };
+    this.readClient(fields);
+    return fields.clientId === NO_ID ? fields.client : this.clients.value(fields.clientId);
+  }
+
+  /** The last access line's `client`, as ClientFields says. Read only when needed: most replays do not. */
+  readClient(into: ClientFields): void {
+    into.clientId = NO_ID;
     if (this.ownLayout) {
       const own = this.own;
       const [start, end] = [own.starts[F_CLIENT]!, own.ends[F_CLIENT]!];
-      if (own.high[F_CLIENT] === 1) return own.bytes.toString('utf8', start, end);
-      return this.clients.internHashed(own.bytes, start, end, own.clientHash);
+      if (own.high[F_CLIENT] === 1) into.client = own.bytes.toString('utf8', start, end);
+      else this.intern(into, own.bytes, start, end, own.clientHash);
+      return;
     }
     const s = this.scanner;
     const at = s.plainStringStart(CLIENT);
-    if (at < 0 || s.hasHighBytes(CLIENT)) return s.string(CLIENT);
-    return this.clients.intern(s.bytes, at, s.valueEnd(CLIENT) - 1);
+    if (at < 0 || s.hasHighBytes(CLIENT)) {
+      into.client = s.string(CLIENT);
+      return;
+    }
+    const end = s.valueEnd(CLIENT) - 1;
+    this.intern(into, s.bytes, at, end, bytesHash(s.bytes, at, end));
+  }
+
+  private intern(into: ClientFields, b: Buffer, start: number, end: number, hash: number): void {
+    const id = this.clients.idHashed(b, start, end, hash);
+    if (id !== NO_ID && id < FIRST_TABLE_IDS) {
+      into.clientId = id;
+      into.client = undefined;
+    } else into.client = id === NO_ID ? b.toString('latin1', start, end) : this.clients.value(id);
   }
 
   /** The last access line's whole request target. */

@@ -1,9 +1,10 @@
-import { ClientLimiter } from '../admission/client-limiter.js';
 import { priorityRank } from '../admission/priority.js';
 import type { GatewayConfig } from '../config/load.js';
 import { admissionLimits } from '../region-limits.js';
 import { type Route, RouteTable, upstreamPath } from '../routing/route-table.js';
 import type { AccessLine } from './access-line.js';
+import { ClientReplay } from './client-replay.js';
+import { NO_ID } from './interned-strings.js';
 import { RegionReplay, type ReplayShedReason } from './region-replay.js';
 import { type ReplayRequest, rankFor } from './replay-request.js';
 import { Timeline, VirtualClock } from './virtual-clock.js';
@@ -35,6 +36,7 @@ export class ConfigReplay {
   readonly label: string;
   private readonly config: GatewayConfig;
   private readonly perSecond: boolean;
+  private readonly addressOf: (id: number) => string;
   private readonly byName = new Map<string, number>();
   private readonly defaultRegion: number;
   private readonly routes: RouteTable;
@@ -49,7 +51,7 @@ export class ConfigReplay {
   private clock = new VirtualClock(0);
   private timeline: Timeline | undefined;
   private regions: RegionReplay[] = [];
-  private clientLimiter: ClientLimiter | undefined;
+  private clientLimiter: ClientReplay | undefined;
 
   constructor(options: {
     label: string;
@@ -57,12 +59,15 @@ export class ConfigReplay {
     /** Which of the replayed configs this is (its rank's place in ReplayRequest.ranks). */
     index: number;
     perSecond: boolean;
+    /** The address a client's id stands for (see ClientFields). */
+    addressOf: (id: number) => string;
   }) {
     const { config } = options;
     this.label = options.label;
     this.config = config;
     this.index = options.index;
     this.perSecond = options.perSecond;
+    this.addressOf = options.addressOf;
     for (const [index, name] of Object.keys(config.regions).entries()) this.byName.set(name, index);
     this.defaultRegion = this.byName.get(config.routing.default)!;
     this.routes = new RouteTable(config);
@@ -91,9 +96,10 @@ export class ConfigReplay {
     });
     const limit = config.clientLimit;
     if (limit?.key === 'ip')
-      this.clientLimiter = new ClientLimiter(
+      this.clientLimiter = new ClientReplay(
         { rps: limit.rps, burst: limit.burst, maxKeys: limit.maxKeys },
         this.clock.read,
+        this.addressOf,
       );
   }
 
@@ -139,8 +145,8 @@ export class ConfigReplay {
     const rank = rankFor(record, this.index);
     let clientRefused = false;
     if (this.clientLimiter !== undefined) {
-      if (record.client === undefined) this.withoutClient++;
-      else clientRefused = !this.clientLimiter.tryTake(record.client);
+      if (record.clientId === NO_ID && record.client === undefined) this.withoutClient++;
+      else clientRefused = !this.clientLimiter.tryTake(record);
     }
     if (clientRefused && this.enforce) {
       region.noteClientRefusal();

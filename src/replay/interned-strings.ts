@@ -1,7 +1,8 @@
 import { ChunkView } from './byte-words.js';
 
 /**
- * One string object per distinct short ASCII value (client addresses), looked up by its bytes.
+ * One string object and one id per distinct short ASCII value (client addresses), looked up by
+ * its bytes.
  *
  * Why: the client limiter keys an LRU's Map by the address. A string decoded afresh on every line
  * has to be hashed again and compared byte by byte with the key already in the Map; the same
@@ -12,10 +13,16 @@ import { ChunkView } from './byte-words.js';
  * bytes in one pool. Replay looks a client up for every line among everything else it keeps warm,
  * so the table is kept as small as its entries allow (it doubles at half full) and a lookup reads
  * one slot, one entry's place in the pool and the bytes there. A log with more distinct values
- * than the table holds simply starts it again: it is a cache, nothing depends on what it keeps.
+ * than the table holds simply starts it again. Ids are never reused: those of a table started
+ * again come after all the ones before, so an id always names one value, but a value may get a
+ * new one. Ids below FIRST_TABLE_IDS are the first table's, where each value has only one, and
+ * their values are kept for the whole run (at most FIRST_TABLE_IDS short strings).
  */
 
 const MAX_ENTRIES = 1 << 16;
+export const FIRST_TABLE_IDS = MAX_ENTRIES;
+/** The id of a value too long to be kept. */
+export const NO_ID = -1;
 const FIRST_SLOTS = 1 << 10;
 const MAX_BYTES = 64;
 
@@ -27,26 +34,38 @@ export class InternedStrings {
   private readonly places = new Int32Array(MAX_ENTRIES * 2);
   private readonly pool = new Uint8Array(MAX_ENTRIES * 16);
   private readonly poolView = new DataView(this.pool.buffer);
-  private readonly values: string[] = [];
+  private values: string[] = [];
+  private readonly firstValues = this.values;
   private readonly chunk = new ChunkView();
   private used = 0;
+  // The id of the table's first entry: a whole table's worth of ids per table before it.
+  private base = 0;
 
   /** The ASCII string `b[start, end)`, the same object for the same bytes. */
   intern(b: Buffer, start: number, end: number): string {
-    return this.internHashed(b, start, end, bytesHash(b, start, end));
+    const id = this.idHashed(b, start, end, bytesHash(b, start, end));
+    return id === NO_ID ? b.toString('latin1', start, end) : this.value(id);
   }
 
-  /** `intern`, for a caller that has already walked the bytes and worked out their `bytesHash`. */
-  internHashed(b: Buffer, start: number, end: number, hash: number): string {
+  /**
+   * The id of the ASCII string `b[start, end)`, NO_ID when it is too long to keep, for a caller
+   * that has already walked the bytes and worked out their `bytesHash`.
+   */
+  idHashed(b: Buffer, start: number, end: number, hash: number): number {
     const length = end - start;
-    if (length > MAX_BYTES) return b.toString('latin1', start, end);
+    if (length > MAX_BYTES) return NO_ID;
     const slots = this.slots;
     for (let slot = hash & this.mask; ; slot = (slot + 1) & this.mask) {
       const entry = slots[2 * slot + 1]! - 1;
       if (entry < 0) return this.add(slot, hash, b, start, end);
       if (slots[2 * slot] !== hash || this.places[2 * entry + 1] !== length) continue;
-      if (this.poolHolds(b, start, length, this.places[2 * entry]!)) return this.values[entry]!;
+      if (this.poolHolds(b, start, length, this.places[2 * entry]!)) return this.base + entry;
     }
+  }
+
+  /** The value an id stands for: an id of the first table, or of the current one. */
+  value(id: number): string {
+    return id < FIRST_TABLE_IDS ? this.firstValues[id]! : this.values[id - this.base]!;
   }
 
   /**
@@ -68,10 +87,10 @@ export class InternedStrings {
     return v.getInt32(start + last, true) === p.getInt32(at + last, true);
   }
 
-  private add(slot: number, hash: number, b: Buffer, start: number, end: number): string {
+  private add(slot: number, hash: number, b: Buffer, start: number, end: number): number {
     if (this.values.length === MAX_ENTRIES || this.used + (end - start) > this.pool.length) {
       this.clear();
-      return this.internHashed(b, start, end, hash);
+      return this.idHashed(b, start, end, hash);
     }
     const value = b.toString('latin1', start, end);
     const entry = this.values.length;
@@ -83,7 +102,7 @@ export class InternedStrings {
     this.slots[2 * slot] = hash;
     this.slots[2 * slot + 1] = entry + 1;
     if (2 * this.values.length > this.mask + 1) this.grow();
-    return value;
+    return this.base + entry;
   }
 
   /** Twice the slots, every entry placed again by its hash. */
@@ -103,9 +122,10 @@ export class InternedStrings {
   }
 
   private clear(): void {
+    this.base += MAX_ENTRIES;
     this.slots = new Int32Array(FIRST_SLOTS * 2);
     this.mask = FIRST_SLOTS - 1;
-    this.values.length = 0;
+    this.values = [];
     this.used = 0;
   }
 }

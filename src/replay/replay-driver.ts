@@ -4,6 +4,7 @@ import type { Route } from '../routing/route-table.js';
 import { type AccessLine, AccessLineParser } from './access-line.js';
 import { type ConfigOutcome, ConfigReplay } from './config-replay.js';
 import { DurationEstimates } from './duration-estimates.js';
+import { InternedStrings } from './interned-strings.js';
 import { checkLogsReadable, LineReader, type LineSink, openLog } from './log-input.js';
 import { ReorderBuffer } from './reorder-buffer.js';
 import { emptyRequest, type ReplayRequest } from './replay-request.js';
@@ -64,7 +65,7 @@ export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
   const sources: Source[] = plan.logs.map((log) => {
     const source: Source = {
       reader: new LineReader(log, openLog(log, plan.stdin)),
-      parser: new AccessLineParser(prefixes),
+      parser: new AccessLineParser(prefixes, run.clients),
       readThrough: Number.NEGATIVE_INFINITY,
       shapes: [],
       sink: (bytes, start, end) => run.line(source, bytes, start, end),
@@ -84,6 +85,8 @@ export async function runReplay(plan: ReplayPlan): Promise<ReplayOutcome> {
 
 class ReplayRun {
   skipped = 0;
+  /** Every log's client addresses, so that an id stands for the same one in all of them. */
+  readonly clients = new InternedStrings();
   private badInput = 0;
   private seq = 0;
   private firstArrival = Number.NaN;
@@ -96,10 +99,12 @@ class ReplayRun {
   private readonly replays: ConfigReplay[];
   private readonly keepClients: boolean;
   private readonly offer = (record: ReplayRequest) => this.replay(record);
+  private readonly addressOf = (id: number) => this.clients.value(id);
 
   constructor(plan: ReplayPlan) {
     this.replays = plan.configs.map(
-      ({ label, config }, index) => new ConfigReplay({ label, config, index, perSecond: plan.perSecond }),
+      ({ label, config }, index) =>
+        new ConfigReplay({ label, config, index, perSecond: plan.perSecond, addressOf: this.addressOf }),
     );
     this.keepClients = this.replays.some((replay) => replay.readsClients);
     // Answers normally end within the upstream timeout; longer ones (a slow stream) are seen and widen it.
@@ -142,7 +147,7 @@ class ReplayRun {
     request.durationMs = durationMs;
     request.home = line.home;
     request.ranks = ranks;
-    request.client = this.keepClients ? source.parser.client() : undefined;
+    if (this.keepClients) source.parser.readClient(request);
     request.route = route;
     request.seq = this.seq++;
     this.buffer.push(request);

@@ -1,9 +1,23 @@
+import { NO_ID } from './interned-strings.js';
+
 /**
  * One request as replay keeps it between reading its line and offering it: only numbers and the
  * few strings replay needs, none of them a slice of the log's text (a slice would keep the whole
  * chunk it came from in memory for as long as the request waits to be replayed).
  */
-export interface ReplayRequest {
+/**
+ * A request's logged client address, kept only when some config limits clients by ip: most often
+ * as its id among the run's clients (an id of the first intern table, which stands for one address
+ * for the whole run, see interned-strings.ts), else as text.
+ */
+export interface ClientFields {
+  /** The address when it has no such id; undefined when it has one, or has no address. */
+  client: string | undefined;
+  /** NO_ID when the address is given as text, or there is none. */
+  clientId: number;
+}
+
+export interface ReplayRequest extends ClientFields {
   /** Epoch ms: `time - durationMs`. */
   arrival: number;
   /** Epoch ms: `time`, when the answer ended. */
@@ -16,8 +30,6 @@ export interface ReplayRequest {
   home: string;
   /** The priority rank each replayed config gives it, two bits per config (config i at bits 2i, 2i+1). */
   ranks: number;
-  /** The logged client address, kept only when some config limits clients by ip. */
-  client: string | undefined;
   /** Its route in the first config, for duration estimates. */
   route: number;
   /** Read order, so requests that arrived in the same millisecond keep the order they were logged in. */
@@ -26,7 +38,17 @@ export interface ReplayRequest {
 
 /** A request to fill in: replay keeps one per place a request passes through, not one per request. */
 export function emptyRequest(): ReplayRequest {
-  return { arrival: 0, end: 0, durationMs: 0, home: '', ranks: 0, client: undefined, route: 0, seq: 0 };
+  return {
+    arrival: 0,
+    end: 0,
+    durationMs: 0,
+    home: '',
+    ranks: 0,
+    client: undefined,
+    clientId: NO_ID,
+    route: 0,
+    seq: 0,
+  };
 }
 
 /** The rank config `index` gives the request. */

@@ -19,6 +19,7 @@ export class RequestRows {
   private durationMs = new Float64Array(FIRST_ROWS);
   private ranks = new Int32Array(FIRST_ROWS);
   private route = new Int32Array(FIRST_ROWS);
+  private clientId = new Int32Array(FIRST_ROWS);
   private readonly home: string[] = [];
   private readonly client: Array<string | undefined> = [];
   // Rows let out, to be reused; rows at and above `used` have never been handed out.
@@ -44,6 +45,7 @@ export class RequestRows {
     this.route[row] = request.route;
     this.home[row] = request.home;
     this.client[row] = request.client;
+    this.clientId[row] = request.clientId;
     return row;
   }
 
@@ -61,6 +63,7 @@ export class RequestRows {
     view.route = this.route[row]!;
     view.home = this.home[row]!;
     view.client = this.client[row];
+    view.clientId = this.clientId[row]!;
     this.client[row] = undefined;
     this.free[this.freeCount++] = row;
     return view;
@@ -81,6 +84,7 @@ export class RequestRows {
     this.durationMs = grown(this.durationMs, new Float64Array(size));
     this.ranks = grown(this.ranks, new Int32Array(size));
     this.route = grown(this.route, new Int32Array(size));
+    this.clientId = grown(this.clientId, new Int32Array(size));
     this.free = grown(this.free, new Int32Array(size));
   }
 }

@@ -64,6 +64,29 @@ describe('reading logs', () => {
     expect(await replayFiles([first, second])).toEqual(summarize(together, together.configs[0]!));
   });
 
+  // Each log's first client is a different address: the logs' clients are told apart by address
+  // however they were numbered as each log was read.
+  it('keeps the clients of several logs apart under client limits', async () => {
+    const limited = {
+      regions: { 'us-east': { capacity: { rps: 1000, burst: 1000, maxConcurrent: 100 } } },
+      clientLimit: { key: 'ip', rps: 1, burst: 2 },
+    };
+    const byClient = (client: string, at: number) => requests(4, { at, durationMs: 1, client }, 10);
+    const traffic = [...byClient('10.0.0.1', 0), ...byClient('10.0.0.2', 5)];
+    const first = join(dir, 'clients-1.log');
+    const second = join(dir, 'clients-2.log');
+    await writeFile(first, accessLog(traffic.slice(0, 4)));
+    await writeFile(second, accessLog(traffic.slice(4)));
+    const outcome = await runReplay({
+      configs: [{ label: 'c', config: replayConfig(limited) }],
+      logs: [first, second],
+      perSecond: false,
+    });
+    const east = summarize(outcome, outcome.configs[0]!).regions['us-east']!;
+    expect(east.shed).toEqual({ 'client-rate': 4 });
+    expect(east.admitted).toBe(4);
+  });
+
   // Other lines are skipped and counted: events, blank-free junk, CRLF endings are fine, a last line without newline counts.
   it('skips and counts other lines', async () => {
     const text = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InternedStrings } from '../../src/replay/interned-strings.js';
+import { bytesHash, FIRST_TABLE_IDS, InternedStrings, NO_ID } from '../../src/replay/interned-strings.js';
 
 describe('InternedStrings', () => {
   it('gives the same string object for the same bytes, wherever they lie', () => {
@@ -34,9 +34,33 @@ describe('InternedStrings', () => {
       for (const round of [0, 1]) {
         for (const value of values) {
           const bytes = Buffer.from(`"${value}"`, 'latin1');
-          expect(strings.internHashed(bytes, 1, 1 + length, 7), `${value} round ${round}`).toBe(value);
+          expect(strings.value(strings.idHashed(bytes, 1, 1 + length, 7)), `${value} round ${round}`).toBe(
+            value,
+          );
         }
       }
     }
   });
+
+  // Replay finds a client's bucket by its id, so an id may never stand for two values.
+  it('never gives one id to two values, and keeps the first table ids values past a restart', () => {
+    const strings = new InternedStrings();
+    const owner = new Map<number, string>();
+    const firstIds = new Map<string, number>();
+    for (let i = 0; i < 150_000; i++) {
+      const value = `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`;
+      const bytes = Buffer.from(value);
+      const id = strings.idHashed(bytes, 0, bytes.length, bytesHash(bytes, 0, bytes.length));
+      if (owner.has(id) && owner.get(id) !== value)
+        throw new Error(`id ${id}: ${owner.get(id)} and ${value}`);
+      owner.set(id, value);
+      if (id < FIRST_TABLE_IDS) firstIds.set(value, id);
+    }
+    expect([...owner.keys()].some((id) => id >= FIRST_TABLE_IDS)).toBe(true);
+    expect(firstIds.size).toBe(FIRST_TABLE_IDS);
+    const changed = [...firstIds].filter(([value, id]) => strings.value(id) !== value);
+    expect(changed).toEqual([]);
+    const long = Buffer.from('a'.repeat(100));
+    expect(strings.idHashed(long, 0, 100, bytesHash(long, 0, 100))).toBe(NO_ID);
+  }, 30_000);
 });

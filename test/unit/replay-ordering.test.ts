@@ -11,6 +11,7 @@ function record(arrival: number, durationMs: number, seq: number): ReplayRequest
     home: 'a',
     ranks: 0,
     client: undefined,
+    clientId: -1,
     route: 0,
     seq,
   };
