@@ -87,6 +87,41 @@ describe('reading logs', () => {
     expect(east.admitted).toBe(4);
   });
 
+  // The first region each log names is a different one: regions are told apart across logs too.
+  it('keeps the regions of several logs apart', async () => {
+    const regions = {
+      regions: {
+        'us-east': { capacity: { rps: 2, burst: 4, maxConcurrent: 3 } },
+        'eu-west': { capacity: { rps: 1, burst: 2, maxConcurrent: 3 } },
+      },
+    };
+    // With a priority, a client and bytes, the lines are in Floodgate's own layout, whose reader
+    // numbers regions as it meets them.
+    const east = requests(
+      10,
+      { at: 0, durationMs: 1, region: 'us-east', client: '10.0.0.1', priority: 'normal' },
+      10,
+    );
+    const west = requests(
+      10,
+      { at: 5, durationMs: 1, region: 'eu-west', client: '10.0.0.2', priority: 'normal' },
+      10,
+    );
+    const [first, second] = [join(dir, 'east.log'), join(dir, 'west.log')];
+    const ownLayout = (specs: RequestSpec[]) => accessLog(specs).replaceAll('}\n', ',"bytes":2}\n');
+    await writeFile(first, ownLayout(east));
+    await writeFile(second, ownLayout(west));
+    const outcome = await runReplay({
+      configs: [{ label: 'c', config: replayConfig(regions) }],
+      logs: [first, second],
+      perSecond: false,
+    });
+    const byRegion = summarize(outcome, outcome.configs[0]!).regions;
+    const together = await replayText(accessLog([...east, ...west]), [regions]);
+    expect(byRegion).toEqual(summarize(together, together.configs[0]!).regions);
+    expect(byRegion['us-east']!.admitted).not.toBe(byRegion['eu-west']!.admitted);
+  });
+
   // Other lines are skipped and counted: events, blank-free junk, CRLF endings are fine, a last line without newline counts.
   it('skips and counts other lines', async () => {
     const text = [
