@@ -20,8 +20,9 @@ export interface ClientLimitOptions {
 
 export class ClientLimiter {
   private readonly clock: Clock;
-  private buckets: LRUCache<string, number>;
-  private readonly cells: ClientBuckets;
+  // Each key's slot of `buckets`.
+  private slots: LRUCache<string, number>;
+  private readonly buckets: ClientBuckets;
   private readonly freeSlots: number[] = [];
   private slotsUsed = 0;
   private readonly release = (slot: number) => {
@@ -30,17 +31,12 @@ export class ClientLimiter {
 
   constructor(opts: ClientLimitOptions, clock: Clock) {
     this.clock = clock;
-    this.cells = new ClientBuckets(opts.rps, opts.burst);
-    this.buckets = this.lru(opts.maxKeys);
+    this.buckets = new ClientBuckets(opts.rps, opts.burst);
+    this.slots = this.lru(opts.maxKeys);
   }
 
   get size(): number {
-    return this.buckets.size;
-  }
-
-  /** The most keys it holds. */
-  get maxKeys(): number {
-    return this.buckets.max;
+    return this.slots.size;
   }
 
   /** Slots ever handed out: what memory the buckets take, bounded by the most keys held plus one. */
@@ -51,11 +47,11 @@ export class ClientLimiter {
   /** Takes one token from this client's bucket; false when the client is over its limit. */
   tryTake(key: string): boolean {
     const now = this.clock();
-    const slot = this.buckets.get(key);
-    if (slot !== undefined) return this.cells.take(slot, now);
+    const slot = this.slots.get(key);
+    if (slot !== undefined) return this.buckets.take(slot, now);
     const fresh = this.newSlot();
-    this.cells.start(fresh, now);
-    this.buckets.set(key, fresh);
+    this.buckets.start(fresh, now);
+    this.slots.set(key, fresh);
     return true;
   }
 
@@ -65,23 +61,23 @@ export class ClientLimiter {
    */
   adopt(key: string, from: ClientBuckets, fromSlot: number): void {
     const slot = this.newSlot();
-    this.cells.copy(slot, from, fromSlot);
-    this.buckets.set(key, slot);
+    this.buckets.copy(slot, from, fromSlot);
+    this.slots.set(key, slot);
   }
 
   /** Whole seconds until this client has a token again, at least 1. */
   retryAfterSeconds(key: string): number {
-    const slot = this.buckets.peek(key);
-    return slot === undefined ? 1 : this.cells.secondsUntilToken(slot, this.clock());
+    const slot = this.slots.peek(key);
+    return slot === undefined ? 1 : this.buckets.secondsUntilToken(slot, this.clock());
   }
 
   /** Applies new limits to every known client, keeping what each has left (clamped to the new burst). */
   reconfigure(opts: ClientLimitOptions): void {
     const now = this.clock();
-    for (const slot of this.buckets.values()) this.cells.refill(slot, now);
-    this.cells.setLimits(opts.rps, opts.burst);
-    for (const slot of this.buckets.values()) this.cells.clamp(slot);
-    if (opts.maxKeys !== this.buckets.max) this.resize(opts.maxKeys);
+    for (const slot of this.slots.values()) this.buckets.refill(slot, now);
+    this.buckets.setLimits(opts.rps, opts.burst);
+    for (const slot of this.slots.values()) this.buckets.clamp(slot);
+    if (opts.maxKeys !== this.slots.max) this.resize(opts.maxKeys);
   }
 
   private lru(maxKeys: number): LRUCache<string, number> {
@@ -91,10 +87,10 @@ export class ClientLimiter {
   private resize(maxKeys: number): void {
     const resized = this.lru(maxKeys);
     // entries() runs most recent first; inserting oldest first keeps the same recency order.
-    const entries = [...this.buckets.entries()];
+    const entries = [...this.slots.entries()];
     for (const [, slot] of entries.slice(maxKeys)) this.freeSlots.push(slot);
     for (const [key, slot] of entries.slice(0, maxKeys).reverse()) resized.set(key, slot);
-    this.buckets = resized;
+    this.slots = resized;
   }
 
   private newSlot(): number {
