@@ -59,7 +59,7 @@ export class Gateway implements ForwardListener {
     const ctx = new RequestContext(this.runtime, req, res, req.socket, this.clock);
     const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);
-    if (ctx.maxForwards === 0) return this.answerHere(ctx);
+    if (ctx.maxForwards === 0 || ctx.path === '*') return this.answerHere(ctx);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.whenRefused(ctx, permit);
     this.send(ctx, permit);
@@ -225,7 +225,7 @@ export class Gateway implements ForwardListener {
     this.record(ctx, spec.shed === undefined ? 'error' : 'shed');
   }
 
-  /** The request may go no further (RFC 9110 §7.6.2): the gateway answers as its final recipient. */
+  /** The request may go no further (RFC 9110 §7.6.2), or is `OPTIONS *`: the gateway answers as its final recipient. */
   private answerHere(ctx: RequestContext): void {
     ctx.bytes = answerAsFinalRecipient(ctx);
     ctx.status = 200;
