@@ -82,6 +82,15 @@ export class Gateway implements ForwardListener {
     this.send(ctx, permit);
   };
 
+  /**
+   * An HTTP/1.1 CONNECT, answered on its socket (the public server's `connect` listener,
+   * http/upgrades.ts, has listed it for shutdown). Classification refuses every CONNECT.
+   */
+  readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
+    this.refuse(ctx, classify(ctx) ?? 'method-not-implemented');
+  };
+
   /** Acts on how a trip upstream (or a tunnel's handshake) ended. */
   forwarded(ctx: RequestContext, result: ForwardResult): void {
     switch (result) {

@@ -8,7 +8,7 @@ import { type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
 import { createPublicServer, type PublicListener } from './http/public-server.js';
-import { upgradeListener } from './http/upgrades.js';
+import { connectListener, upgradeListener } from './http/upgrades.js';
 import { drainPublicPort } from './lifecycle/drain.js';
 import { flushOnFatal, forgetOnFatal } from './observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
@@ -131,6 +131,14 @@ class GatewayProcess implements RunningGateway {
         listener: this.publicPort,
         track: (socket) => tunnels.track(socket),
         tunnel: this.gateway.handleUpgrade,
+      }),
+    );
+    this.publicPort.server.on(
+      'connect',
+      connectListener({
+        track: (socket) => tunnels.track(socket),
+        refuse: this.gateway.handleConnect,
+        request: this.gateway.handleRequest,
       }),
     );
   }

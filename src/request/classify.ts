@@ -22,6 +22,8 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   const headers = req.headers;
   ctx.requestId = requestIdFor(headers['x-request-id']);
   ctx.client = clientAddress(req.socket.remoteAddress ?? '', headers['x-forwarded-for'], runtime.trusted);
+  // Before the target, whose authority-form would otherwise be refused as malformed.
+  if (req.method === 'CONNECT') return 'method-not-implemented';
   const hops = headers['max-forwards'];
   ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
   // `OPTIONS *` (RFC 9112 §3.2.4) asks about the server itself, which to its client the gateway

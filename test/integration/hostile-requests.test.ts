@@ -177,13 +177,14 @@ describe('hostile requests over a raw socket', () => {
     expect(answer.text).not.toContain('marker');
   });
 
-  // CONNECT has no handler on a proxy that is not a tunnel: the socket is closed without an answer.
-  it('closes an authority-form CONNECT without forwarding it', async () => {
+  // The gateway is no tunnel (RFC 9110 §9.3.6): CONNECT is refused; request-targets.test.ts has the details.
+  it('refuses an authority-form CONNECT with 501 without forwarding it', async () => {
     const before = upstream.requests.length;
     const answer = await converse(port, [
       'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n',
     ]);
-    expect(answer).toMatchObject({ text: '', ended: 'closed' });
+    expect(statusOf(answer.text)).toBe(501);
+    expect(answer.ended).toBe('closed');
     expect(upstream.requests.length).toBe(before);
   });
 
