@@ -42,6 +42,8 @@ import type { WebSocketTunnels } from './upstream/websocket.js';
 export class Gateway implements ForwardListener {
   runtime: Runtime;
   private readonly access: AccessLog;
+  /** Set once a shutdown's grace period has run out and its connections are being cut. */
+  private cutting = false;
 
   constructor(
     runtime: Runtime,
@@ -250,8 +252,25 @@ export class Gateway implements ForwardListener {
     return Math.max(minimum, Math.ceil(region.config.breaker.resetTimeoutMs / 1000));
   }
 
+  /**
+   * From now on a request whose client seems to leave was cut by the shutdown (lifecycle/drain.ts):
+   * the drain destroys the connections, and the request path sees only their closing.
+   */
+  readonly cutByShutdown = (): void => {
+    this.cutting = true;
+  };
+
+  /** A request the shutdown cut is the gateway's error; its status is what the client got, 0 for nothing. */
+  private cutAtShutdown(ctx: RequestContext): Outcome {
+    ctx.reason = 'shutdown';
+    const res = ctx.res;
+    ctx.status = res?.headersSent ? res.statusCode : 0;
+    return 'error';
+  }
+
   /** The last step of every request: outcome counters and one access line. */
-  private record(ctx: RequestContext, outcome: Outcome): void {
+  private record(ctx: RequestContext, ended: Outcome): void {
+    const outcome = this.cutting && ctx.reason === 'client-closed' ? this.cutAtShutdown(ctx) : ended;
     const elapsedMs = this.clock() - ctx.startedAt;
     const metrics = ctx.region.metrics;
     metrics.requestDone(outcome, elapsedMs / 1000);

@@ -195,7 +195,12 @@ class GatewayProcess implements RunningGateway {
     this.reloader.close();
     const { shutdownGraceMs: graceMs, drainDelayMs: delayMs } = this.gateway.runtime.config;
     logEvent(logger, 'shutdown-began', { graceMs, delayMs });
-    await drainPublicPort(this.publicPort, { delayMs, graceMs, cutTunnels: () => this.tunnels.closeAll() });
+    await drainPublicPort(this.publicPort, {
+      delayMs,
+      graceMs,
+      beforeCut: this.gateway.cutByShutdown,
+      cutTunnels: () => this.tunnels.closeAll(),
+    });
     await this.closeResources();
     logEvent(logger, 'shutdown-complete', {});
     await flushLogger(logger);
