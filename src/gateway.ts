@@ -42,6 +42,8 @@ import type { WebSocketTunnels } from './upstream/websocket.js';
 export class Gateway implements ForwardListener {
   runtime: Runtime;
   private readonly access: AccessLog;
+  /** Set once a shutdown's grace period has run out and its connections are being cut. */
+  private cutting = false;
 
   constructor(
     runtime: Runtime,
@@ -59,7 +61,7 @@ export class Gateway implements ForwardListener {
     const ctx = new RequestContext(this.runtime, req, res, req.socket, this.clock);
     const problem = classify(ctx);
     if (problem !== undefined) return this.refuse(ctx, problem);
-    if (ctx.maxForwards === 0) return this.answerHere(ctx);
+    if (ctx.maxForwards === 0 || ctx.path === '*') return this.answerHere(ctx);
     const permit = admit(ctx, this.logger);
     if (typeof permit === 'string') return this.whenRefused(ctx, permit);
     this.send(ctx, permit);
@@ -80,6 +82,15 @@ export class Gateway implements ForwardListener {
     // at the refill pace, not in one instant.
     ctx.upgradeHead = head;
     this.send(ctx, permit);
+  };
+
+  /**
+   * An HTTP/1.1 CONNECT, answered on its socket (the public server's `connect` listener,
+   * http/upgrades.ts, has listed it for shutdown). Classification refuses every CONNECT.
+   */
+  readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const ctx = new RequestContext(this.runtime, req, undefined, socket, this.clock);
+    this.refuse(ctx, classify(ctx) ?? 'method-not-implemented');
   };
 
   /** Acts on how a trip upstream (or a tunnel's handshake) ended. */
@@ -225,7 +236,7 @@ export class Gateway implements ForwardListener {
     this.record(ctx, spec.shed === undefined ? 'error' : 'shed');
   }
 
-  /** The request may go no further (RFC 9110 §7.6.2): the gateway answers as its final recipient. */
+  /** The request may go no further (RFC 9110 §7.6.2), or is `OPTIONS *`: the gateway answers as its final recipient. */
   private answerHere(ctx: RequestContext): void {
     ctx.bytes = answerAsFinalRecipient(ctx);
     ctx.status = 200;
@@ -241,8 +252,25 @@ export class Gateway implements ForwardListener {
     return Math.max(minimum, Math.ceil(region.config.breaker.resetTimeoutMs / 1000));
   }
 
+  /**
+   * From now on a request whose client seems to leave was cut by the shutdown (lifecycle/drain.ts):
+   * the drain destroys the connections, and the request path sees only their closing.
+   */
+  readonly cutByShutdown = (): void => {
+    this.cutting = true;
+  };
+
+  /** A request the shutdown cut is the gateway's error; its status is what the client got, 0 for nothing. */
+  private cutAtShutdown(ctx: RequestContext): Outcome {
+    ctx.reason = 'shutdown';
+    const res = ctx.res;
+    ctx.status = res?.headersSent ? res.statusCode : 0;
+    return 'error';
+  }
+
   /** The last step of every request: outcome counters and one access line. */
-  private record(ctx: RequestContext, outcome: Outcome): void {
+  private record(ctx: RequestContext, ended: Outcome): void {
+    const outcome = this.cutting && ctx.reason === 'client-closed' ? this.cutAtShutdown(ctx) : ended;
     const elapsedMs = this.clock() - ctx.startedAt;
     const metrics = ctx.region.metrics;
     metrics.requestDone(outcome, elapsedMs / 1000);

@@ -8,7 +8,7 @@ import { type GatewayConfig, loadConfigFile } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { httpUrl, listen } from './http/listen.js';
 import { createPublicServer, type PublicListener } from './http/public-server.js';
-import { upgradeListener } from './http/upgrades.js';
+import { connectListener, upgradeListener } from './http/upgrades.js';
 import { drainPublicPort } from './lifecycle/drain.js';
 import { flushOnFatal, forgetOnFatal } from './observability/fatal.js';
 import { createLogger, flushLogger, logEvent } from './observability/logger.js';
@@ -133,6 +133,14 @@ class GatewayProcess implements RunningGateway {
         tunnel: this.gateway.handleUpgrade,
       }),
     );
+    this.publicPort.server.on(
+      'connect',
+      connectListener({
+        track: (socket) => tunnels.track(socket),
+        refuse: this.gateway.handleConnect,
+        request: this.gateway.handleRequest,
+      }),
+    );
   }
 
   get publicUrl(): string {
@@ -187,7 +195,12 @@ class GatewayProcess implements RunningGateway {
     this.reloader.close();
     const { shutdownGraceMs: graceMs, drainDelayMs: delayMs } = this.gateway.runtime.config;
     logEvent(logger, 'shutdown-began', { graceMs, delayMs });
-    await drainPublicPort(this.publicPort, { delayMs, graceMs, cutTunnels: () => this.tunnels.closeAll() });
+    await drainPublicPort(this.publicPort, {
+      delayMs,
+      graceMs,
+      beforeCut: this.gateway.cutByShutdown,
+      cutTunnels: () => this.tunnels.closeAll(),
+    });
     await this.closeResources();
     logEvent(logger, 'shutdown-complete', {});
     await flushLogger(logger);

@@ -169,6 +169,10 @@ function describeIssue(file: string, issue: z.core.$ZodIssue, input: unknown): s
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${file}: ${keyPath([...issue.path, key])}: unknown key`);
   }
+  // zod's own message for a refused map key is "Invalid key in record"; the key's schema says why.
+  if (issue.code === 'invalid_key') {
+    return issue.issues.map((inner) => `${file}: ${keyPath(issue.path)}: ${inner.message}`);
+  }
   const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
   return [`${file}: ${keyPath(issue.path)}: ${missing ? 'is required' : issue.message}`];
 }

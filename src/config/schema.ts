@@ -56,9 +56,13 @@ const cidr = z
   .string({ error: 'must be an address or CIDR' })
   .regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be an address or CIDR, e.g. 10.0.0.0/8');
 
+// Said in full: as a key of `regions`, this message is all the operator is told about the name.
 const regionName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be letters, digits, ".", "_" or "-"');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'invalid region name: must start with a letter or digit, then only letters, digits, ".", "_" or "-"',
+  );
 
 const filePath = () => z.string({ error: 'must be a file path' }).min(1, 'must not be empty');
 

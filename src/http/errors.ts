@@ -26,6 +26,7 @@ export type Refusal =
   | 'expectation-failed'
   | 'version-not-supported'
   | 'not-implemented'
+  | 'method-not-implemented'
   | 'headers-too-large'
   | 'headers-timeout'
   | 'request-timeout';
@@ -85,6 +86,14 @@ export const REFUSALS: Record<Refusal, RefusalSpec> = {
     error: 'transfer coding not implemented',
     retryAfter: false,
     badRequest: 'bad-framing',
+  },
+  // CONNECT: the gateway is no tunnel (RFC 9110 §9.3.6). Counted as a method refusal, like a method
+  // llhttp does not know, so probes for an open proxy show on the dashboard.
+  'method-not-implemented': {
+    status: 501,
+    error: 'method not implemented',
+    retryAfter: false,
+    badRequest: 'method',
   },
   'headers-too-large': {
     status: 431,

@@ -10,6 +10,10 @@ const DIGITS = /^\d+$/;
 // Far more hops than any path has, and exact as a double: a longer count is passed on as this.
 const MOST_HOPS = 1e15;
 
+// What `OPTIONS *` is told the server allows: the standard methods the gateway passes on (RFC 9110
+// §9.3; CONNECT is refused 501). Whether a given resource takes one is for its upstream to say.
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE';
+
 // A reflected TRACE must leave out fields likely to carry secrets (RFC 9110 §9.3.8): credentials
 // and cookies would otherwise be readable by script that cannot read them directly.
 const NOT_REFLECTED = new Set(['authorization', 'proxy-authorization', 'cookie']);
@@ -27,8 +31,9 @@ export function maxForwardsOf(method: string | undefined, value: string | undefi
 }
 
 /**
- * Answers a request whose hop count ran out here: OPTIONS with an empty 200, TRACE with the request
- * it received as `message/http`. Returns the body's size in bytes.
+ * Answers a request whose hop count ran out here, or `OPTIONS *`: OPTIONS with an empty 200 (with
+ * `allow` for `*`, which asks about the server), TRACE with the request it received as
+ * `message/http`. Returns the body's size in bytes.
  */
 export function answerAsFinalRecipient(ctx: RequestContext): number {
   const { req, res } = ctx;
@@ -36,6 +41,7 @@ export function answerAsFinalRecipient(ctx: RequestContext): number {
   const size = Buffer.byteLength(body);
   const headers = ['content-length', String(size)];
   if (body !== '') headers.push('content-type', 'message/http');
+  if (ctx.path === '*') headers.push('allow', ALLOWED_METHODS);
   headers.push('x-floodgate-region', ctx.home.name, 'x-request-id', ctx.requestId);
   writeHeadList(res!, 200, headers);
   res!.end(body);

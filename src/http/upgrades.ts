@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import { type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { PublicListener, ServedSocket } from './public-server.js';
+import type { PublicListener, RequestHandler, ServedSocket } from './public-server.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -50,6 +52,37 @@ export function upgradeListener(routes: UpgradeRoutes): UpgradeHandler {
       // state never clears: it would cut the next answer once keepAliveTimeoutMs had passed.
       served.setTimeout(0);
       listener.server.emit(newConnection, socket);
+    });
+  };
+}
+
+export interface ConnectRoutes {
+  /** As for upgrades: lists the socket for shutdown to cut, false when shutdown already has. */
+  track(socket: Duplex): boolean;
+  /** Refuses an HTTP/1.1 CONNECT on its socket. */
+  refuse(req: IncomingMessage, socket: Duplex): void;
+  /** The request listener, which refuses an HTTP/2 CONNECT stream like any other bad request. */
+  request: RequestHandler;
+}
+
+/**
+ * The public server's `connect` listener. The gateway is no tunnel, so CONNECT is refused with 501
+ * (RFC 9110 §9.3.6), routed, counted and logged like the gateway's other refusals. Without a
+ * listener Node closes an HTTP/1.1 CONNECT's socket without a word and answers an HTTP/2 one with
+ * a bare 405. The TLS server emits both on this event: HTTP/1.1 with the socket, detached from its
+ * parser (so the connection ends after the answer), HTTP/2 with a stream's request and response.
+ */
+export function connectListener(routes: ConnectRoutes) {
+  return (req: IncomingMessage | Http2ServerRequest, second: Duplex | Http2ServerResponse): void => {
+    if (second instanceof Http2ServerResponse) return routes.request(req, second);
+    const socket = second as ServedSocket;
+    if (!routes.track(socket)) return;
+    socket.on('error', destroySocket);
+    // Pipelined behind an answer still going out, the refusal would be written into its body.
+    afterEarlierAnswers(socket, () => {
+      routes.refuse(req as IncomingMessage, socket);
+      // Node's HTTP sockets allow half-open: a client that never ends its side would keep this one.
+      (socket as Socket).destroySoon();
     });
   };
 }

@@ -5,6 +5,11 @@ export interface DrainOptions {
   delayMs: number;
   /** How long requests in flight may then take (`shutdownGraceMs`). */
   graceMs: number;
+  /**
+   * Told just before what outlived the grace period is cut: the requests it ends are then logged
+   * as cut by the shutdown, not as left by their clients, whose connections close the same way.
+   */
+  beforeCut(): void;
   /** Cuts what outlives the grace period beside the listener's connections (WebSocket tunnels). */
   cutTunnels(): void;
   /** Timers, injectable so the sequence can be tested on a fake clock. */
@@ -42,6 +47,7 @@ export async function drainPublicPort(listener: Drainable, options: DrainOptions
   const sweep = timers.every(IDLE_SWEEP_MS, () => listener.closeIdleConnections());
   await Promise.race([closed, timers.wait(options.graceMs)]);
   sweep.stop();
+  options.beforeCut();
   listener.destroyAllConnections();
   options.cutTunnels();
   await closed;

@@ -22,11 +22,13 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   const headers = req.headers;
   ctx.requestId = requestIdFor(headers['x-request-id']);
   ctx.client = clientAddress(req.socket.remoteAddress ?? '', headers['x-forwarded-for'], runtime.trusted);
+  // Before the target, whose authority-form would otherwise be refused as malformed.
+  if (req.method === 'CONNECT') return 'method-not-implemented';
   const hops = headers['max-forwards'];
   ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
-  // `OPTIONS *` asks about the server itself: the gateway answers it when it may go no further,
-  // and has no upstream path to send it on otherwise.
-  const path = req.url === '*' && ctx.maxForwards === 0 ? '*' : upstreamPath(req.url ?? '');
+  // `OPTIONS *` (RFC 9112 §3.2.4) asks about the server itself, which to its client the gateway
+  // is; undici sends only paths starting with `/`, so it could not be passed on as asked anyway.
+  const path = req.url === '*' && req.method === 'OPTIONS' ? '*' : upstreamPath(req.url ?? '');
   if (path === undefined) return 'bad-request';
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);

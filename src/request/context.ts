@@ -39,9 +39,10 @@ export class RequestContext {
   region: Region;
   /**
    * Why the request was refused or forwarding failed (an access-line field); `upstream-5xx` when a
-   * kept copy answers in place of an upstream's 5xx, `client-closed` when the client left first.
+   * kept copy answers in place of an upstream's 5xx, `client-closed` when the client left first,
+   * `shutdown` when the end of a shutdown's grace period cut it.
    */
-  reason: Refusal | 'upstream-5xx' | 'client-closed' | undefined = undefined;
+  reason: Refusal | 'upstream-5xx' | 'client-closed' | 'shutdown' | undefined = undefined;
   /** The origin that answered, when one did. */
   upstream: string | undefined = undefined;
   /** Seconds for `retry-after` when a step already knows them (a client over its own limit). */

@@ -42,9 +42,14 @@ export class RouteTable {
 /**
  * Turns the request target into the path sent upstream. Origin-form passes through as it is;
  * absolute-form (`http://host/p`) keeps only its path and query, so a client can never choose the
- * upstream origin. Anything else (`*`, authority-form) is refused with undefined.
+ * upstream origin. Anything else (`*`, authority-form, a target with a fragment) is refused with
+ * undefined.
  */
 export function upstreamPath(target: string): string | undefined {
+  // RFC 9112 §3.2: no request-target form has a fragment (it is the user agent's, RFC 9110 §7.1);
+  // llhttp lets `#` through, and a backend that cut the path there would route on less than the
+  // routes here matched. Refused rather than stripped, as Envoy does by default.
+  if (target.includes('#')) return undefined;
   if (target.charCodeAt(0) === 47 /* / */) return target;
   const scheme = ABSOLUTE_FORM.exec(target);
   if (!scheme) return undefined;

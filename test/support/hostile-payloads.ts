@@ -102,7 +102,12 @@ export const REFUSED: [string, string, number, BadRequestReason][] = [
   ['chunk size that is not hex', post(CHUNKED, `zz\r\nab\r\n${LAST_CHUNK}`), 400, 'bad-framing'],
   ['chunk size overflow', post(CHUNKED, `fffffffffffffffffff\r\nab\r\n${LAST_CHUNK}`), 400, 'bad-framing'],
   ['chunk framing with bare LF', post(CHUNKED, '2\nab\n0\n\n'), 400, 'malformed'],
-  ['asterisk-form target', 'OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'malformed'],
+  // RFC 9112 §3.2.4: the asterisk-form is for OPTIONS only (max-forwards.test.ts has OPTIONS *).
+  ['asterisk-form target on GET', get('*'), 400, 'malformed'],
+  // RFC 9112 §3.2: no request-target form has a fragment; llhttp lets `#` through.
+  ['a fragment in an origin-form target', get('/a#fragment'), 400, 'malformed'],
+  ['a fragment in an absolute-form target', get('http://app.example/a?q=1#f'), 400, 'malformed'],
+  ['a lone "#" after the path', get('/a#'), 400, 'malformed'],
   [
     'one header over maxHeaderBytes',
     get('/a', `X-Big: ${'a'.repeat(MAX_HEADER_BYTES + 100)}\r\n`),

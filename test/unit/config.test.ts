@@ -97,6 +97,21 @@ describe('config loading', () => {
       [`${FILE}: regions."eu.west".failover.0: a region may not fail over to itself`],
     ],
     [
+      // The name is the map's key: the problem names it and says what a name may be.
+      'a region name with a space and a "!"',
+      MINIMAL.replace('us-west:', '"us west!":'),
+      [
+        `${FILE}: regions."us west!": invalid region name: must start with a letter or digit, then only letters, digits, ".", "_" or "-"`,
+      ],
+    ],
+    [
+      'a region name starting with "-"',
+      MINIMAL.replace('us-west:', '-west:'),
+      [
+        `${FILE}: regions.-west: invalid region name: must start with a letter or digit, then only letters, digits, ".", "_" or "-"`,
+      ],
+    ],
+    [
       'failover to nowhere',
       MINIMAL.replace('capacity: { rps: 100 } }', 'capacity: { rps: 100 }, failover: [us-west, mars] }'),
       [`${FILE}: regions.us-east.failover.1: names no configured region "mars"`],

@@ -284,6 +284,9 @@ describe('request target', () => {
     ['http://evil.example?x', '/?x'],
     ['*', undefined],
     ['evil.example:443', undefined],
+    ['/a#fragment', undefined],
+    ['/a?q=1#', undefined],
+    ['http://evil.example/a#b', undefined],
   ])('%s -> %s', (target, expected) => {
     expect(upstreamPath(target)).toBe(expected);
   });
