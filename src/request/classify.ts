@@ -8,7 +8,7 @@ import { type ForwardedValues, viaFor } from '../http/hop-by-hop.js';
 import { http2HasBody, http2Host, http2RequestProblem } from '../http/http2-request.js';
 import { maxForwardsOf } from '../http/max-forwards.js';
 import { isValidHost, requestProblem } from '../http/request-checks.js';
-import { targetAuthority, upstreamPath } from '../routing/route-table.js';
+import { isServerWideTarget, targetAuthority, upstreamPath } from '../routing/route-table.js';
 import type { RequestContext } from './context.js';
 import { requestIdFor } from './request-id.js';
 
@@ -28,7 +28,8 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.maxForwards = maxForwardsOf(req.method, typeof hops === 'string' ? hops : undefined);
   // `OPTIONS *` (RFC 9112 §3.2.4) asks about the server itself, which to its client the gateway
   // is; undici sends only paths starting with `/`, so it could not be passed on as asked anyway.
-  const path = req.url === '*' && req.method === 'OPTIONS' ? '*' : upstreamPath(req.url ?? '');
+  const target = req.url ?? '';
+  const path = req.method === 'OPTIONS' && isServerWideTarget(target) ? '*' : upstreamPath(target);
   if (path === undefined) return 'bad-request';
   ctx.path = path;
   ctx.route = runtime.routes.match(path, req.method!);

@@ -60,6 +60,17 @@ export function upstreamPath(target: string): string | undefined {
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)/i;
 
+/**
+ * Whether an OPTIONS with this target asks about the server rather than a resource: `*`, or an
+ * absolute-form target with an empty path and no query, which the last proxy must send on as `*`
+ * (RFC 9112 §3.2.4).
+ */
+export function isServerWideTarget(target: string): boolean {
+  if (target === '*') return true;
+  const scheme = ABSOLUTE_FORM.exec(target);
+  return scheme !== null && scheme[0].length === target.length;
+}
+
 /** The authority of an absolute-form target (`http://host:port/p` gives `host:port`); else undefined. */
 export function targetAuthority(target: string): string | undefined {
   if (target.charCodeAt(0) === 47 /* / */) return undefined;

@@ -78,6 +78,26 @@ describe('max-forwards', () => {
     },
   );
 
+  // The absolute form of `OPTIONS *`: an empty path and no query, which the last proxy must send
+  // on as `*` (RFC 9112 §3.2.4). With a path or a query it asks about a resource, and goes upstream.
+  it.each([
+    ['http://gw', 'local'],
+    ['http://gw/', 'forwarded'],
+    ['http://gw?x=1', 'forwarded'],
+  ])('answers OPTIONS %s as OPTIONS * only when it has no path or query', async (target, outcome) => {
+    const port = Number(new URL(gw.publicUrl).port);
+    const before = upstream.requests.length;
+    const id = `options-absolute-${target.length}`;
+    const answer = await rawRequest(
+      port,
+      `OPTIONS ${target} HTTP/1.1\r\nHost: gw\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 200 /);
+    await expect.poll(() => lineFor(id)).toMatchObject({ outcome });
+    expect(upstream.requests.length).toBe(outcome === 'local' ? before : before + 1);
+    if (outcome === 'local') expect(answer.text).toMatch(/\r\nallow: /);
+  });
+
   it('caps a hop count longer than it can count exactly', async () => {
     await fetchText(`${gw.publicUrl}/far`, {
       method: 'OPTIONS',
