@@ -5,12 +5,28 @@ import type { RequestContext } from '../request/context.js';
 /**
  * An upstream answer's headers as the client is sent them: the upstream's end-to-end headers, then
  * the gateway's own (the serving region, the request's id, and the home region after a failover).
+ * A 204's `content-length` is left out: no sender may send one (RFC 9110 §8.6), and a client that
+ * believed it would wait for a body that never comes.
  */
-export function clientHeadList(ctx: RequestContext, region: string, headers: IncomingHttpHeaders): string[] {
+export function clientHeadList(
+  ctx: RequestContext,
+  region: string,
+  statusCode: number,
+  headers: IncomingHttpHeaders,
+): string[] {
   const list = clientResponseHeaders(headers);
+  if (statusCode === 204) dropField(list, 'content-length');
   list.push('x-floodgate-region', region, 'x-request-id', ctx.requestId);
   if (ctx.region !== ctx.home) list.push('x-floodgate-failover-from', ctx.home.name);
   return list;
+}
+
+function dropField(list: string[], name: string): void {
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] !== name) continue;
+    list.splice(i, 2);
+    i -= 2;
+  }
 }
 
 /**

@@ -169,7 +169,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.capture = captureFor(ctx, statusCode, headers);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
-    const list = clientHeadList(ctx, region.name, headers);
+    const list = clientHeadList(ctx, region.name, statusCode, headers);
     writeHeadList(ctx.res!, statusCode, list, statusMessage || undefined);
     if (!endsWithHead(statusCode)) return;
     // The answer is whole: undici 7 holds a 304's content-length against the body it cannot have
