@@ -7,6 +7,7 @@ import {
   F_OUTCOME,
   F_PATH,
   F_PRIORITY,
+  F_REASON,
   F_REGION,
   FloodgateLine,
 } from './floodgate-line.js';
@@ -14,6 +15,7 @@ import { bytesHash, FIRST_TABLE_IDS, InternedStrings, NO_ID } from './interned-s
 import { IsoTimes } from './iso-times.js';
 import { JsonFieldScanner } from './json-fields.js';
 import { UNTAGGED } from './known-values.js';
+import { ERROR, LOCAL, outcomeKind, REFUSED, refusedAsBadInput } from './outcome-kinds.js';
 import type { ClientFields } from './replay-request.js';
 
 /**
@@ -65,9 +67,23 @@ const FIELDS = [
   'failoverFrom',
   'event',
   'waitMs',
+  'reason',
 ] as const;
-const [TIME, REGION, STATUS, OUTCOME, PRIORITY, DURATION, METHOD, PATH, CLIENT, FAILOVER_FROM, EVENT, WAIT] =
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const [
+  TIME,
+  REGION,
+  STATUS,
+  OUTCOME,
+  PRIORITY,
+  DURATION,
+  METHOD,
+  PATH,
+  CLIENT,
+  FAILOVER_FROM,
+  EVENT,
+  WAIT,
+  REASON,
+] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 
 /**
  * Turns log lines (bytes) into records. One instance per log: it keeps the readers and the last
@@ -135,9 +151,8 @@ export class AccessLineParser {
     }
     const endedAt = this.time(s);
     if (endedAt === undefined) return OTHER;
-    // A 4xx of our own (malformed, too large) was refused before admission, whatever the limits.
     const outcome = s.repeated(OUTCOME);
-    if (status >= 400 && status < 500 && outcome === 'error') return BAD_INPUT;
+    if (outcome === 'error' && refusedAsBadInput(s.repeated(REASON), status)) return BAD_INPUT;
     if (outcome === 'local') return OTHER;
     const line = this.line;
     line.end = endedAt;
@@ -202,7 +217,7 @@ export class AccessLineParser {
     const outcome = ids[F_OUTCOME]!;
     let kind = outcomes.tags[outcome]!;
     if (kind === UNTAGGED) kind = outcomes.tags[outcome] = outcomeKind(outcomes.strings[outcome]!);
-    if (own.status >= 400 && own.status < 500 && kind === ERROR) return BAD_INPUT;
+    if (kind === ERROR && this.ownBadInput()) return BAD_INPUT;
     if (kind === LOCAL) return OTHER;
     const line = this.line;
     line.end = own.time;
@@ -226,6 +241,17 @@ export class AccessLineParser {
     if (rank === UNTAGGED) rank = priorities.tags[priority] = loggedRank(priorities.strings[priority]!);
     line.loggedRank = rank;
     return line;
+  }
+
+  /** refusedAsBadInput for the line `own` read, its answer kept by reason. */
+  private ownBadInput(): boolean {
+    const own = this.own;
+    if (own.starts[F_REASON]! < 0) return refusedAsBadInput(undefined, own.status);
+    const reasons = own.reasons;
+    const reason = own.ids[F_REASON]!;
+    if (reasons.tags[reason] === UNTAGGED)
+      reasons.tags[reason] = refusedAsBadInput(reasons.strings[reason], 0) ? 1 : 0;
+    return reasons.tags[reason] === 1;
   }
 
   private routeKey(s: JsonFieldScanner): string | undefined {
@@ -271,16 +297,6 @@ const OTHER = 'other';
 // What prefixIndex says of a target that starts with no prefix, and of one kept whole.
 const [NO_PREFIX, WHOLE] = [-1, -2];
 const BAD_INPUT = 'bad-input';
-
-// What an outcome says about a line (kept per logged outcome value). A `local` answer (max-forwards
-// 0) never met admission live, so it is not replayed through it either.
-const [FORWARDED, REFUSED, ERROR, LOCAL] = [0, 1, 2, 3];
-
-function outcomeKind(outcome: string): number {
-  if (outcome === 'shed' || outcome === 'stale') return REFUSED;
-  if (outcome === 'local') return LOCAL;
-  return outcome === 'error' ? ERROR : FORWARDED;
-}
 
 function loggedRank(value: string | undefined): number {
   const priority = parsePriority(value);

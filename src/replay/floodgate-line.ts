@@ -44,10 +44,10 @@ const WAIT = Bytes.of(',"waitMs":');
 const BYTES = Bytes.of(',"bytes":');
 
 /** The string values a line's reader hands on, by where they lie. */
-export const [F_REGION, F_OUTCOME, F_PRIORITY, F_METHOD, F_PATH, F_CLIENT, F_FAILOVER_FROM] = [
-  0, 1, 2, 3, 4, 5, 6,
+export const [F_REGION, F_OUTCOME, F_PRIORITY, F_METHOD, F_PATH, F_CLIENT, F_FAILOVER_FROM, F_REASON] = [
+  0, 1, 2, 3, 4, 5, 6, 7,
 ];
-const STRING_FIELDS = 7;
+const STRING_FIELDS = 8;
 
 /**
  * Where the last line's values lie (strings without their quotes). One instance per log: it keeps
@@ -76,7 +76,18 @@ export class FloodgateLine {
   readonly outcomes = new KnownValues();
   readonly priorities = new KnownValues();
   readonly methods = new KnownValues();
-  private readonly tables = [this.regions, this.outcomes, this.priorities, this.methods];
+  readonly reasons = new KnownValues();
+  // By field: its table of values (failoverFrom's is the regions'; the path and client have none).
+  private readonly tables = [
+    this.regions,
+    this.outcomes,
+    this.priorities,
+    this.methods,
+    undefined,
+    undefined,
+    this.regions,
+    this.reasons,
+  ];
   bytes: Buffer = Buffer.alloc(0);
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   // The first backslash at or after `escapeFrom` (the buffer's length when none): one native search
@@ -101,7 +112,7 @@ export class FloodgateLine {
   private learnUnknown(end: number): boolean {
     for (let k = 0; k < this.unknown; k++) {
       const field = this.unknownFields[k]!;
-      const table = this.tables[field === F_FAILOVER_FROM ? F_REGION : field]!;
+      const table = this.tables[field]!;
       const from = this.starts[field]!;
       // failoverFrom may be the region just learnt from the same line.
       let id = table.find(this.bytes, this.view, from, end);
@@ -147,7 +158,8 @@ export class FloodgateLine {
     if (at < 0) return false;
     // The optional fields: when one's key is there but its value is not as expected, `at` stays on
     // that key, and the check for `bytes` fails.
-    at = orSame(this.skipped(at, end, REASON), at);
+    this.starts[F_REASON] = -1;
+    at = orSame(this.known(at, end, REASON, F_REASON), at);
     at = orSame(this.skipped(at, end, UPSTREAM), at);
     this.starts[F_FAILOVER_FROM] = -1;
     at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
@@ -175,7 +187,7 @@ export class FloodgateLine {
    */
   private known(at: number, end: number, key: Bytes, field: number): number {
     if (!bytesAt(this.view, at, end, key)) return -1;
-    const table = this.tables[field === F_FAILOVER_FROM ? F_REGION : field]!;
+    const table = this.tables[field]!;
     const from = at + key.length;
     const id = table.find(this.bytes, this.view, from, end);
     if (id >= 0) {

@@ -22,7 +22,7 @@ export interface ReplayPlan {
 export interface ReplayOutcome {
   /** Lines that are not access lines (events, other output, junk), or access lines of requests refused as malformed. */
   skipped: number;
-  /** Of the skipped: access lines answered as bad input (a 4xx of Floodgate's own, before admission). */
+  /** Of the skipped: access lines of requests refused as bad input, before admission (outcome-kinds.ts). */
   badInput: number;
   /** Requests that turned up after later arrivals had been replayed (they lasted longer than any before). */
   late: number;

@@ -215,10 +215,24 @@ describe('AccessLineParser', () => {
     [{ path: undefined }, 'other'],
     [{ outcome: 'error', status: 400 }, 'bad-input'],
     [{ outcome: 'error', status: 413 }, 'bad-input'],
+    // By reason, as the gateway logs every refusal: of bad input, whatever the status...
+    [{ outcome: 'error', status: 400, reason: 'bad-request' }, 'bad-input'],
+    [{ outcome: 'error', status: 501, reason: 'method-not-implemented' }, 'bad-input'],
+    [{ outcome: 'error', status: 505, reason: 'version-not-supported' }, 'bad-input'],
     // Answered by the gateway at max-forwards 0: admission never saw it live.
     [{ outcome: 'local', method: 'OPTIONS' }, 'other'],
   ])('classifies %o', (fields, kind) => {
     expect(new AccessLineParser().parse(line(fields))).toBe(kind);
+  });
+
+  // ...and admitted live, whatever the status: a client that left, a cut at shutdown, an upstream's failure.
+  it.each([
+    { outcome: 'error', status: 499, reason: 'client-closed' },
+    { outcome: 'error', status: 404, reason: 'shutdown' },
+    { outcome: 'error', status: 0, reason: 'shutdown' },
+    { outcome: 'error', status: 504, reason: 'upstream-timeout' },
+  ])('replays an error admitted live: %o', (fields) => {
+    expect(new AccessLineParser().parse(line(fields))).toMatchObject({ refusedLive: false });
   });
 
   // Consecutive lines share their whole second; crossing into the next one is decoded afresh.

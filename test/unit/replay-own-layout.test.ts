@@ -97,7 +97,10 @@ describe("reading Floodgate's own access lines", () => {
     ],
     ['a failed failover', { region: 'us-west', home: 'us-east', reason: 'upstream-timeout', status: 504 }],
     ['a cluster worker', { worker: 3, upstream: 'http://10.1.0.11:9001' }],
-    ['our own 4xx', { status: 413, outcome: 'error', reason: 'too-large' }],
+    ['our own 4xx', { status: 413, outcome: 'error', reason: 'body-too-large' }],
+    ['our own 501', { status: 501, outcome: 'error', reason: 'method-not-implemented', method: 'CONNECT' }],
+    ['a client that left', { status: 499, outcome: 'error', reason: 'client-closed' }],
+    ['a cut at shutdown', { status: 404, outcome: 'error', reason: 'shutdown' }],
     ['a whole-number duration', { durationMs: 250 }],
     ['a lowered priority', { priority: 'low', url: '/api/likes/1' }],
     ['a non-ASCII path and client', { url: '/api/vidéo/ü', client: 'clïent', region: 'eu-wést' }],
@@ -132,7 +135,7 @@ describe("reading Floodgate's own access lines", () => {
         fc.record({
           region: fc.constantFrom('us-east', 'us-west', 'é'),
           home: fc.option(fc.constantFrom('us-east', 'eu-west'), { nil: undefined }),
-          status: fc.constantFrom(200, 404, 413, 503, 504),
+          status: fc.constantFrom(0, 200, 404, 413, 499, 501, 503, 504),
           priority: fc.constantFrom('critical', 'high', 'normal', 'low'),
           method: fc.constantFrom('GET', 'POST', 'Ü'),
           url: fc.oneof(
@@ -141,7 +144,20 @@ describe("reading Floodgate's own access lines", () => {
           ),
           requestId: text,
           client: text,
-          reason: fc.option(fc.constantFrom('rate', 'surge', 'upstream-timeout'), { nil: undefined }),
+          reason: fc.option(
+            fc.oneof(
+              fc.constantFrom(
+                'rate',
+                'surge',
+                'upstream-timeout',
+                'client-closed',
+                'shutdown',
+                'bad-request',
+              ),
+              text,
+            ),
+            { nil: undefined },
+          ),
           upstream: fc.option(text, { nil: undefined }),
           outcome: fc.constantFrom<Outcome>('forwarded', 'shed', 'stale', 'error', 'failover'),
           durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }),
