@@ -28,7 +28,7 @@ export class AccessLog {
   write(ctx: RequestContext, outcome: Outcome, durationMs: number): void {
     // The logger's own bindings (a cluster worker's `worker` id), pre-serialised by pino.
     const bindings = (this.logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
-    let line = `{"level":"info","time":"${this.timestamp()}"${bindings},"region":${ctx.region.jsonName},"status":${ctx.status},"outcome":"${outcome}","priority":"${ctx.priority}","durationMs":${Math.round(durationMs * 100) / 100},"method":${quote(ctx.req.method ?? '')},"path":${quote(ctx.req.url ?? '')},"requestId":${quote(ctx.requestId)},"client":${quote(ctx.client)}`;
+    let line = `{"level":"info","time":"${this.timestamp()}"${bindings},"region":${ctx.region.jsonName},"status":${ctx.status},"outcome":"${outcome}","priority":"${ctx.priority}","durationMs":${Math.round(durationMs * 100) / 100},"method":${quote(ctx.req.method ?? '')},"path":${quote(ctx.req.url || targetOfConnect(ctx))},"requestId":${quote(ctx.requestId)},"client":${quote(ctx.client)}`;
     if (ctx.reason !== undefined) line += `,"reason":"${logReason(ctx.reason)}"`;
     if (ctx.upstream !== undefined) line += `,"upstream":${quote(ctx.upstream)}`;
     if (ctx.region !== ctx.home) line += `,"failoverFrom":${ctx.home.jsonName}`;
@@ -50,6 +50,12 @@ export class AccessLog {
 }
 
 /** `timeout` and `unreachable` read better in a log line than the refusal table's names. */
+/** An HTTP/2 CONNECT has no :path: its target is its :authority, as HTTP/1.1's request line has it. */
+function targetOfConnect(ctx: RequestContext): string {
+  const authority = ctx.req.method === 'CONNECT' ? ctx.req.headers[':authority'] : undefined;
+  return typeof authority === 'string' ? authority : '';
+}
+
 function logReason(reason: string): string {
   return reason.startsWith('upstream-') ? reason.slice('upstream-'.length) : reason;
 }

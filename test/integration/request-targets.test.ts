@@ -115,7 +115,13 @@ describe.runIf(opensslAvailable())('request targets on the TLS port (HTTP/2 and 
     expect(await methodRefusals(gw)).toBe(counted + 1);
     await expect
       .poll(() => gw.logs.find((l) => l.requestId === 'h2-connect'), { timeout: 3000 })
-      .toMatchObject({ status: 501, outcome: 'error', reason: 'method-not-implemented', method: 'CONNECT' });
+      .toMatchObject({
+        status: 501,
+        outcome: 'error',
+        reason: 'method-not-implemented',
+        method: 'CONNECT',
+        path: 'evil.example:443',
+      });
     // A refused stream stands alone: the session carries the next request.
     const next = await http2Request(session, { ':path': '/after', ':authority': 'app.example' });
     expect(next.status).toBe(200);
