@@ -51,7 +51,7 @@ export class ConfigReplay {
   private clock = new VirtualClock(0);
   private timeline: Timeline | undefined;
   private regions: RegionReplay[] = [];
-  private clientLimiter: ClientReplay | undefined;
+  private clientLimit: ClientReplay | undefined;
 
   constructor(options: {
     label: string;
@@ -96,7 +96,7 @@ export class ConfigReplay {
     });
     const limit = config.clientLimit;
     if (limit?.key === 'ip')
-      this.clientLimiter = new ClientReplay(
+      this.clientLimit = new ClientReplay(
         { rps: limit.rps, burst: limit.burst, maxKeys: limit.maxKeys },
         this.clock.read,
         this.addressOf,
@@ -144,9 +144,9 @@ export class ConfigReplay {
     const region = this.regions[index]!;
     const rank = rankFor(record, this.index);
     let clientRefused = false;
-    if (this.clientLimiter !== undefined) {
+    if (this.clientLimit !== undefined) {
       if (record.clientId === NO_ID && record.client === undefined) this.withoutClient++;
-      else clientRefused = !this.clientLimiter.tryTake(record);
+      else clientRefused = !this.clientLimit.tryTake(record);
     }
     if (clientRefused && this.enforce) {
       region.noteClientRefusal();
