@@ -209,11 +209,13 @@ function copyJoined(from: IncomingHttpHeaders, to: Headers, name: string): void 
 
 const DIRECTIVE_FIELDS = ['cache-control', 'pragma'] as const;
 
-// A directive with an empty argument (`no-store=""`, `private=`): the library reads the argument
-// and tests it for truthiness, so the directive would vanish. It is the directive all the same
-// (RFC 9111 §5.2: directives are known by name), so the argument is dropped.
+// A directive's argument, whatever it is: the library reads it and tests it for truthiness, so an
+// empty or malformed one (`no-store=""`, `private=`, `private="`) made the directive vanish. It is
+// the directive all the same (RFC 9111 §5.2: directives are known by name), and a field-list
+// argument (`private="set-cookie"`) is taken as the whole directive, the cautious reading: so the
+// argument is dropped. A quoted one may hold commas; junk after it goes with it.
 const EMPTY_ARGUMENT =
-  /(^|,)\s*(no-store|no-cache|private|public|must-revalidate|proxy-revalidate|only-if-cached)\s*=\s*(?:""|(?=\s*(?:,|$)))/g;
+  /(^|,)\s*(no-store|no-cache|private|public|must-revalidate|proxy-revalidate|only-if-cached)\s*=\s*(?:"[^"]*"?)?[^,]*/g;
 
 function copyDirectives(from: IncomingHttpHeaders, to: Headers): void {
   for (const name of DIRECTIVE_FIELDS) {

@@ -69,14 +69,19 @@ export class PendingCopy implements Capture {
   }
 }
 
-/** The headers served with a copy: as the client got them, less the two that are set anew. */
-export function keptHeaders(headers: IncomingHttpHeaders): string[] {
+/**
+ * The headers served with a copy: as the client got them, less the two that are set anew. An
+ * answer without `date` gets the time it was received (`receivedAtMs`, epoch ms): a cache must add
+ * one (RFC 9110 §6.6.1), or the copy would be served dated as new.
+ */
+export function keptHeaders(headers: IncomingHttpHeaders, receivedAtMs: number): string[] {
   const list = clientResponseHeaders(headers);
   const kept: string[] = [];
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!;
     if (name !== 'age' && name !== 'content-length') kept.push(name, list[i + 1]!);
   }
+  if (headers.date === undefined) kept.push('date', new Date(receivedAtMs).toUTCString());
   return kept;
 }
 

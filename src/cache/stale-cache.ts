@@ -59,6 +59,9 @@ type Held = { kind: 'copies'; copies: readonly Copy[]; size: number };
 /** How old the newest copy of a target may be before an answer is copied again. */
 export const REFRESH_AFTER_MS = 1_000;
 
+/** Invalidations remembered for captures under way: far more targets than are written to at once. */
+const FORGOTTEN_TARGETS = 10_000;
+
 /** Variants kept per target: enough for encodings and languages, few enough to scan per lookup. */
 export const MAX_VARIANTS = 8;
 
@@ -67,6 +70,10 @@ export class StaleCache implements CopySink {
   private readonly maxBytes: number;
   private readonly maxEntryBytes: number;
   private readonly Policy: typeof CachePolicy;
+  private readonly wallClock: () => number;
+  // When each target was last invalidated, for the captures under way then (see `keep`). Bounded:
+  // only a capture that outlives FORGOTTEN_TARGETS later invalidations could miss its mark.
+  private readonly forgotten = new LRUCache<string, number>({ max: FORGOTTEN_TARGETS });
   /** Copies served by `lookup` since the cache was made. */
   servedTotal = 0;
 
@@ -77,7 +84,8 @@ export class StaleCache implements CopySink {
     this.maxBytes = opts.maxBytes;
     this.maxEntryBytes = Math.min(opts.maxEntryBytes, opts.maxBytes);
     const epochAtZero = opts.epochAtZeroMs ?? Date.now() - clock();
-    this.Policy = clockedPolicy(() => epochAtZero + clock());
+    this.wallClock = () => epochAtZero + clock();
+    this.Policy = clockedPolicy(this.wallClock);
     this.entries = new LRUCache<string, Held>({ maxSize: opts.maxBytes, sizeCalculation: sizeOfHeld });
   }
 
@@ -130,7 +138,7 @@ export class StaleCache implements CopySink {
         vary,
         variant: variantOf(shown, vary),
         status,
-        headers: keptHeaders(headers),
+        headers: keptHeaders(headers, this.wallClock()),
         body: EMPTY,
         keptAt: this.clock(),
         expiresAt: this.clock() + usefulMs,
@@ -184,9 +192,15 @@ export class StaleCache implements CopySink {
     return undefined;
   }
 
-  /** Called by a finished capture. Returns false, keeping the earlier copies, when it is too large. */
+  /**
+   * Called by a finished capture. Returns false, keeping the earlier copies, when it is too large,
+   * or when its target was invalidated after the capture began: its body may say what an unsafe
+   * request has since changed (a GET under way while a DELETE succeeded).
+   */
   keep(key: string, copy: Copy): boolean {
     if (copy.size > this.maxEntryBytes) return false;
+    const forgottenAt = this.forgotten.get(key);
+    if (forgottenAt !== undefined && copy.keptAt <= forgottenAt) return false;
     const held = this.entries.peek(key);
     const now = this.clock();
     const copies = [copy];
@@ -210,8 +224,12 @@ export class StaleCache implements CopySink {
    * method and region do not matter; copies are of GETs, kept per home region.
    */
   invalidate(request: CacheRequest, regions: Iterable<string>): void {
-    if (this.entries.size === 0) return;
-    for (const region of regions) this.entries.delete(cacheKey({ ...request, region }));
+    const now = this.clock();
+    for (const region of regions) {
+      const key = cacheKey({ ...request, region });
+      this.entries.delete(key);
+      this.forgotten.set(key, now);
+    }
   }
 
   clear(): void {

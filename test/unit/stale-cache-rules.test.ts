@@ -41,6 +41,7 @@ describe('storing (RFC 9111 §3)', () => {
     'max-age=0, No-Store',
     'no-store=""',
     'max-age=60, no-store=',
+    'no-store="',
   ])('§5.2.2.5: a response marked no-store is not kept (%s)', (cacheControl) => {
     const cache = newCache();
     expect(offer(cache, request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
@@ -53,6 +54,9 @@ describe('storing (RFC 9111 §3)', () => {
     'PRIVATE',
     'private=""',
     'max-age=5, private= , public',
+    'private="',
+    'max-age=60, private="',
+    'private="""',
   ])('§5.2.2.7: a response marked private is not kept by a shared cache (%s)', (cacheControl) => {
     expect(offer(newCache(), request(), { headers: { 'cache-control': cacheControl } })).toBe(false);
   });
@@ -190,6 +194,21 @@ describe('the key (RFC 9111 §2, §4: method and target URI)', () => {
     expect(servedBody(cache, request({ accept: 'b' }, { region: 'us-east' }))).toBeUndefined();
     expect(servedBody(cache, request({}, { region: 'eu-west' }))).toBeUndefined();
     expect(servedBody(cache, request({}, { region: 'eu-west', url: '/other' }))).toBe('other');
+  });
+
+  // A GET whose answer was still streaming when a DELETE of its target succeeded may carry what the
+  // DELETE removed: it is not kept. One whose answer began after it is.
+  it('§4.4: a copy whose capture began before the target was invalidated is not kept', () => {
+    const cache = newCache();
+    const during = cache.captureFor(request(), 200, { 'content-type': 'text/plain' }, 60_000)!;
+    during.push(Buffer.from('before the delete'));
+    fakeNow.ms = 10;
+    cache.invalidate(request({}, { method: 'DELETE' }), ['us-east']);
+    fakeNow.ms = 20;
+    expect(during.finish()).toBe(false);
+    expect(servedBody(cache, request())).toBeUndefined();
+    expect(offer(cache, request(), { body: 'after the delete' })).toBe(true);
+    expect(servedBody(cache, request())).toBe('after the delete');
   });
 
   it('home region: a copy made for one region is not served for another', () => {

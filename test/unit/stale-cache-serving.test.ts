@@ -123,6 +123,20 @@ describe("the request's directives (RFC 9111 §5.2.1, §5.4)", () => {
   });
 });
 
+describe('Date (RFC 9110 §6.6.1)', () => {
+  // A recipient that caches an answer without Date must give it the time it was received, or the
+  // copy is served dated as new.
+  it('gives a copy of an answer without Date the time it was received, and keeps one it had', () => {
+    const cache = newCache();
+    fakeNow.ms = 5_000;
+    offer(cache, request());
+    offer(cache, request({}, { url: '/dated' }), { headers: { date: httpDate(1_000) } });
+    fakeNow.ms = 30_000;
+    expect(headerOf(cache.lookup(request())!.headers, 'date')).toBe(httpDate(5_000));
+    expect(headerOf(cache.lookup(request({}, { url: '/dated' }))!.headers, 'date')).toBe(httpDate(1_000));
+  });
+});
+
 describe('Age (RFC 9111 §4.2.3, §5.1)', () => {
   const ageServed = (cache: ReturnType<typeof newCache>) => headerOf(cache.lookup(request())!.headers, 'age');
 
