@@ -3,7 +3,8 @@
 
 import type { Registry } from 'prom-client';
 import type { RegionView } from '../admin/admin-view.js';
-import { breakerStateCode, OUTCOMES } from '../domain.js';
+import { PRIORITIES } from '../admission/priority.js';
+import { breakerStateCode, OUTCOMES, SHED_REASONS } from '../domain.js';
 import { METRICS, type MetricSpec, STALE_REASONS, STATUS_CLASSES } from './metric-catalog.js';
 import type { RegionMetrics } from './region-metrics.js';
 import { declareScraped } from './scraped-metric.js';
@@ -49,7 +50,15 @@ function declareRecorded(registry: Registry, regions: ReadonlyMap<string, Region
   ] as const) {
     declareScraped(registry, spec, (series) => {
       for (const [region, m] of regions) {
-        for (const [reason, byPriority] of m.shedMap(wouldShed)) {
+        // Every reason and priority from the start, at 0, so a first critical shed is an increase.
+        const counts = m.shedMap(wouldShed);
+        for (const reason of SHED_REASONS) {
+          const byPriority = counts.get(reason);
+          for (const priority of PRIORITIES)
+            series.value({ region, reason, priority }, byPriority?.get(priority) ?? 0);
+        }
+        for (const [reason, byPriority] of counts) {
+          if ((SHED_REASONS as readonly string[]).includes(reason)) continue;
           for (const [priority, count] of byPriority) series.value({ region, reason, priority }, count);
         }
       }

@@ -47,7 +47,21 @@ describe('GatewayMetrics', () => {
     expect(sample(text, 'floodgate_shed_total{region="a",reason="rate",priority="low"}')).toBe(2);
     expect(sample(text, 'floodgate_shed_total{region="a",reason="rate",priority="normal"}')).toBe(1);
     expect(sample(text, 'floodgate_would_shed_total{region="a",reason="surge",priority="low"}')).toBe(1);
-    expect(sample(text, 'floodgate_shed_total{region="a",reason="surge",priority="low"}')).toBeUndefined();
+    // Enforced and shadow counts stay apart: a shadow decision is 0 in the enforced series.
+    expect(sample(text, 'floodgate_shed_total{region="a",reason="surge",priority="low"}')).toBe(0);
+  });
+
+  // operations.md: series with fixed label values exist from the start, at 0, so that an alert on
+  // rate() sees the first critical shed as an increase rather than a series appearing at N.
+  it('exports every shed reason and priority of a region at 0 before any shed', async () => {
+    const metrics = new GatewayMetrics();
+    metrics.region('a');
+    const text = await metrics.text();
+    for (const name of ['floodgate_shed_total', 'floodgate_would_shed_total']) {
+      expect(sample(text, `${name}{region="a",reason="rate",priority="critical"}`)).toBe(0);
+      expect(sample(text, `${name}{region="a",reason="client-rate",priority="low"}`)).toBe(0);
+      expect(text.split('\n').filter((l) => l.startsWith(`${name}{region="a"`))).toHaveLength(20);
+    }
   });
 
   it('exports upstream durations as a cumulative histogram and feeds the latency window', async () => {
