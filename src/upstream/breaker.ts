@@ -159,6 +159,9 @@ export class RegionBreaker {
       // opossum reads both of these from its options object each time it needs them.
       this.circuitOptions.errorThresholdPercentage = opts.errorThresholdPercentage;
       this.circuitOptions.resetTimeout = opts.resetTimeoutMs;
+      // An open breaker's reset timer was armed with the old timeout. Built again, open since it
+      // opened, it counts the new one from then (half-open at once if that has already passed).
+      if (this.current === 'open' && opts.resetTimeoutMs !== previous.resetTimeoutMs) this.rebuild();
       return;
     }
     this.rebuild();
@@ -184,14 +187,24 @@ export class RegionBreaker {
     const before = this.current;
     const previous = this.circuit;
     this.epoch++;
-    this.circuit = this.createCircuit(initialStateFor(before, this.openedAt));
+    // opossum arms a breaker built open with a whole reset timeout: this one gets what is left of
+    // its own, counted from when it opened, so a reload that shortens the reset shortens it now.
+    const left = this.options.resetTimeoutMs - (Date.now() - this.openedAt);
+    const reopened = before === 'open' && left > 0;
+    this.circuit = reopened
+      ? this.createCircuit({ closed: false, halfOpen: false, lastTimerAt: Date.now() }, left)
+      : this.createCircuit(initialStateFor(before, this.openedAt));
     previous.shutdown();
     // Built open, opossum goes straight to half-open when the old reset timeout has already passed.
     const after = stateOf(this.circuit);
     if (after !== before) this.enter(after);
   }
 
-  private createCircuit(state: OpossumInitialState | undefined): CircuitBreaker<[Attempt], void> {
+  /** `firstResetMs`: the reset timeout of a circuit built open; later openings get the whole one. */
+  private createCircuit(
+    state: OpossumInitialState | undefined,
+    firstResetMs = this.options.resetTimeoutMs,
+  ): CircuitBreaker<[Attempt], void> {
     const opts = this.options;
     this.circuitOptions = {
       timeout: false,
@@ -199,7 +212,7 @@ export class RegionBreaker {
       rollingCountBuckets: rollingBuckets(opts.windowMs),
       errorThresholdPercentage: opts.errorThresholdPercentage,
       volumeThreshold: opts.volumeThreshold,
-      resetTimeout: opts.resetTimeoutMs,
+      resetTimeout: firstResetMs,
       allowWarmUp: false,
       // Percentiles would sort every latency in the window on each failure; snapshots add a timer.
       rollingPercentilesEnabled: false,
@@ -207,6 +220,8 @@ export class RegionBreaker {
     };
     if (state !== undefined) this.circuitOptions.state = state;
     const circuit = new CircuitBreaker<[Attempt], void>(runAttempt, this.circuitOptions);
+    // opossum keeps this object and reads the timeout from it at each opening.
+    this.circuitOptions.resetTimeout = opts.resetTimeoutMs;
     circuit.on('open', this.handleOpen);
     circuit.on('halfOpen', this.handleHalfOpen);
     circuit.on('close', this.handleClose);

@@ -197,6 +197,32 @@ describe('RegionBreaker', () => {
     expect(transitions).toEqual(['open', 'half-open']);
   });
 
+  // An operator shortening the reset during an incident expects it counted from the opening.
+  it('counts a new reset timeout of an open breaker from when it opened', async () => {
+    await openBreaker();
+    vi.advanceTimersByTime(2_000);
+    breaker.reconfigure({ ...OPTIONS, resetTimeoutMs: 3_000 });
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(999);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(breaker.state).toBe('half-open');
+    // A failed probe opens it again, for the whole new timeout.
+    await record('F');
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(2_999);
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(breaker.state).toBe('half-open');
+    // Already past: half-open at once.
+    breaker.shutdown();
+    breaker = new RegionBreaker(OPTIONS, (state) => transitions.push(state));
+    await openBreaker();
+    vi.advanceTimersByTime(2_000);
+    breaker.reconfigure({ ...OPTIONS, resetTimeoutMs: 1_000 });
+    expect(breaker.state).toBe('half-open');
+  });
+
   it('uses the new volume threshold after a rebuild', async () => {
     // Verifies: a lower volumeThreshold takes effect after reconfigure.
     breaker.reconfigure({ ...OPTIONS, volumeThreshold: 2 });
