@@ -49,13 +49,13 @@ export class AccessLog {
   }
 }
 
-/** `timeout` and `unreachable` read better in a log line than the refusal table's names. */
 /** An HTTP/2 CONNECT has no :path: its target is its :authority, as HTTP/1.1's request line has it. */
 function targetOfConnect(ctx: RequestContext): string {
   const authority = ctx.req.method === 'CONNECT' ? ctx.req.headers[':authority'] : undefined;
   return typeof authority === 'string' ? authority : '';
 }
 
+/** `timeout` and `unreachable` read better in a log line than the refusal table's names. */
 function logReason(reason: string): string {
   return reason.startsWith('upstream-') ? reason.slice('upstream-'.length) : reason;
 }

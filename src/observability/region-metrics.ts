@@ -3,7 +3,7 @@
 // plain numbers (which the admin view needs anyway), and metrics.ts renders the Prometheus series
 // from them when /metrics is scraped. Names and labels are in metric-catalog.ts.
 
-import { OUTCOMES, type Outcome } from '../domain.js';
+import { OUTCOMES, type Outcome, type ShedReason } from '../domain.js';
 import { type LatencyPercentiles, LatencyWindow } from './latency-window.js';
 import {
   DURATION_BUCKETS_SECONDS,
@@ -14,7 +14,7 @@ import {
 
 const WOULD_SHED_PREFIX = 'would-shed:';
 
-type ShedCounts = Map<string, Map<string, number>>;
+type ShedCounts = Map<ShedReason, Map<string, number>>;
 
 /** A histogram's state as plain numbers: per-bucket (not cumulative) counts, the last slot +Inf. */
 export class DurationBuckets {
@@ -60,7 +60,7 @@ export class RegionMetrics {
     this.answered[o].observe(seconds);
   }
 
-  shed(reason: string, priority: string, wouldShed: boolean): void {
+  shed(reason: ShedReason, priority: string, wouldShed: boolean): void {
     const counts = wouldShed ? this.shadowShed : this.enforcedShed;
     let byPriority = counts.get(reason);
     if (byPriority === undefined) {
@@ -119,7 +119,7 @@ export class RegionMetrics {
 
   // For the exporter: the live numbers, read without copying.
 
-  shedMap(wouldShed: boolean): ReadonlyMap<string, ReadonlyMap<string, number>> {
+  shedMap(wouldShed: boolean): ReadonlyMap<ShedReason, ReadonlyMap<string, number>> {
     return wouldShed ? this.shadowShed : this.enforcedShed;
   }
 

@@ -57,10 +57,6 @@ function declareRecorded(registry: Registry, regions: ReadonlyMap<string, Region
           for (const priority of PRIORITIES)
             series.value({ region, reason, priority }, byPriority?.get(priority) ?? 0);
         }
-        for (const [reason, byPriority] of counts) {
-          if ((SHED_REASONS as readonly string[]).includes(reason)) continue;
-          for (const [priority, count] of byPriority) series.value({ region, reason, priority }, count);
-        }
       }
     });
   }

@@ -4,10 +4,10 @@ import { ChunkView } from './byte-words.js';
  * One string object and one id per distinct short ASCII value (client addresses), looked up by
  * its bytes.
  *
- * Why: the client limiter keys an LRU's Map by the address. A string decoded afresh on every line
- * has to be hashed again and compared byte by byte with the key already in the Map; the same
- * string object has its hash cached and compares by identity, and decoding nothing makes no
- * garbage. Values are equal either way, so this changes no decision.
+ * Why: replay finds a client's token bucket at its id (client-replay.ts), and a value decoded once
+ * makes no garbage line after line. Where a client is keyed by its text after all (the
+ * ClientLimiter's LRU, once replay hands over to it), the same string object has its hash cached
+ * and compares by identity. Values are equal either way, so this changes no decision.
  *
  * An open-addressed table whose slots hold each entry's hash and id side by side, with each value's
  * bytes in one pool. Replay looks a client up for every line among everything else it keeps warm,

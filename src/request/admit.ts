@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ShedReason } from '../domain.js';
 import type { Refusal } from '../http/errors.js';
 import { logEvent } from '../observability/logger.js';
 import type { Region } from '../region.js';
@@ -70,12 +71,12 @@ function clientKey(ctx: RequestContext): string {
   return typeof named === 'string' && named !== '' ? `h:${named}` : `ip:${ctx.client}`;
 }
 
-function counted(ctx: RequestContext, refusal: Refusal): Refusal {
+function counted(ctx: RequestContext, refusal: ShedReason): Refusal {
   ctx.home.metrics.shed(refusal, ctx.priority, false);
   return refusal;
 }
 
-function wouldShed(ctx: RequestContext, reason: Refusal, logger: Logger): void {
+function wouldShed(ctx: RequestContext, reason: ShedReason, logger: Logger): void {
   ctx.shedInShadow = true;
   ctx.home.metrics.shed(reason, ctx.priority, true);
   logEvent(logger, 'would-shed', { region: ctx.home.name, reason, priority: ctx.priority });

@@ -159,8 +159,7 @@ export class RegionBreaker {
       // opossum reads both of these from its options object each time it needs them.
       this.circuitOptions.errorThresholdPercentage = opts.errorThresholdPercentage;
       this.circuitOptions.resetTimeout = opts.resetTimeoutMs;
-      // An open breaker's reset timer was armed with the old timeout. Built again, open since it
-      // opened, it counts the new one from then (half-open at once if that has already passed).
+      // An open breaker's reset timer was armed with the old timeout (see rebuild).
       if (this.current === 'open' && opts.resetTimeoutMs !== previous.resetTimeoutMs) this.rebuild();
       return;
     }
@@ -195,7 +194,7 @@ export class RegionBreaker {
       ? this.createCircuit({ closed: false, halfOpen: false, lastTimerAt: Date.now() }, left)
       : this.createCircuit(initialStateFor(before, this.openedAt));
     previous.shutdown();
-    // Built open, opossum goes straight to half-open when the old reset timeout has already passed.
+    // Built open, opossum goes straight to half-open when the reset timeout has already passed.
     const after = stateOf(this.circuit);
     if (after !== before) this.enter(after);
   }

@@ -23,6 +23,20 @@ async function methodRefusals(gw: TestGateway): Promise<number> {
   return Number(/^floodgate_bad_requests_total\{reason="method"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** The access line of a CONNECT to evil.example:443 refused 501, once it is written. */
+async function expectRefusalLogged(gw: TestGateway, requestId: string): Promise<void> {
+  await expect
+    .poll(() => gw.logs.find((l) => l.requestId === requestId), { timeout: 3000 })
+    .toMatchObject({
+      status: 501,
+      outcome: 'error',
+      reason: 'method-not-implemented',
+      method: 'CONNECT',
+      path: 'evil.example:443',
+      region: 'us-east',
+    });
+}
+
 describe('CONNECT over HTTP/1.1', () => {
   let upstream: FaultUpstream;
   let gw: TestGateway;
@@ -52,16 +66,7 @@ describe('CONNECT over HTTP/1.1', () => {
     expect(answer.ended).toBe('closed');
     expect(upstream.requests).toEqual([]);
     expect(await methodRefusals(gw)).toBe(counted + 1);
-    await expect
-      .poll(() => gw.logs.find((l) => l.requestId === 'connect-1'), { timeout: 3000 })
-      .toMatchObject({
-        status: 501,
-        outcome: 'error',
-        reason: 'method-not-implemented',
-        method: 'CONNECT',
-        path: 'evil.example:443',
-        region: 'us-east',
-      });
+    await expectRefusalLogged(gw, 'connect-1');
   });
 
   // The socket is handed over while the earlier answer is still on its way; the 501 must follow it.
@@ -113,15 +118,7 @@ describe.runIf(opensslAvailable())('request targets on the TLS port (HTTP/2 and 
     expect(res.headers['x-request-id']).toBe('h2-connect');
     expect(res.body.toString()).toBe(BODY_501);
     expect(await methodRefusals(gw)).toBe(counted + 1);
-    await expect
-      .poll(() => gw.logs.find((l) => l.requestId === 'h2-connect'), { timeout: 3000 })
-      .toMatchObject({
-        status: 501,
-        outcome: 'error',
-        reason: 'method-not-implemented',
-        method: 'CONNECT',
-        path: 'evil.example:443',
-      });
+    await expectRefusalLogged(gw, 'h2-connect');
     // A refused stream stands alone: the session carries the next request.
     const next = await http2Request(session, { ':path': '/after', ':authority': 'app.example' });
     expect(next.status).toBe(200);
