@@ -43,6 +43,12 @@ export interface GatewayMetricsOptions {
   wallClock?: () => number;
 }
 
+const PROM_CLIENT_TOTAL_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly regionMetrics = new Map<string, RegionMetrics>();
@@ -62,6 +68,8 @@ export class GatewayMetrics {
   constructor(options: GatewayMetricsOptions = {}) {
     this.wallClock = options.wallClock ?? Date.now;
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which promtool check metrics refuses; nodejs_active_* holds the same by type.
+    for (const name of PROM_CLIENT_TOTAL_GAUGES) this.registry.removeSingleMetric(name);
     declareRegionSeries(this.registry, this.regionMetrics, () => this.sampleForScrape());
     this.declareGatewaySeries();
   }
