@@ -45,13 +45,14 @@ export class Reloader {
 
   async reload(): Promise<ReloadResult> {
     const { file, deps } = this.options;
+    if (this.closed) return this.notApplied();
     let next: GatewayConfig;
     try {
       next = await this.options.load();
     } catch (err) {
       return this.reject(err instanceof ConfigError ? err.problems : [`${file}: ${messageOf(err)}`], err);
     }
-    if (this.closed) return this.reject([`${file}: not applied: the gateway is shutting down`]);
+    if (this.closed) return this.notApplied();
     // From here to the swap nothing awaits, so two reloads cannot interleave their builds.
     const current = this.options.holder.runtime;
     let build: RuntimeBuild;
@@ -72,6 +73,14 @@ export class Reloader {
     deps.metrics.setConfigVersion(runtime.version);
     logEvent(deps.logger, 'reload-applied', { file, version: runtime.version });
     return { ok: true, version: runtime.version };
+  }
+
+  /** Asked for while shutting down: nothing is wrong with the file, so it is not counted as rejected. */
+  private notApplied(): ReloadResult {
+    const { deps, file } = this.options;
+    const errors = [`${file}: not applied: the gateway is shutting down`];
+    logEvent(deps.logger, 'reload-not-applied', { file, errors });
+    return { ok: false, errors, shuttingDown: true };
   }
 
   private reject(errors: string[], err?: unknown): ReloadResult {

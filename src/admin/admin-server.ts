@@ -119,7 +119,7 @@ function buildRoutes(
             return sendJson(res, 401, { ok: false, errors: ['missing or wrong bearer token'] });
           }
           const result = await view.reload();
-          sendJson(res, result.ok ? 200 : 400, result);
+          sendJson(res, result.ok ? 200 : result.shuttingDown ? 503 : 400, result);
         },
       },
     ],

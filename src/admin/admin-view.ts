@@ -41,7 +41,10 @@ export interface ConfigInfo {
   lastError: string | null;
 }
 
-export type ReloadResult = { ok: true; version: number } | { ok: false; errors: string[] };
+/** `shuttingDown`: not applied because the gateway is stopping, which says nothing against the file. */
+export type ReloadResult =
+  | { ok: true; version: number }
+  | { ok: false; errors: string[]; shuttingDown?: true };
 
 export interface AdminView {
   regions(): Record<string, RegionView>;

@@ -75,6 +75,30 @@ describe('reload', () => {
     expect(gw.logs.some((l) => l.event === 'reload-rejected')).toBe(true);
   });
 
+  // A reload during the drain delay is refused as unavailable, not as a bad file: the alert on
+  // rejected reloads must not fire at every shutdown.
+  it('does not apply or count as rejected a reload asked for while shutting down', async () => {
+    a = await startFaultUpstream();
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [a.url], capacity: { rps: 100 } } },
+      routing: { default: 'us-east' },
+      drainDelayMs: 1000,
+    });
+    const rejected = async () =>
+      /floodgate_config_reload_total\{result="rejected"\} (\d+)/.exec(
+        (await fetchText(`${gw.adminUrl}/metrics`)).body,
+      )?.[1];
+    expect(await rejected()).toBe('0');
+    const shutdown = gw.shutdown();
+    const res = await fetchText(`${gw.adminUrl}/admin/reload`, { method: 'POST' });
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ ok: false, shuttingDown: true });
+    expect(await rejected()).toBe('0');
+    expect(gw.view.configInfo()).toMatchObject({ version: 1, lastError: null });
+    expect(gw.logs.some((l) => l.event === 'reload-not-applied')).toBe(true);
+    await shutdown;
+  });
+
   // A request in flight finishes on the upstream it started with, even when the reload moves the region.
   it('lets requests in flight finish across a reload that changes upstreams', async () => {
     a = await startFaultUpstream({ kind: 'delay', ms: 600 });
