@@ -47,7 +47,19 @@ export function mayBeKept(method: string, status: number, ttlMs: number | undefi
 
 /** The cache key: method, scheme, Host and target (RFC 9111 §2), and the home region. */
 export function cacheKey(request: CacheRequest): string {
-  return `${request.region} GET ${request.scheme}://${authorityOf(request.headers) ?? ''}${request.url}`;
+  return `${request.region} GET ${request.scheme}://${normalAuthority(request)}${request.url}`;
+}
+
+/**
+ * The authority as RFC 9110 §4.2.3 compares it: the host in lower case, without the scheme's
+ * default port (or an empty one). Else `Host: API.example:80` names another URI than `api.example`,
+ * and a DELETE sent with one left the copy kept under the other.
+ */
+function normalAuthority(request: CacheRequest): string {
+  const authority = authorityOf(request.headers)?.toLowerCase() ?? '';
+  const defaultPort = request.scheme === 'https' ? ':443' : ':80';
+  if (authority.endsWith(defaultPort)) return authority.slice(0, -defaultPort.length);
+  return authority.endsWith(':') ? authority.slice(0, -1) : authority;
 }
 
 /** A CachePolicy class reading the cache's clock, so ages and freshness follow an injected clock. */
@@ -78,7 +90,7 @@ export function varyNames(headers: Headers): string[] {
  */
 export function requestForPolicy(request: CacheRequest, vary: readonly string[]): CachePolicy.Request {
   const from = request.headers;
-  const headers: Headers = { host: authorityOf(from) };
+  const headers: Headers = { host: normalAuthority(request) };
   // An empty Authorization is still one (§3.5); the library tests it for truthiness.
   if (from.authorization !== undefined) headers.authorization = from.authorization || '(empty)';
   for (const name of vary) copyJoined(from, headers, name);

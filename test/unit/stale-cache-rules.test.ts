@@ -196,6 +196,28 @@ describe('the key (RFC 9111 §2, §4: method and target URI)', () => {
     expect(servedBody(cache, request({}, { region: 'eu-west', url: '/other' }))).toBe('other');
   });
 
+  // RFC 9110 §4.2.3: these name the same URI as `api.example` over http.
+  it.each(['API.Example', 'api.example:80', 'api.example:', 'Api.EXAMPLE:80'])(
+    '§4.4: invalidating through an equivalent authority (%s) forgets the copy',
+    (host) => {
+      const cache = newCache();
+      offer(cache, request());
+      offer(cache, request({}, { url: '/other' }), { body: 'other' });
+      cache.invalidate(request({ host }, { method: 'DELETE' }), ['us-east']);
+      expect(servedBody(cache, request())).toBeUndefined();
+      expect(servedBody(cache, request({}, { url: '/other' }))).toBe('other');
+    },
+  );
+
+  it('§4.2.3 of RFC 9110: a port other than the default, or the other scheme, is another URI', () => {
+    const cache = newCache();
+    offer(cache, request());
+    cache.invalidate(request({ host: 'api.example:8080' }, { method: 'DELETE' }), ['us-east']);
+    cache.invalidate(request({}, { method: 'DELETE', scheme: 'https' }), ['us-east']);
+    expect(servedBody(cache, request())).toBe('kept');
+    expect(servedBody(cache, request({ host: 'API.example:80' }))).toBe('kept');
+  });
+
   // A GET whose answer was still streaming when a DELETE of its target succeeded may carry what the
   // DELETE removed: it is not kept. One whose answer began after it is.
   it('§4.4: a copy whose capture began before the target was invalidated is not kept', () => {
