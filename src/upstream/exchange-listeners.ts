@@ -1,13 +1,11 @@
-// The listeners an exchange puts on its client's request and response (and its headers timer) are
-// shared functions, not a closure per request: `this` is the object listened to, which is tagged
-// with its exchange (the timer is handed the exchange itself).
+// The listeners an exchange puts on its client's request and response are shared functions, not a
+// closure per request: `this` is the object listened to, which is tagged with its exchange.
 
 /** What the listeners tell the exchange tagged on the object they listen to. */
 export interface ListenedExchange {
   clientClosed(): void;
   countBody(bytes: number): void;
   resumeUpstream(): void;
-  headersTimedOut(): void;
 }
 
 const kExchange = Symbol('floodgate.exchange');
@@ -29,9 +27,4 @@ export function onRequestChunk(this: Tagged, chunk: Buffer): void {
 
 export function onClientDrain(this: Tagged): void {
   this[kExchange]?.resumeUpstream();
-}
-
-/** A timer's callback: its argument is the exchange itself. */
-export function onHeadersTimeout(exchange: ListenedExchange): void {
-  exchange.headersTimedOut();
 }

@@ -17,13 +17,7 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
-import {
-  onClientClose,
-  onClientDrain,
-  onHeadersTimeout,
-  onRequestChunk,
-  tagExchange,
-} from './exchange-listeners.js';
+import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
 
 /**
@@ -42,6 +36,8 @@ export interface ForwardListener {
   forwarded(ctx: RequestContext, result: ForwardResult): void;
 }
 
+// One function for every exchange's timer, which is handed the exchange, rather than a closure each.
+const onHeadersTimeout = (exchange: Exchange) => exchange.headersTimedOut();
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** Failures before any connection existed: the upstream cannot have seen the request. */
 const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -149,9 +145,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Timed out while waiting for a connection: the client has had its answer.
-    if (this.permit === undefined) controller.abort(new errors.HeadersTimeoutError());
-    else if (this.clientGone) controller.abort(new Error('client closed the connection'));
+    // Timed out while waiting for a connection, and the client has had its answer. Thrown, not
+    // aborted: undici drops the request either way, but an abort destroys the new connection too,
+    // and with every request timing out before its connection came, none would ever be kept.
+    if (this.permit === undefined) throw new errors.ConnectTimeoutError();
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
     else if (this.bodyTooLarge) controller.abort(new Error('request body over listen.maxBodyBytes'));
   }
 
@@ -284,12 +282,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.controller?.abort(new Error('request body over listen.maxBodyBytes'));
   }
 
-  /** No final answer's headers within timeoutMs: undici reports it as its own headers timeout would. */
+  /**
+   * No final answer's headers within timeoutMs. Without a connection yet, the upstream cannot have
+   * seen the request: a connect timeout, as undici's own would have been, so a GET may fail over.
+   */
   headersTimedOut(): void {
     if (this.permit === undefined) return;
-    const err = new errors.HeadersTimeoutError();
-    if (this.controller !== null) this.controller.abort(err);
-    else this.onResponseError(null, err);
+    if (this.controller !== null) this.controller.abort(new errors.HeadersTimeoutError());
+    else this.onResponseError(null, new errors.ConnectTimeoutError());
   }
 
   /** The client went away before the exchange finished: stop the upstream request. */
