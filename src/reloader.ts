@@ -1,4 +1,4 @@
-import type { ConfigInfo, ReloadResult } from './admin/admin-view.js';
+import { type ConfigInfo, notAppliedWhileStopping, type ReloadResult } from './admin/admin-view.js';
 import type { LimitsPolicy } from './cluster/limits-policy.js';
 import { ConfigError, type GatewayConfig } from './config/load.js';
 import { configWarnings } from './config/warnings.js';
@@ -78,9 +78,9 @@ export class Reloader {
   /** Asked for while shutting down: nothing is wrong with the file, so it is not counted as rejected. */
   private notApplied(): ReloadResult {
     const { deps, file } = this.options;
-    const errors = [`${file}: not applied: the gateway is shutting down`];
-    logEvent(deps.logger, 'reload-not-applied', { file, errors });
-    return { ok: false, errors, shuttingDown: true };
+    const result = notAppliedWhileStopping(file);
+    logEvent(deps.logger, 'reload-not-applied', { file, errors: result.errors });
+    return result;
   }
 
   private reject(errors: string[], err?: unknown): ReloadResult {

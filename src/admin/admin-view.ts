@@ -42,9 +42,13 @@ export interface ConfigInfo {
 }
 
 /** `shuttingDown`: not applied because the gateway is stopping, which says nothing against the file. */
-export type ReloadResult =
-  | { ok: true; version: number }
-  | { ok: false; errors: string[]; shuttingDown?: true };
+type NotApplied = { ok: false; errors: string[]; shuttingDown?: true };
+export type ReloadResult = { ok: true; version: number } | NotApplied;
+
+/** The answer to a reload asked for while the gateway (or worker group) shuts down. */
+export function notAppliedWhileStopping(file: string): NotApplied {
+  return { ok: false, errors: [`${file}: not applied: the gateway is shutting down`], shuttingDown: true };
+}
 
 export interface AdminView {
   regions(): Record<string, RegionView>;

@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { ConfigInfo, RegionView, ReloadResult } from '../admin/admin-view.js';
+import {
+  type ConfigInfo,
+  notAppliedWhileStopping,
+  type RegionView,
+  type ReloadResult,
+} from '../admin/admin-view.js';
 import { ConfigError, type GatewayConfig, parseConfigText } from '../config/load.js';
 import { logEvent } from '../observability/logger.js';
 import { sumRegionViews } from './region-view-sum.js';
@@ -94,18 +99,23 @@ export class WorkerGroup {
 
   /** Validates the file once, then has every worker apply the same text. */
   async reload(): Promise<ReloadResult> {
+    if (this.draining) return this.notApplied();
     let loaded: { text: string; config: GatewayConfig };
     try {
       loaded = await readConfig(this.options.configPath, this.options.readConfigText);
     } catch (err) {
       return this.rejected(err instanceof ConfigError ? err.problems : [String(err)]);
     }
+    if (this.draining) return this.notApplied();
     this.text = loaded.text;
     this.drainTotalMs = drainMs(loaded.config);
     const members = this.readyMembers();
     const answers = await Promise.all(
       members.map((m) => this.ask(m, (id) => ({ type: 'reload', id, text: loaded.text }))),
     );
+    // Draining workers refuse it for that reason alone, as the group does once it drains.
+    if (this.draining || answers.some((a) => a?.type === 'reloaded' && !a.result.ok && a.result.shuttingDown))
+      return this.notApplied();
     const errors = answers.flatMap((answer, i) => {
       if (answer?.type !== 'reloaded') return [`worker ${members[i]!.handle.id}: no answer to the reload`];
       return answer.result.ok ? [] : answer.result.errors;
@@ -234,6 +244,15 @@ export class WorkerGroup {
 
   private readyMembers(): Member[] {
     return [...this.members.values()].filter((m) => m.ready);
+  }
+
+  private notApplied(): ReloadResult {
+    const result = notAppliedWhileStopping(this.options.configPath);
+    logEvent(this.options.logger, 'reload-not-applied', {
+      file: this.options.configPath,
+      errors: result.errors,
+    });
+    return result;
   }
 
   private rejected(errors: string[]): ReloadResult {

@@ -123,6 +123,8 @@ describe('floodgate --workers 2', () => {
     // Critical traffic may spend every token, so the whole burst shows in the count.
     routes: [{ match: { pathPrefix: '/' }, priority: 'critical' }],
     shutdownGraceMs: 2000,
+    // Long enough for a reload to be asked for while the workers drain.
+    drainDelayMs: 1500,
     log: { level: 'info' },
   });
 
@@ -201,6 +203,16 @@ describe('floodgate --workers 2', () => {
   it('drains every worker on SIGTERM and exits 0, having served through both', async () => {
     // A clean exit; the access lines written by the workers name two different workers.
     group.child.kill('SIGTERM');
+    // A reload during the drain is not applied, and is not a rejected file: the alert stays quiet.
+    const reload = await eventually(
+      () => getText(`${group.adminUrl}/admin/reload`, { method: 'POST' }),
+      (res) => res.status !== 200,
+    );
+    expect(reload.status).toBe(503);
+    expect(JSON.parse(reload.body)).toMatchObject({ ok: false, shuttingDown: true });
+    const metrics = (await getText(`${group.adminUrl}/metrics`)).body;
+    expect(metrics).toMatch(/^floodgate_config_reload_total\{result="rejected"\} 0$/m);
+    expect(JSON.parse((await getText(`${group.adminUrl}/admin/config`)).body).lastError).toBeNull();
     expect(await group.exited).toBe(0);
     const workers = new Set(
       group
