@@ -23,6 +23,17 @@ export function writeHeadList(res: PublicResponse, status: number, list: string[
   else res.writeHead(status, reason, list);
 }
 
+/**
+ * After an answer sent before the request's body was all read (a refusal): node:http reads the rest
+ * and throws it away, but an HTTP/2 stream whose rest nobody reads stays open, its client waiting on
+ * flow control, and counts against the connection's concurrent streams until the connection goes.
+ * So the rest is read and thrown away here too. RFC 9113 §8.1 would let RST_STREAM with NO_ERROR
+ * stop the client instead, but Node's close with that code waits for the stream to end first.
+ */
+export function dropUnreadBody(res: PublicResponse): void {
+  if (res instanceof Http2ServerResponse && !res.stream.readableEnded) res.req.resume();
+}
+
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */
 export function closeAfterAnswer(res: PublicResponse): void {
   if (!(res instanceof Http2ServerResponse)) res.shouldKeepAlive = false;

@@ -1,6 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultUpstream, startFaultUpstream, trickleChunk } from '../support/fault-upstream.js';
+import {
+  closedPortUrl,
+  type FaultUpstream,
+  startFaultUpstream,
+  trickleChunk,
+} from '../support/fault-upstream.js';
 import { fetchText, rawRequest } from '../support/http-client.js';
 import { converse } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
@@ -66,14 +71,6 @@ async function startRawUpstream(): Promise<{ url: string; close(): Promise<void>
         server.close(() => resolve());
       }),
   };
-}
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 const region = (upstreams: string[], breaker: Record<string, number> = { volumeThreshold: 100_000 }) => ({

@@ -229,3 +229,12 @@ function echo(req: IncomingMessage, res: ServerResponse, record: RecordedRequest
     res.end();
   });
 }
+
+/** An upstream URL nothing listens on: connections to it are refused. */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}

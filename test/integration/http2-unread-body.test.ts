@@ -1,0 +1,82 @@
+// An HTTP/2 request answered before its body was read (shed, or its upstream unreachable) must not
+// leave its stream open: nobody reads the rest, so the client waits on flow control for ever and
+// the stream counts against the connection's concurrent streams until the connection goes.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { ClientHttp2Session } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCertificates, opensslAvailable, type TestCertificates } from '../support/certificates.js';
+import { closedPortUrl, type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import { http2Request, http2Session } from '../support/http2-client.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+
+// Well beyond the 64 KiB a stream may send before its reader grants more.
+const upload = randomBytes(256 * 1024);
+
+describe.runIf(opensslAvailable())('an HTTP/2 request answered before its body was read', () => {
+  let certs: TestCertificates;
+  let upstream: FaultUpstream;
+  let gw: TestGateway;
+  let session: ClientHttp2Session;
+
+  beforeAll(async () => {
+    certs = await makeCertificates(await mkdtemp(join(tmpdir(), 'floodgate-h2-unread-')));
+    upstream = await startFaultUpstream();
+    gw = await startTestGateway({
+      listen: { tls: { cert: certs.certPath, key: certs.keyPath } },
+      regions: {
+        open: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 } },
+        dead: { upstreams: [await closedPortUrl()], capacity: { rps: 10_000, burst: 10_000 } },
+        // Nothing but critical work gets through: a normal POST is shed.
+        full: { upstreams: [upstream.url], capacity: { rps: 0.001, burst: 1 } },
+      },
+      routing: { default: 'open' },
+    });
+    session = await http2Session(gw.publicUrl, certs.ca);
+    // Spends the only token, so the POSTs to `full` are shed.
+    expect((await http2Request(session, { ':path': '/spend', 'x-region': 'full' })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    session?.destroy();
+    await gw?.close();
+    await upstream?.close();
+    if (certs) await rm(certs.dir, { recursive: true, force: true });
+  });
+
+  /** POSTs the upload to `region`; the answer's status and body, and how the stream closed. */
+  function post(region: string): Promise<{ status: number; body: string; rstCode: number | undefined }> {
+    return new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/upload', 'x-region': region });
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      stream.on('error', reject);
+      stream.on('close', () => resolve({ status, body, rstCode: stream.rstCode }));
+      stream.end(upload);
+    });
+  }
+
+  it.each([
+    ['full', 503, 'overloaded'],
+    ['dead', 502, 'bad gateway'],
+  ])('closes the stream after the whole answer (%s: %i)', async (region, status, error) => {
+    const answer = await post(region);
+    expect(answer).toMatchObject({ status, rstCode: 0 });
+    expect(JSON.parse(answer.body)).toMatchObject({ error });
+    const next = await http2Request(session, { ':path': '/after', 'x-region': 'open' });
+    expect(next.status).toBe(200);
+  });
+
+  it('still reads a body the upstream takes whole', async () => {
+    expect(await post('open')).toMatchObject({ status: 200, rstCode: 0 });
+    expect(upstream.requests.at(-1)?.bodyBytes).toBe(upload.length);
+  });
+});
