@@ -93,7 +93,8 @@ export function requestForPolicy(request: CacheRequest, vary: readonly string[])
   const headers: Headers = { host: normalAuthority(request) };
   // An empty Authorization is still one (§3.5); the library tests it for truthiness.
   if (from.authorization !== undefined) headers.authorization = from.authorization || '(empty)';
-  for (const name of vary) copyJoined(from, headers, name);
+  // Host as it was compared for the key, even when Vary names it.
+  for (const name of vary) if (name !== 'host') copyJoined(from, headers, name);
   copyDirectives(from, headers);
   return { method: request.method, url: request.url, headers };
 }

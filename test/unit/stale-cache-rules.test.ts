@@ -209,6 +209,12 @@ describe('the key (RFC 9111 §2, §4: method and target URI)', () => {
     },
   );
 
+  it('§4.1: Vary: Host is matched on the host as it is compared (RFC 9110 §4.2.3)', () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { vary: 'host' } });
+    expect(servedBody(cache, request({ host: 'API.example:80' }))).toBe('kept');
+  });
+
   it('§4.2.3 of RFC 9110: a port other than the default, or the other scheme, is another URI', () => {
     const cache = newCache();
     offer(cache, request());
