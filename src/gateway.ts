@@ -18,7 +18,8 @@ import { FailoverWait, failoverPermitNow } from './request/failover-wait.js';
 import { after, hold, MIN_WAIT_MS } from './request/hold.js';
 import type { Permit } from './request/permit.js';
 import type { Runtime } from './runtime.js';
-import { Exchange, type ForwardListener, type ForwardResult } from './upstream/forward.js';
+import { Exchange } from './upstream/forward.js';
+import type { ForwardListener, ForwardResult } from './upstream/forward-result.js';
 import { serveKeptCopy } from './upstream/serve-stale.js';
 import type { WebSocketTunnels } from './upstream/websocket.js';
 

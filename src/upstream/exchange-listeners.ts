@@ -6,6 +6,7 @@ export interface ListenedExchange {
   clientClosed(): void;
   countBody(bytes: number): void;
   resumeUpstream(): void;
+  requestSent(): void;
 }
 
 const kExchange = Symbol('floodgate.exchange');
@@ -23,6 +24,10 @@ export function onClientClose(this: Tagged & { writableFinished: boolean }): voi
 
 export function onRequestChunk(this: Tagged, chunk: Buffer): void {
   this[kExchange]?.countBody(chunk.length);
+}
+
+export function onRequestEnd(this: Tagged): void {
+  this[kExchange]?.requestSent();
 }
 
 export function onClientDrain(this: Tagged): void {

@@ -17,30 +17,23 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
-import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
+import {
+  onClientClose,
+  onClientDrain,
+  onRequestChunk,
+  onRequestEnd,
+  tagExchange,
+} from './exchange-listeners.js';
+import {
+  type ForwardListener,
+  type ForwardResult,
+  isConnectionReset,
+  neverConnected,
+} from './forward-result.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
-
-/**
- * How a trip upstream ended, for the pipeline to act on:
- * - `answered`: the upstream's answer went to the client (or the client left while it did);
- * - `cut`: nothing more can be sent: the answer broke after its headers went out (the client's
- *   connection was destroyed), or the client left before any answer;
- * - `refused`: the gateway refuses the request itself (`ctx.reason`), nothing was sent yet;
- * - `unreached`: no connection could be made, so the upstream cannot have seen the request;
- * - `failed`: the upstream failed before answering (`ctx.reason`), or answered 5xx while a kept
- *   copy exists; nothing was sent to the client yet.
- */
-export type ForwardResult = 'answered' | 'cut' | 'refused' | 'unreached' | 'failed';
-
-export interface ForwardListener {
-  forwarded(ctx: RequestContext, result: ForwardResult): void;
-}
 
 // One function for every exchange's timer, which is handed the exchange, rather than a closure each.
 const onHeadersTimeout = (exchange: Exchange) => exchange.headersTimedOut();
-const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-/** Failures before any connection existed: the upstream cannot have seen the request. */
-const UNREACHED_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * One request's trip to one upstream, as an undici dispatch handler. It holds the request's permit
@@ -85,9 +78,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { req, res } = ctx;
     const region = this.permit!.region;
     const body = hasBody(ctx);
+    if (body) tagExchange(req, this);
     if (body && req.headers['content-length'] === undefined) {
       this.bodyLimit = ctx.runtime.maxBodyBytes;
-      tagExchange(req, this);
       // Paused first: a data listener would otherwise start the flow before undici is listening,
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
       req.pause();
@@ -115,8 +108,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendContinue(res!);
     // undici checks headersTimeout on a clock that ticks about every half second: 200 ms acted as a
     // second, holding the region's slot five times as long. It is still passed on, as a backstop.
-    this.headersTimer = setTimeout(onHeadersTimeout, timeout, this);
+    // Like undici's, the upstream's time starts once it has the whole request: a slow client's
+    // upload must not count as a slow region (and open its breaker).
+    if (body) req.once('end', onRequestEnd);
+    else this.requestSent();
     this.send();
+  }
+
+  requestSent(): void {
+    if (this.permit === undefined) return;
+    this.headersTimer = setTimeout(onHeadersTimeout, this.permit.region.config.timeoutMs, this);
   }
 
   private send(): void {
@@ -136,7 +137,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.retried || this.options.body !== null || !isIdempotent(this.ctx.req.method)) return false;
     // A reload may be closing the pool this exchange started on; a retry there could only fail.
     if (this.permit!.host!.pool.closed) return false;
-    if (!RESET_CODES.has((err as { code?: string }).code ?? '')) return false;
+    if (!isConnectionReset(err)) return false;
     this.retried = true;
     this.controller = null;
     this.send();
@@ -256,8 +257,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.end('cut');
       return;
     }
-    const unreached =
-      this.options.body === null && UNREACHED_CODES.has((err as { code?: string }).code ?? '');
+    const unreached = this.options.body === null && neverConnected(err);
     this.end(unreached ? 'unreached' : 'failed');
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { handshakeAnswerHeaders } from '../http/hop-by-hop.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit } from '../request/permit.js';
-import type { ForwardListener } from './forward.js';
+import type { ForwardListener } from './forward-result.js';
 import type { UpstreamTls } from './pools.js';
 
 const kTunnel = Symbol('floodgate.tunnel');

@@ -158,6 +158,22 @@ describe('upstream faults', () => {
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 350);
   });
 
+  // The upstream's time starts once it has the whole request, as undici's own timeout: a client
+  // uploading slowly to a healthy region is not that region's timeout (nor its breaker's failure).
+  it('does not count a slow upload against timeoutMs', async () => {
+    const pause = { waitMs: TIMEOUT_MS / 2 + 50 };
+    const { text } = await converse(port, [
+      'POST /slow-upload HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\nConnection: close\r\n' +
+        'Content-Length: 3\r\n\r\na',
+      pause,
+      'b',
+      pause,
+      'c',
+    ]);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(faulty.requests.at(-1)).toMatchObject({ url: '/slow-upload', bodyBytes: 3 });
+  });
+
   // undici would have waited out its 10 s connect timeout, and a request that has no connection yet
   // cannot be aborted through undici: the client is answered, and the request dropped once it has one.
   it('answers 504 in time while the connection to the upstream is still being made', async () => {
