@@ -17,9 +17,11 @@ export function tagExchange(target: object, exchange: ListenedExchange): void {
   (target as Tagged)[kExchange] = exchange;
 }
 
-export function onClientClose(this: Tagged & { writableFinished: boolean }): void {
+// Closed before the answer was ended: the client left. Not `writableFinished`, which an HTTP/2
+// response reports once its stream is reset, so a cancelled stream looked answered and kept its slot.
+export function onClientClose(this: Tagged & { writableEnded: boolean }): void {
   const exchange = this[kExchange];
-  if (exchange !== undefined && !this.writableFinished) exchange.clientClosed();
+  if (exchange !== undefined && !this.writableEnded) exchange.clientClosed();
 }
 
 export function onRequestChunk(this: Tagged, chunk: Buffer): void {

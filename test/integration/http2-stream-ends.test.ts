@@ -1,21 +1,29 @@
-// An HTTP/2 request answered before its body was read (shed, or its upstream unreachable) must not
-// leave its stream open: nobody reads the rest, so the client waits on flow control for ever and
-// the stream counts against the connection's concurrent streams until the connection goes.
+// HTTP/2 streams that end early, either side first. A request answered before its body was read
+// (shed, or its upstream unreachable) must not leave its stream open: nobody reads the rest, so the
+// client waits on flow control for ever and the stream counts against the connection's concurrent
+// streams until the connection goes. A client that cancels its stream (RST_STREAM) has left: its
+// slot comes back at once and its access line says so, as when an HTTP/1.1 client hangs up.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { ClientHttp2Session } from 'node:http2';
+import { type ClientHttp2Session, constants } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates, opensslAvailable, type TestCertificates } from '../support/certificates.js';
-import { closedPortUrl, type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
+import {
+  closedPortUrl,
+  type FaultMode,
+  type FaultUpstream,
+  startFaultUpstream,
+} from '../support/fault-upstream.js';
 import { http2Request, http2Session } from '../support/http2-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
 
 // Well beyond the 64 KiB a stream may send before its reader grants more.
 const upload = randomBytes(256 * 1024);
 
-describe.runIf(opensslAvailable())('an HTTP/2 request answered before its body was read', () => {
+describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
   let certs: TestCertificates;
   let upstream: FaultUpstream;
   let gw: TestGateway;
@@ -23,7 +31,11 @@ describe.runIf(opensslAvailable())('an HTTP/2 request answered before its body w
 
   beforeAll(async () => {
     certs = await makeCertificates(await mkdtemp(join(tmpdir(), 'floodgate-h2-unread-')));
-    upstream = await startFaultUpstream();
+    upstream = await startFaultUpstream((req): FaultMode => {
+      if (req.url === '/hang') return { kind: 'hang' };
+      if (req.url === '/trickle') return { kind: 'trickle', chunks: 50, intervalMs: 100 };
+      return { kind: 'ok' };
+    });
     gw = await startTestGateway({
       listen: { tls: { cert: certs.certPath, key: certs.keyPath } },
       regions: {
@@ -31,6 +43,8 @@ describe.runIf(opensslAvailable())('an HTTP/2 request answered before its body w
         dead: { upstreams: [await closedPortUrl()], capacity: { rps: 10_000, burst: 10_000 } },
         // Nothing but critical work gets through: a normal POST is shed.
         full: { upstreams: [upstream.url], capacity: { rps: 0.001, burst: 1 } },
+        // Its timeout is far off: only the client's leaving can free its slot in time.
+        slow: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 }, timeoutMs: 30_000 },
       },
       routing: { default: 'open' },
     });
@@ -78,5 +92,20 @@ describe.runIf(opensslAvailable())('an HTTP/2 request answered before its body w
   it('still reads a body the upstream takes whole', async () => {
     expect(await post('open')).toMatchObject({ status: 200, rstCode: 0 });
     expect(upstream.requests.at(-1)?.bodyBytes).toBe(upload.length);
+  });
+
+  it.each([
+    ['before the answer', '/hang', 'response' as const],
+    ['while the body streams', '/trickle', 'data' as const],
+  ])('frees the slot and logs 499 when it cancels %s', async (_when, path, after) => {
+    const stream = session.request({ ':path': path, 'x-region': 'slow' });
+    stream.on('error', () => {});
+    await until(() => gw.view.regions().slow!.inflight === 1, 5000, 'the request in flight');
+    if (after === 'data') await new Promise((resolve) => stream.once('data', resolve));
+    stream.close(constants.NGHTTP2_CANCEL);
+    // Well before the upstream ends (5 s) or times out (30 s).
+    await until(() => gw.view.regions().slow!.inflight === 0, 2000, 'the slot back');
+    await until(() => gw.logs.some((l) => l.path === path), 2000, 'its access line');
+    expect(gw.logs.find((l) => l.path === path)).toMatchObject({ status: 499, reason: 'client-closed' });
   });
 });
