@@ -211,6 +211,8 @@ export function refusalForUpstreamError(err: Error): Refusal {
   switch ((err as { code?: string }).code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
+    // After the headers went out, so never answered: only the access line's reason comes of it.
+    case 'UND_ERR_BODY_TIMEOUT':
       return 'upstream-timeout';
     // undici refused to send what the client gave us: the client's fault, not the upstream's.
     case 'UND_ERR_INVALID_ARG':

@@ -9,6 +9,7 @@ import {
 import { fetchText, rawRequest } from '../support/http-client.js';
 import { converse } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
 
 const TIMEOUT_MS = 400;
 /** Generous: a busy CI machine may take a moment to give every slot back. */
@@ -205,6 +206,9 @@ describe('upstream faults', () => {
     expect(answer.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer.text).toContain('content-length: 1124');
     expect(answer.text.split('\r\n\r\n')[1]!.length).toBe(100);
+    // The upstream answered, then went quiet: a timeout, not an unreachable upstream.
+    await until(() => gw.logs.some((l) => l.path === '/stall'), 2000, 'its access line');
+    expect(gw.logs.find((l) => l.path === '/stall')).toMatchObject({ outcome: 'error', reason: 'timeout' });
   });
 
   // A body shorter than its content-length is cut off the same way.
