@@ -45,14 +45,14 @@ export class Reloader {
 
   async reload(): Promise<ReloadResult> {
     const { file, deps } = this.options;
-    if (this.closed) return this.notApplied();
+    if (this.closed) return notAppliedWhileStopping(file, deps.logger);
     let next: GatewayConfig;
     try {
       next = await this.options.load();
     } catch (err) {
       return this.reject(err instanceof ConfigError ? err.problems : [`${file}: ${messageOf(err)}`], err);
     }
-    if (this.closed) return this.notApplied();
+    if (this.closed) return notAppliedWhileStopping(file, deps.logger);
     // From here to the swap nothing awaits, so two reloads cannot interleave their builds.
     const current = this.options.holder.runtime;
     let build: RuntimeBuild;
@@ -73,14 +73,6 @@ export class Reloader {
     deps.metrics.setConfigVersion(runtime.version);
     logEvent(deps.logger, 'reload-applied', { file, version: runtime.version });
     return { ok: true, version: runtime.version };
-  }
-
-  /** Asked for while shutting down: nothing is wrong with the file, so it is not counted as rejected. */
-  private notApplied(): ReloadResult {
-    const { deps, file } = this.options;
-    const result = notAppliedWhileStopping(file);
-    logEvent(deps.logger, 'reload-not-applied', { file, errors: result.errors });
-    return result;
   }
 
   private reject(errors: string[], err?: unknown): ReloadResult {

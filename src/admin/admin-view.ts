@@ -2,7 +2,9 @@
 // gateway only through this view, so they can be tested against a fake and never reach into the
 // request path's internals.
 
+import type { Logger } from 'pino';
 import type { BreakerState, Outcome } from '../domain.js';
+import { logEvent } from '../observability/logger.js';
 import type { StatusClass } from '../observability/metric-catalog.js';
 
 export interface UpstreamView {
@@ -45,9 +47,14 @@ export interface ConfigInfo {
 type NotApplied = { ok: false; errors: string[]; shuttingDown?: true };
 export type ReloadResult = { ok: true; version: number } | NotApplied;
 
-/** The answer to a reload asked for while the gateway (or worker group) shuts down. */
-export function notAppliedWhileStopping(file: string): NotApplied {
-  return { ok: false, errors: [`${file}: not applied: the gateway is shutting down`], shuttingDown: true };
+/**
+ * The answer to a reload asked for while the gateway (or worker group) shuts down, logged: nothing is
+ * wrong with the file, so it is neither counted as rejected nor kept as the last error.
+ */
+export function notAppliedWhileStopping(file: string, logger: Logger): NotApplied {
+  const errors = [`${file}: not applied: the gateway is shutting down`];
+  logEvent(logger, 'reload-not-applied', { file, errors });
+  return { ok: false, errors, shuttingDown: true };
 }
 
 export interface AdminView {

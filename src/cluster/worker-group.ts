@@ -247,12 +247,7 @@ export class WorkerGroup {
   }
 
   private notApplied(): ReloadResult {
-    const result = notAppliedWhileStopping(this.options.configPath);
-    logEvent(this.options.logger, 'reload-not-applied', {
-      file: this.options.configPath,
-      errors: result.errors,
-    });
-    return result;
+    return notAppliedWhileStopping(this.options.configPath, this.options.logger);
   }
 
   private rejected(errors: string[]): ReloadResult {
