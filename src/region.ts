@@ -221,14 +221,17 @@ export class Region {
     return !this.closed;
   }
 
-  /** Once no admitted request still waits here (a reload dropped the region, none is dropped). */
-  async close(): Promise<void> {
+  /**
+   * Once no admitted request still waits here (a reload dropped the region, none is dropped);
+   * `abandon` (shutdown, its grace period over): without waiting for what undici still holds.
+   */
+  async close(how: 'drain' | 'abandon' = 'drain'): Promise<void> {
     // A failover wait that ends with a permit starts a turn wait: the loop sees that one too.
     while (this.waiting > 0 || this.failoverWaits > 0)
       await new Promise<void>((resolve) => (this.noneWaiting = resolve));
     this.closed = true;
     this.breaker.shutdown();
-    await this.upstreams.close();
+    await this.upstreams.close(how);
   }
 
   private whenNoneWaits(): void {

@@ -211,7 +211,7 @@ class GatewayProcess implements RunningGateway {
     clearInterval(this.ticker);
     await this.admin?.close();
     await this.limits?.close();
-    await Promise.all([...this.gateway.runtime.regions.values()].map((r) => r.close()));
+    await Promise.all([...this.gateway.runtime.regions.values()].map((r) => r.close('abandon')));
   }
 
   /** What a reload changes outside the runtime: listener deadlines and certificate, the admin token, the log level. */

@@ -70,9 +70,13 @@ export class UpstreamSet {
     return sameUrls && sameTls(this.tls, tls);
   }
 
-  /** Closes every pool once its requests have finished. */
-  async close(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.pool.close()));
+  /**
+   * Closes every pool once its requests have finished, or at once (`abandon`). A request answered when
+   * its timer ran out before it had a connection stays queued in undici until its connect timeout
+   * (10 s): shutdown, after its grace period, has no one left to wait for.
+   */
+  async close(how: 'drain' | 'abandon' = 'drain'): Promise<void> {
+    await Promise.all(this.hosts.map((h) => (how === 'abandon' ? h.pool.destroy() : h.pool.close())));
   }
 }
 
