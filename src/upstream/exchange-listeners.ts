@@ -6,7 +6,6 @@ export interface ListenedExchange {
   clientClosed(): void;
   countBody(bytes: number): void;
   resumeUpstream(): void;
-  requestSent(): void;
 }
 
 const kExchange = Symbol('floodgate.exchange');
@@ -26,10 +25,6 @@ export function onClientClose(this: Tagged & { writableEnded: boolean }): void {
 
 export function onRequestChunk(this: Tagged, chunk: Buffer): void {
   this[kExchange]?.countBody(chunk.length);
-}
-
-export function onRequestEnd(this: Tagged): void {
-  this[kExchange]?.requestSent();
 }
 
 export function onClientDrain(this: Tagged): void {

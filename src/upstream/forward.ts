@@ -17,23 +17,15 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
-import {
-  onClientClose,
-  onClientDrain,
-  onRequestChunk,
-  onRequestEnd,
-  tagExchange,
-} from './exchange-listeners.js';
+import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
 import {
   type ForwardListener,
   type ForwardResult,
   isConnectionReset,
   neverConnected,
 } from './forward-result.js';
+import { HeadersDeadline, type TimedTrip } from './headers-deadline.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
-
-// One function for every exchange's timer, which is handed the exchange, rather than a closure each.
-const onHeadersTimeout = (exchange: Exchange) => exchange.headersTimedOut();
 
 /**
  * One request's trip to one upstream, as an undici dispatch handler. It holds the request's permit
@@ -41,7 +33,7 @@ const onHeadersTimeout = (exchange: Exchange) => exchange.headersTimedOut();
  * (failover, a stale copy, an error answer) is the pipeline's decision. Before response headers go
  * out nothing is written to the client here; after, a failure can only destroy the connection.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   /** Held until the trip ends; undefined afterwards, when late callbacks from undici are ignored. */
   private permit: Permit | undefined;
   private controller: Dispatcher.DispatchController | null = null;
@@ -57,7 +49,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private bodyLimit = Number.POSITIVE_INFINITY;
   private bodyBytes = 0;
   private bodyTooLarge = false;
-  private headersTimer: NodeJS.Timeout | undefined;
+  private deadline: HeadersDeadline | undefined;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -78,9 +70,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { req, res } = ctx;
     const region = this.permit!.region;
     const body = hasBody(ctx);
-    if (body) tagExchange(req, this);
     if (body && req.headers['content-length'] === undefined) {
       this.bodyLimit = ctx.runtime.maxBodyBytes;
+      tagExchange(req, this);
       // Paused first: a data listener would otherwise start the flow before undici is listening,
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
       req.pause();
@@ -106,18 +98,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       bodyTimeout: timeout,
     };
     sendContinue(res!);
-    // undici checks headersTimeout on a clock that ticks about every half second: 200 ms acted as a
-    // second, holding the region's slot five times as long. It is still passed on, as a backstop.
-    // Like undici's, the upstream's time starts once it has the whole request: a slow client's
-    // upload must not count as a slow region (and open its breaker).
-    if (body) req.once('end', onRequestEnd);
-    else this.requestSent();
+    this.deadline = new HeadersDeadline(this, timeout);
+    this.deadline.start(body ? req : undefined);
     this.send();
-  }
-
-  requestSent(): void {
-    if (this.permit === undefined) return;
-    this.headersTimer = setTimeout(onHeadersTimeout, this.permit.region.config.timeoutMs, this);
   }
 
   private send(): void {
@@ -165,7 +148,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { ctx } = this;
     // Not the answer yet, which is still to come.
     if (statusCode < 200) return forwardInformational(ctx, statusCode, headers);
-    clearTimeout(this.headersTimer);
+    this.deadline?.stop();
     if (undecodedContent(ctx.req.method, statusCode, headers))
       return this.dropAnswer(controller, 'upstream-unreachable');
     const region = permit.region;
@@ -307,7 +290,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private end(result: ForwardResult): void {
     const permit = this.permit!;
     this.permit = undefined;
-    clearTimeout(this.headersTimer);
+    this.deadline?.stop();
     permit.settle(this.verdict);
     const res = this.ctx.res!;
     res.removeListener('close', onClientClose);
