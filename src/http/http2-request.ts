@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Refusal } from './errors.js';
 import { isValidHost } from './request-checks.js';
 
@@ -27,12 +27,23 @@ export function writeHeadList(res: PublicResponse, status: number, list: string[
  * After an answer sent before the request's body was all read (a refusal): node:http reads the rest
  * and throws it away, but an HTTP/2 stream whose rest nobody reads stays open, its client waiting on
  * flow control, and counts against the connection's concurrent streams until the connection goes.
- * So the rest is read and thrown away here too. RFC 9113 §8.1 would let RST_STREAM with NO_ERROR
- * stop the client instead, but Node's close with that code waits for the stream to end first.
+ * So the rest is read and thrown away here too, up to a bound: a shedding gateway must not read a
+ * whole upload for nothing. Beyond it the stream is cancelled; the answer went out long before.
+ * (RFC 9113 §8.1's RST_STREAM with NO_ERROR would be kinder, but Node's close with that code
+ * waits for the stream to end first.)
  */
 export function dropUnreadBody(res: PublicResponse): void {
-  if (res instanceof Http2ServerResponse && !res.stream.readableEnded) res.req.resume();
+  if (!(res instanceof Http2ServerResponse) || res.stream.readableEnded) return;
+  const stream = res.stream;
+  let left = DROPPED_BODY_LIMIT_BYTES;
+  res.req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0 && !stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+  });
+  res.req.resume();
 }
+
+const DROPPED_BODY_LIMIT_BYTES = 1 << 20;
 
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */
 export function closeAfterAnswer(res: PublicResponse): void {
