@@ -48,7 +48,8 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   private wholeBodyBytes = -1;
   private bodyLimit = Number.POSITIVE_INFINITY;
   private bodyBytes = 0;
-  private bodyTooLarge = false;
+  /** The client's doing that ended the trip: a body over the limit, or an upload that stopped. */
+  private clientFault: 'body-too-large' | 'request-timeout' | undefined;
   private deadline: HeadersDeadline | undefined;
 
   constructor(
@@ -134,7 +135,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     // and with every request timing out before its connection came, none would ever be kept.
     if (this.permit === undefined) throw new errors.ConnectTimeoutError();
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
-    else if (this.bodyTooLarge) controller.abort(new Error('request body over listen.maxBodyBytes'));
+    else if (this.clientFault !== undefined) controller.abort(new Error(`client fault: ${this.clientFault}`));
   }
 
   onResponseStart(
@@ -226,11 +227,13 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
       return;
     }
     if (!res.headersSent && this.retryAfterReset(err)) return;
-    if (this.bodyTooLarge || refusalForUpstreamError(err) === 'bad-request') {
-      // The client's doing (a body over the limit, a request undici will not send): neither the
+    const fault =
+      this.clientFault ?? (refusalForUpstreamError(err) === 'bad-request' ? 'bad-request' : undefined);
+    if (fault !== undefined) {
+      // The client's doing (see clientFault, or a request undici will not send): neither the
       // breaker nor outlier ejection may count it.
       this.verdict = 'neutral';
-      return this.refuseOrCut(this.bodyTooLarge ? 'body-too-large' : 'bad-request', err);
+      return this.refuseOrCut(fault, err);
     }
     this.verdict = 'failed';
     ctx.reason = refusalForUpstreamError(err);
@@ -253,14 +256,14 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
       return;
     }
     // The rest of the body is never read, so the connection cannot carry another request.
-    if (refusal === 'body-too-large') closeAfterAnswer(res);
+    if (refusal === 'body-too-large' || refusal === 'request-timeout') closeAfterAnswer(res);
     this.end('refused');
   }
 
   countBody(bytes: number): void {
     this.bodyBytes += bytes;
-    if (this.bodyBytes <= this.bodyLimit || this.bodyTooLarge) return;
-    this.bodyTooLarge = true;
+    if (this.bodyBytes <= this.bodyLimit || this.clientFault !== undefined) return;
+    this.clientFault = 'body-too-large';
     this.ctx.req.removeListener('data', onRequestChunk);
     this.controller?.abort(new Error('request body over listen.maxBodyBytes'));
   }
@@ -268,11 +271,13 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   /**
    * No final answer's headers within timeoutMs. Without a connection yet, the upstream cannot have
    * seen the request: a connect timeout, as undici's own would have been, so a GET may fail over.
+   * With one, while the client's upload has stopped short, the wait is the client's: 408.
    */
   headersTimedOut(): void {
     if (this.permit === undefined) return;
-    if (this.controller !== null) this.controller.abort(new errors.HeadersTimeoutError());
-    else this.onResponseError(null, new errors.ConnectTimeoutError());
+    if (this.controller === null) return this.onResponseError(null, new errors.ConnectTimeoutError());
+    if (!this.deadline!.uploaded) this.clientFault = 'request-timeout';
+    this.controller.abort(new errors.HeadersTimeoutError());
   }
 
   /** The client went away before the exchange finished: stop the upstream request. */

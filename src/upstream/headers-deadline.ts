@@ -8,33 +8,46 @@ export interface TimedTrip {
 /**
  * `timeoutMs` for an answer's headers, to the millisecond. undici checks its own headersTimeout on
  * a clock that ticks about every half second, so 200 ms acted as a second, holding the region's
- * slot five times as long (it is still passed on, as a backstop). Like undici's, it starts once the
- * upstream has the whole request: a client uploading slowly is not a slow region, and must not open
- * its breaker. It ends with the answer's headers or the trip, whichever comes first, armed or not.
+ * slot five times as long (it is still passed on, as a backstop). It counts as undici's does: from
+ * when the request leaves (its connection included), again from each piece of its body, and again
+ * once the body has ended, so a slow but steady upload is not a slow region while one that stops
+ * still ends. It ends with the answer's headers or the trip, whichever comes first.
  */
 export class HeadersDeadline {
   private timer: NodeJS.Timeout | undefined;
   private body: PublicRequest | undefined;
+  /** Whether the request's body (when it has one) has been read to its end. */
+  uploaded = true;
 
   constructor(
     private readonly trip: TimedTrip,
     private readonly ms: number,
   ) {}
 
-  /** Counts from now, or, for a request with a body, from when it has been read to its end. */
   start(body: PublicRequest | undefined): void {
-    if (body === undefined) return this.arm();
+    this.timer = setTimeout(passed, this.ms, this.trip);
+    if (body === undefined) return;
+    this.uploaded = false;
     this.body = body;
-    body.once('end', this.arm);
+    // Paused first: a data listener would otherwise start the flow before undici is listening.
+    body.pause();
+    body.on('data', this.restart);
+    body.once('end', this.ended);
   }
 
   stop(): void {
     clearTimeout(this.timer);
-    this.body?.removeListener('end', this.arm);
+    this.body?.removeListener('data', this.restart);
+    this.body?.removeListener('end', this.ended);
   }
 
-  private readonly arm = (): void => {
-    this.timer = setTimeout(passed, this.ms, this.trip);
+  private readonly restart = (): void => {
+    this.timer?.refresh();
+  };
+
+  private readonly ended = (): void => {
+    this.uploaded = true;
+    this.timer?.refresh();
   };
 }
 

@@ -4,6 +4,7 @@
 // streams until the connection goes. A client that cancels its stream (RST_STREAM) has left: its
 // slot comes back at once and its access line says so, as when an HTTP/1.1 client hangs up.
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type ClientHttp2Session, constants } from 'node:http2';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,7 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
         dead: { upstreams: [await closedPortUrl()], capacity: { rps: 10_000, burst: 10_000 } },
         // Nothing but critical work gets through: a normal POST is shed.
         full: { upstreams: [upstream.url], capacity: { rps: 0.001, burst: 1 } },
+        brief: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 }, timeoutMs: 400 },
         // Its timeout is far off: only the client's leaving can free its slot in time.
         slow: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 }, timeoutMs: 30_000 },
       },
@@ -103,6 +105,22 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
   it('still reads a body the upstream takes whole', async () => {
     expect(await post('open')).toMatchObject({ status: 200, rstCode: 0 });
     expect(upstream.requests.at(-1)?.bodyBytes).toBe(upload.length);
+  });
+
+  // HTTP/2 has no timeout of node:http's for the whole request: timeoutMs is what ends it.
+  it('answers 408 to an upload that stops short, and frees its slot', async () => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/stopped',
+      'x-region': 'brief',
+      'content-length': '1000',
+    });
+    stream.on('error', () => {});
+    stream.write(Buffer.alloc(500));
+    const [headers] = (await once(stream, 'response')) as [Record<string, string>];
+    expect(headers[':status']).toBe(408);
+    await until(() => gw.view.regions().brief!.inflight === 0, 2000, 'the slot back');
+    stream.close();
   });
 
   it.each([

@@ -84,6 +84,14 @@ describe.runIf(opensslAvailable())('a connection not made within timeoutMs', () 
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  // A body cannot go before the connection: timeoutMs bounds the wait for one all the same.
+  it('answers a request with a body in time too', async () => {
+    const started = Date.now();
+    const res = await fetchText(`${gw.publicUrl}/with-body`, { method: 'POST', body: 'hello' });
+    expect(res.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('keeps the connection that came too late for the request that asked for it', async () => {
     const get = () => fetchText(`${gw.publicUrl}/y`, { headers: { 'x-region': 'slow' } });
     expect((await get()).status).toBe(504);

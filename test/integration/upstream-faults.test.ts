@@ -115,6 +115,11 @@ describe('upstream faults', () => {
         // The raw upstream never answers a TLS ClientHello: the connection is never made.
         handshake: region([raw.url.replace('http://', 'https://')]),
         dead: region([await closedPortUrl()]),
+        touchy: region([faulty.url], {
+          volumeThreshold: 1,
+          errorThresholdPercentage: 1,
+          resetTimeoutMs: 60_000,
+        }),
         flaky: region([flaky.url], {
           volumeThreshold: 4,
           errorThresholdPercentage: 50,
@@ -174,6 +179,22 @@ describe('upstream faults', () => {
     ]);
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(faulty.requests.at(-1)).toMatchObject({ url: '/slow-upload', bodyBytes: 3 });
+  });
+
+  // An upload that stops short is the client's doing once timeoutMs passes without a byte: 408,
+  // and not a failure of the region (the breaker would open on three).
+  it('answers 408 to an upload that stops, without counting it against the region', async () => {
+    const { text } = await converse(port, [
+      'POST /stopped-upload HTTP/1.1\r\nHost: a\r\nX-Region: touchy\r\nContent-Length: 3\r\n\r\na',
+    ]);
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    await until(() => gw.logs.some((l) => l.path === '/stopped-upload'), 2000, 'its access line');
+    expect(gw.logs.find((l) => l.path === '/stopped-upload')).toMatchObject({
+      status: 408,
+      reason: 'request-timeout',
+    });
+    // One failure would have opened this region's breaker.
+    expect((await adminRegions()).regions.touchy!.breaker).toBe('closed');
   });
 
   // An answer under way before the upload ended has had its headers: no timer may cut it later.
