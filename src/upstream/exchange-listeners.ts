@@ -23,6 +23,10 @@ export function onClientClose(this: Tagged & { writableEnded: boolean }): void {
   if (exchange !== undefined && !this.writableEnded) exchange.clientClosed();
 }
 
+export function onClientAborted(this: Tagged): void {
+  this[kExchange]?.clientClosed();
+}
+
 export function onRequestChunk(this: Tagged, chunk: Buffer): void {
   this[kExchange]?.countBody(chunk.length);
 }

@@ -17,7 +17,13 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
-import { onClientClose, onClientDrain, onRequestChunk, tagExchange } from './exchange-listeners.js';
+import {
+  onClientAborted,
+  onClientClose,
+  onClientDrain,
+  onRequestChunk,
+  tagExchange,
+} from './exchange-listeners.js';
 import {
   type ForwardListener,
   type ForwardResult,
@@ -78,6 +84,13 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
       req.pause();
       req.on('data', onRequestChunk);
+    }
+    if (body && ctx.http2) {
+      // Node's compatibility layer ends the body when its stream closes, however it closed: heard
+      // only at the response's close, a client gone mid-upload could reach the upstream as a whole,
+      // shorter request. `aborted` comes first.
+      tagExchange(req, this);
+      req.once('aborted', onClientAborted);
     }
     this.permit!.pickHost();
     this.inflightAtStart = region.admission.inflight.inflight;

@@ -123,6 +123,33 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
     stream.close();
   });
 
+  // Node's compatibility layer ends a request's body when its stream closes, however it closed: a
+  // client gone mid-upload must not reach the upstream as a whole, shorter request (RFC 9112 §8).
+  it('never passes on an upload cut short by the client leaving as a complete one', async () => {
+    const cut = await http2Session(gw.publicUrl, certs.ca);
+    const ids = ['cut-0', 'cut-1', 'cut-2'];
+    for (const id of ids) {
+      const stream = cut.request({ ':method': 'POST', ':path': `/${id}`, 'x-region': 'slow' });
+      stream.on('error', () => {});
+      stream.write('abc');
+    }
+    await until(
+      () => upstream.requests.filter((r) => ids.includes(r.url.slice(1))).length === 3,
+      5000,
+      'all three upstream',
+    );
+    await until(
+      () => upstream.requests.some((r) => r.url === '/cut-2' && r.bodyBytes === 3),
+      5000,
+      'the bodies so far',
+    );
+    cut.destroy();
+    await until(() => gw.view.regions().slow!.inflight === 0, 5000, 'the slots back');
+    const sent = upstream.requests.filter((r) => ids.includes(r.url.slice(1)));
+    // bodySha256 is set only by a body that ended.
+    expect(sent.map((r) => r.bodySha256)).toEqual(['', '', '']);
+  });
+
   it.each([
     ['before the answer', '/hang', 'response' as const],
     ['while the body streams', '/trickle', 'data' as const],
