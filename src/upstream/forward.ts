@@ -143,9 +143,9 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Timed out while waiting for a connection, and the client has had its answer. Thrown, not
-    // aborted: undici drops the request either way, but an abort destroys the new connection too,
-    // and with every request timing out before its connection came, none would ever be kept.
+    // Ended while waiting for its connection (timed out, or the client left). Thrown, not aborted:
+    // undici drops the request either way, but an abort destroys the new connection too, and with
+    // every request timing out before its connection came, none would ever be kept.
     if (this.permit === undefined) throw new errors.ConnectTimeoutError();
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
     else if (this.clientFault !== undefined) controller.abort(new Error(`client fault: ${this.clientFault}`));
