@@ -71,13 +71,26 @@ export class UpstreamSet {
   }
 
   /**
-   * Closes every pool once its requests have finished, or at once (`abandon`). A request answered when
-   * its timer ran out before it had a connection stays queued in undici until its connect timeout
-   * (10 s): shutdown, after its grace period, has no one left to wait for.
+   * Closes every pool once its requests have finished; `abandon`: after ABANDON_AFTER_MS at most.
+   * A request answered when its timer ran out before it had a connection stays queued in undici
+   * until its connect timeout (10 s), and shutdown, its grace period over, has no one left to wait
+   * for. Not at once: the requests shutdown has just cut still report how they ended.
    */
   async close(how: 'drain' | 'abandon' = 'drain'): Promise<void> {
-    await Promise.all(this.hosts.map((h) => (how === 'abandon' ? h.pool.destroy() : h.pool.close())));
+    await Promise.all(this.hosts.map((h) => (how === 'abandon' ? closeWithin(h.pool) : h.pool.close())));
   }
+}
+
+const ABANDON_AFTER_MS = 1000;
+
+async function closeWithin(pool: Pool): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(resolve, ABANDON_AFTER_MS, 'late');
+  });
+  const closed = await Promise.race([pool.close().then(() => 'closed' as const), late]);
+  clearTimeout(timer);
+  if (closed === 'late') await pool.destroy();
 }
 
 function sameTls(a: UpstreamTls | undefined, b: UpstreamTls | undefined): boolean {
