@@ -30,6 +30,7 @@ export function hold(ctx: RequestContext, check: HoldCheck, end: (how: HoldEnd) 
   const finish = (how: HoldEnd): void => {
     clearTimeout(timer);
     closes.removeListener('close', left);
+    ctx.req.removeListener('aborted', left);
     end(how);
   };
   const left = (): void => finish('gone');
@@ -42,6 +43,8 @@ export function hold(ctx: RequestContext, check: HoldCheck, end: (how: HoldEnd) 
   };
   timer = setTimeout(again, first);
   closes.once('close', left);
+  // A response queued behind another on its HTTP/1.1 connection hears nothing when it goes.
+  ctx.req.once('aborted', left);
 }
 
 /** What a request waits for when only time stands between it and going on: `ms` to pass. */
@@ -61,6 +64,7 @@ function decision(wait: number): HoldEnd | undefined {
 }
 
 function clientLeft(ctx: RequestContext): boolean {
+  if (ctx.req.aborted) return true;
   const res = ctx.res;
   if (res === undefined) return ctx.socket.destroyed;
   return ctx.http2 ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed;

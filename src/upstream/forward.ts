@@ -85,13 +85,13 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
       req.pause();
       req.on('data', onRequestChunk);
     }
-    if (body && ctx.http2) {
-      // Node's compatibility layer ends the body when its stream closes, however it closed: heard
-      // only at the response's close, a client gone mid-upload could reach the upstream as a whole,
-      // shorter request. `aborted` comes first.
-      tagExchange(req, this);
-      req.once('aborted', onClientAborted);
-    }
+    // The request's `aborted` says the client left where the response's close does not: for a
+    // response queued behind another on an HTTP/1.1 connection, and before Node's HTTP/2
+    // compatibility layer ends the body of a stream that closed, however it closed (a client gone
+    // mid-upload must not reach the upstream as a whole, shorter request).
+    tagExchange(req, this);
+    req.once('aborted', onClientAborted);
+    if (req.aborted) this.clientGone = true;
     this.permit!.pickHost();
     this.inflightAtStart = region.admission.inflight.inflight;
     this.upstreamStartedAt = leftAt;

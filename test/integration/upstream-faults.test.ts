@@ -181,6 +181,28 @@ describe('upstream faults', () => {
     expect(faulty.requests.at(-1)).toMatchObject({ url: '/slow-upload', bodyBytes: 3 });
   });
 
+  // Node tells a response queued behind another on its connection nothing when the connection
+  // goes: each request must be seen to have left all the same, not timed out against the region.
+  it('logs every request pipelined on a connection the client closed as having left', async () => {
+    faulty.setMode({ kind: 'hang' });
+    const paths = ['/piped-1', '/piped-2', '/piped-3'];
+    await converse(
+      port,
+      [
+        paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n`).join(''),
+        { waitMs: 100 },
+      ],
+      200,
+    );
+    await until(
+      () => paths.every((path) => gw.logs.some((l) => l.path === path)),
+      3000,
+      'their access lines',
+    );
+    const statuses = paths.map((path) => gw.logs.find((l) => l.path === path)?.status);
+    expect(statuses).toEqual([499, 499, 499]);
+  });
+
   // An upload that stops short is the client's doing once timeoutMs passes without a byte: 408,
   // and not a failure of the region (the breaker would open on three).
   it('answers 408 to an upload that stops, without counting it against the region', async () => {
