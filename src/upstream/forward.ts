@@ -77,9 +77,9 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     const { req, res } = ctx;
     const region = this.permit!.region;
     const body = hasBody(ctx);
+    tagExchange(req, this);
     if (body && req.headers['content-length'] === undefined) {
       this.bodyLimit = ctx.runtime.maxBodyBytes;
-      tagExchange(req, this);
       // Paused first: a data listener would otherwise start the flow before undici is listening,
       // and the chunks that came with the headers would reach only the counter. undici resumes it.
       req.pause();
@@ -89,7 +89,6 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     // response queued behind another on an HTTP/1.1 connection, and before Node's HTTP/2
     // compatibility layer ends the body of a stream that closed, however it closed (a client gone
     // mid-upload must not reach the upstream as a whole, shorter request).
-    tagExchange(req, this);
     req.once('aborted', onClientAborted);
     if (req.aborted) this.clientGone = true;
     this.permit!.pickHost();
