@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from './admission/clock.js';
-import { CLIENT_CLOSED, type Outcome } from './domain.js';
+import type { Outcome } from './domain.js';
 import { REFUSALS, type Refusal, sendRefusal, writeRefusalToSocket } from './http/errors.js';
 import { prepareUpgradeHeaders } from './http/hop-by-hop.js';
 import type { PublicRequest, PublicResponse } from './http/http2-request.js';
@@ -176,8 +176,7 @@ export class Gateway implements ForwardListener {
   }
 
   private clientClosed(ctx: RequestContext): void {
-    ctx.status = CLIENT_CLOSED;
-    ctx.reason = 'client-closed';
+    ctx.clientLeft();
     this.record(ctx, 'error');
   }
 

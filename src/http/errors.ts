@@ -195,6 +195,18 @@ export function refusedAsBadRequest(socket: object): boolean {
   return refusedConnections.has(socket);
 }
 
+// Responses whose request node:http's parser refused (a request timeout, mid-body) and answered on
+// the socket itself, before closing it: their access line says so, not that the client left.
+const parserAnswered = new WeakMap<object, Refusal>();
+
+export function noteParserAnswer(res: object, refusal: Refusal): void {
+  parserAnswered.set(res, refusal);
+}
+
+export function parserAnswerOf(res: object): Refusal | undefined {
+  return parserAnswered.get(res);
+}
+
 export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
   const spec = REFUSALS[answer.refusal];
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);

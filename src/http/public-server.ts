@@ -7,6 +7,7 @@ import type { GatewayConfig } from '../config/load.js';
 import { logEvent } from '../observability/logger.js';
 import type { BadRequestReason } from '../observability/metrics.js';
 import {
+  noteParserAnswer,
   REFUSALS,
   RefusalBodies,
   refusalForParserError,
@@ -231,6 +232,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sin
     socket.destroy();
     return;
   }
+  if (response !== undefined) noteParserAnswer(response, refusal);
   writeRefusalToSocket(socket, { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined });
   socket.destroySoon();
 }

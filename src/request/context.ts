@@ -2,7 +2,8 @@ import { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../admission/clock.js';
 import type { Priority } from '../admission/priority.js';
-import type { Refusal } from '../http/errors.js';
+import { CLIENT_CLOSED } from '../domain.js';
+import { parserAnswerOf, REFUSALS, type Refusal } from '../http/errors.js';
 import type { PublicRequest, PublicResponse } from '../http/http2-request.js';
 import type { Region } from '../region.js';
 import type { Route } from '../routing/route-table.js';
@@ -79,6 +80,16 @@ export class RequestContext {
     this.startedAt = clock();
     this.home = runtime.regionFor(req.headers[runtime.regionHeader]);
     this.region = this.home;
+  }
+
+  /**
+   * Its connection closed before its answer ended: the client left (499), or node:http's parser
+   * answered the request itself (a request timeout) and closed, and the line says what was sent.
+   */
+  clientLeft(): void {
+    const answered = this.res === undefined ? undefined : parserAnswerOf(this.res);
+    this.status = answered === undefined ? CLIENT_CLOSED : REFUSALS[answered].status;
+    this.reason = answered ?? 'client-closed';
   }
 
   /** The home region's name when another region serves the request, else undefined. */

@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type Dispatcher, errors } from 'undici';
 import type { Capture } from '../cache/stale-cache.js';
-import { CLIENT_CLOSED } from '../domain.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
 import { sendContinue } from '../http/expect-continue.js';
 import { upstreamRequestHeaders } from '../http/hop-by-hop.js';
@@ -233,8 +232,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     if (this.clientGone) {
       // The upstream's answer was under way: the client leaving is not the upstream's failure.
       this.verdict = 'neutral';
-      ctx.status = CLIENT_CLOSED;
-      ctx.reason = 'client-closed';
+      ctx.clientLeft();
       this.end(res.headersSent ? 'answered' : 'cut');
       return;
     }

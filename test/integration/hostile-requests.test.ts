@@ -260,6 +260,10 @@ describe('hostile requests over a raw socket', () => {
     expect(upstream.requests.slice(before).every((r) => r.bodySha256 === '')).toBe(true);
     expect(await badRequests('request-timeout')).toBe(counted + 1);
     await expect.poll(() => gw.view.regions()['us-east']!.inflight, { timeout: 5000 }).toBe(0);
+    // The access line says what was sent, not that the client left.
+    const line = gw.logs.find((l) => l.path === '/slow-body');
+    const sent = statusOf(answer.text) === 408;
+    expect(line).toMatchObject(sent ? { status: 408, reason: 'request-timeout' } : { status: 499 });
   });
 
   // Once a response is streaming, a request timeout must not splice a raw 408 into its body: the connection is cut instead.
