@@ -176,7 +176,7 @@ export class Gateway implements ForwardListener {
   }
 
   private clientClosed(ctx: RequestContext): void {
-    ctx.clientLeft();
+    ctx.markGone();
     this.record(ctx, 'error');
   }
 

@@ -86,7 +86,7 @@ export class RequestContext {
    * Its connection closed before its answer ended: the client left (499), or node:http's parser
    * answered the request itself (a request timeout) and closed, and the line says what was sent.
    */
-  clientLeft(): void {
+  markGone(): void {
     const answered = this.res === undefined ? undefined : parserAnswerOf(this.res);
     this.status = answered === undefined ? CLIENT_CLOSED : REFUSALS[answered].status;
     this.reason = answered ?? 'client-closed';

@@ -232,7 +232,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     if (this.clientGone) {
       // The upstream's answer was under way: the client leaving is not the upstream's failure.
       this.verdict = 'neutral';
-      ctx.clientLeft();
+      ctx.markGone();
       this.end(res.headersSent ? 'answered' : 'cut');
       return;
     }
