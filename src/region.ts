@@ -223,7 +223,8 @@ export class Region {
 
   /**
    * Once no admitted request still waits here (a reload dropped the region, none is dropped);
-   * `abandon` (shutdown, its grace period over): without waiting for what undici still holds.
+   * `abandon` (shutdown, its grace period over): what undici still holds a moment later is dropped
+   * (see UpstreamSet.close).
    */
   async close(how: 'drain' | 'abandon' = 'drain'): Promise<void> {
     // A failover wait that ends with a permit starts a turn wait: the loop sees that one too.
