@@ -25,6 +25,7 @@ export interface ConfigOutcome {
 
 const METHOD_CACHE_LIMIT = 64;
 const ROUTE_CACHE_LIMIT = 10_000;
+const REMAPPED = -1;
 
 /**
  * The traffic of a log, request by request in arrival order, through one config's admission rules,
@@ -37,6 +38,9 @@ export class ConfigReplay {
   private readonly config: GatewayConfig;
   private readonly perSecond: boolean;
   private readonly addressOf: (id: number) => string;
+  private readonly homeName: (id: number) => string;
+  // By home region id: the index of the region of that name, or REMAPPED.
+  private readonly byHome: number[] = [];
   private readonly byName = new Map<string, number>();
   private readonly defaultRegion: number;
   private readonly routes: RouteTable;
@@ -61,6 +65,8 @@ export class ConfigReplay {
     perSecond: boolean;
     /** The address a client's id stands for (see ClientFields). */
     addressOf: (id: number) => string;
+    /** The name a home region's id stands for (ReplayRequest.home). */
+    homeName: (id: number) => string;
   }) {
     const { config } = options;
     this.label = options.label;
@@ -68,6 +74,7 @@ export class ConfigReplay {
     this.index = options.index;
     this.perSecond = options.perSecond;
     this.addressOf = options.addressOf;
+    this.homeName = options.homeName;
     for (const [index, name] of Object.keys(config.regions).entries()) this.byName.set(name, index);
     this.defaultRegion = this.byName.get(config.routing.default)!;
     this.routes = new RouteTable(config);
@@ -179,9 +186,14 @@ export class ConfigReplay {
     };
   }
 
-  private regionIndex(name: string): number {
-    const index = this.byName.get(name);
-    if (index !== undefined) return index;
+  private regionIndex(home: number): number {
+    let index = this.byHome[home];
+    if (index === undefined) {
+      index = this.byName.get(this.homeName(home)) ?? REMAPPED;
+      this.byHome[home] = index;
+    }
+    if (index !== REMAPPED) return index;
+    const name = this.homeName(home);
     this.remapped.set(name, (this.remapped.get(name) ?? 0) + 1);
     return this.defaultRegion;
   }

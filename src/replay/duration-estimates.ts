@@ -30,7 +30,8 @@ class Ring {
   estimate(): number {
     if (this.count === 0) return Number.NaN;
     if (Number.isNaN(this.median) || this.sinceMedian >= RECOMPUTE_AFTER) {
-      this.scratch.set(this.values.subarray(0, this.count));
+      // Copied by hand: a subarray to copy from is an allocation per estimate.
+      for (let i = 0; i < this.count; i++) this.scratch[i] = this.values[i]!;
       this.median = kthSmallest(this.scratch, this.count, this.count >> 1);
       this.sinceMedian = 0;
     }
@@ -67,17 +68,17 @@ export function kthSmallest(a: Float64Array, count: number, k: number): number {
 }
 
 export class DurationEstimates {
-  // Region name -> rings indexed by route.
-  private readonly byRegion = new Map<string, Ring[]>();
+  // By home region's id (ReplayRequest.home), rings indexed by route.
+  private readonly byRegion: Ring[][] = [];
   // Every admitted request, for a route that has not had one yet.
   private readonly overall = new Ring();
 
   /** Remembers how long an admitted request of this region and route took. */
-  observe(region: string, route: number, ms: number): void {
-    let rings = this.byRegion.get(region);
+  observe(region: number, route: number, ms: number): void {
+    let rings = this.byRegion[region];
     if (rings === undefined) {
       rings = [];
-      this.byRegion.set(region, rings);
+      this.byRegion[region] = rings;
     }
     let ring = rings[route];
     if (ring === undefined) {
@@ -89,13 +90,13 @@ export class DurationEstimates {
   }
 
   /** The estimate for this region and route, without falling back to other routes; NaN when none. */
-  own(region: string, route: number): number {
-    const ring = this.byRegion.get(region)?.[route];
+  own(region: number, route: number): number {
+    const ring = this.byRegion[region]?.[route];
     return ring === undefined ? Number.NaN : ring.estimate();
   }
 
   /** The estimate for this region and route, else for any admitted request; 0 when none was ever seen. */
-  withFallback(region: string, route: number): number {
+  withFallback(region: number, route: number): number {
     const own = this.own(region, route);
     if (!Number.isNaN(own)) return own;
     const overall = this.overall.estimate();

@@ -1,5 +1,5 @@
 import { heapPop, heapPush } from './min-heap.js';
-import type { ReplayRequest } from './replay-request.js';
+import type { ReadRequest, ReplayRequest } from './replay-request.js';
 import { RequestRows } from './request-rows.js';
 
 /**
@@ -38,7 +38,9 @@ export class ReorderBuffer {
   // Rows beyond the ring's span, in a heap by arrival.
   private readonly overflow: number[] = [];
   private readonly before = (a: number, b: number) => this.rows.before(a, b);
-  private readonly scratch: number[] = [];
+  // The bucket being let out, sorted in place. A typed array: emptying a plain array (length = 0)
+  // gives its storage back, so it was allocated again for every bucket.
+  private batch: Int32Array = new Int32Array(64);
   /** Requests that arrived before one already let out. */
   late = 0;
   /** The most requests held at once. */
@@ -58,7 +60,7 @@ export class ReorderBuffer {
   }
 
   /** Keeps a copy of `request`: the object itself can be filled again for the next one. */
-  push(request: ReplayRequest): void {
+  push(request: ReadRequest): void {
     const lasted = request.end - request.arrival + this.slackMs;
     if (lasted > this.windowMs) this.windowMs = lasted;
     let ms = Math.floor(request.arrival);
@@ -127,13 +129,15 @@ export class ReorderBuffer {
     if (row === -1) return;
     this.buckets[slot] = -1;
     const rows = this.rows;
-    const batch = this.scratch;
+    let batch = this.batch;
+    let n = 0;
     while (row !== -1) {
-      batch.push(row);
+      if (n === batch.length) batch = this.widerBatch();
+      batch[n++] = row;
       row = rows.next[row]!;
     }
     // Lists are built newest first; a few requests share a millisecond, so insertion sort it is.
-    for (let i = 1; i < batch.length; i++) {
+    for (let i = 1; i < n; i++) {
       const item = batch[i]!;
       let j = i - 1;
       while (j >= 0 && rows.before(item, batch[j]!)) {
@@ -142,10 +146,16 @@ export class ReorderBuffer {
       }
       batch[j + 1] = item;
     }
-    this.count -= batch.length;
-    this.inRing -= batch.length;
-    for (const item of batch) offer(rows.take(item));
-    batch.length = 0;
+    this.count -= n;
+    this.inRing -= n;
+    for (let i = 0; i < n; i++) offer(rows.take(batch[i]!));
+  }
+
+  private widerBatch(): Int32Array {
+    const wider = new Int32Array(this.batch.length * 2);
+    wider.set(this.batch);
+    this.batch = wider;
+    return wider;
   }
 
   /** A larger ring, for a wider window. */

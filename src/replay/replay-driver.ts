@@ -7,7 +7,7 @@ import { DurationEstimates } from './duration-estimates.js';
 import { InternedStrings } from './interned-strings.js';
 import { checkLogsReadable, LineReader, type LineSink, openLog } from './log-input.js';
 import { ReorderBuffer } from './reorder-buffer.js';
-import { emptyRequest, type ReplayRequest } from './replay-request.js';
+import { emptyRequest, type ReadRequest, type ReplayRequest } from './replay-request.js';
 
 export interface ReplayPlan {
   /** The configs to replay through, each with the name to report it by; the first sets the routes durations are kept by. */
@@ -94,17 +94,28 @@ class ReplayRun {
   private readonly buffer: ReorderBuffer;
   private readonly durations = new DurationEstimates();
   // Filled for every line: the reorder buffer keeps a copy.
-  private readonly request: ReplayRequest = emptyRequest();
+  private readonly request: ReadRequest = emptyRequest();
   private readonly routeIds = new Map<Route, number>();
   private readonly replays: ConfigReplay[];
   private readonly keepClients: boolean;
   private readonly offer = (record: ReplayRequest) => this.replay(record);
   private readonly addressOf = (id: number) => this.clients.value(id);
+  // Home regions' names by id, so that what keeps or looks up by region does so by a small number.
+  private readonly homeIds = new Map<string, number>();
+  private readonly homeNames: string[] = [];
+  private readonly homeName = (id: number) => this.homeNames[id]!;
 
   constructor(plan: ReplayPlan) {
     this.replays = plan.configs.map(
       ({ label, config }, index) =>
-        new ConfigReplay({ label, config, index, perSecond: plan.perSecond, addressOf: this.addressOf }),
+        new ConfigReplay({
+          label,
+          config,
+          index,
+          perSecond: plan.perSecond,
+          addressOf: this.addressOf,
+          homeName: this.homeName,
+        }),
     );
     this.keepClients = this.replays.some((replay) => replay.readsClients);
     // Answers normally end within the upstream timeout; longer ones (a slow stream) are seen and widen it.
@@ -135,8 +146,9 @@ class ReplayRun {
     // The upstream's part: the waits before it (a pacing turn, a failover region's spare capacity)
     // were the live config's, and the replayed config's own pacing takes their place (config-replay.ts).
     let durationMs = line.waitMs > 0 ? Math.max(0, line.durationMs - line.waitMs) : line.durationMs;
-    if (line.refusedLive) durationMs = this.durations.own(line.home, route);
-    else this.durations.observe(line.home, route, durationMs);
+    const home = this.homeId(line.home);
+    if (line.refusedLive) durationMs = this.durations.own(home, route);
+    else this.durations.observe(home, route, durationMs);
     // See ConfigReplay.routeRank: the client may have lowered its priority, never raised it.
     let ranks = 0;
     for (let i = 0; i < this.replays.length; i++)
@@ -145,7 +157,7 @@ class ReplayRun {
     request.arrival = line.end - line.durationMs;
     request.end = line.end;
     request.durationMs = durationMs;
-    request.home = line.home;
+    request.home = home;
     request.ranks = ranks;
     if (this.keepClients) source.parser.readClient(request);
     request.route = route;
@@ -192,6 +204,16 @@ class ReplayRun {
       ranks[i] = replay.routeRank(route);
     }
     return { route: this.routeId(first!), ranks };
+  }
+
+  private homeId(name: string): number {
+    let id = this.homeIds.get(name);
+    if (id === undefined) {
+      id = this.homeNames.length;
+      this.homeIds.set(name, id);
+      this.homeNames.push(name);
+    }
+    return id;
   }
 
   private routeId(route: Route): number {

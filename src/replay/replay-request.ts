@@ -20,14 +20,13 @@ export interface ClientFields {
 export interface ReplayRequest extends ClientFields {
   /** Epoch ms: `time - durationMs`. */
   arrival: number;
-  /** Epoch ms: `time`, when the answer ended. */
-  end: number;
   /**
    * How long its upstream took, without any wait for a pacing turn: what it holds an in-flight slot
    * for once admitted and paced (for requests refused live, an estimate; NaN until known).
    */
   durationMs: number;
-  home: string;
+  /** The id of its home region's name (ReplayRun's, the same in every log). */
+  home: number;
   /** The priority rank each replayed config gives it, two bits per config (config i at bits 2i, 2i+1). */
   ranks: number;
   /** Its route in the first config, for duration estimates. */
@@ -36,13 +35,19 @@ export interface ReplayRequest extends ClientFields {
   seq: number;
 }
 
+/** A request as its line is read: the reorder buffer needs its end too, nothing after it does. */
+export interface ReadRequest extends ReplayRequest {
+  /** Epoch ms: `time`, when the answer ended. */
+  end: number;
+}
+
 /** A request to fill in: replay keeps one per place a request passes through, not one per request. */
-export function emptyRequest(): ReplayRequest {
+export function emptyRequest(): ReadRequest {
   return {
     arrival: 0,
     end: 0,
     durationMs: 0,
-    home: '',
+    home: 0,
     ranks: 0,
     client: undefined,
     clientId: NO_ID,

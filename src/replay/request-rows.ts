@@ -12,15 +12,15 @@ const FIRST_ROWS = 1024;
  */
 export class RequestRows {
   arrival = new Float64Array(FIRST_ROWS);
-  seq = new Float64Array(FIRST_ROWS);
+  // Read order as 32 bits: requests compared are in the buffer together, far fewer than 2^31 apart.
+  seq = new Int32Array(FIRST_ROWS);
   /** The next row in the same list (the reorder buffer's buckets); -1 ends it. */
   next = new Int32Array(FIRST_ROWS);
-  private end = new Float64Array(FIRST_ROWS);
   private durationMs = new Float64Array(FIRST_ROWS);
   private ranks = new Int32Array(FIRST_ROWS);
   private route = new Int32Array(FIRST_ROWS);
   private clientId = new Int32Array(FIRST_ROWS);
-  private readonly home: string[] = [];
+  private home = new Int32Array(FIRST_ROWS);
   private readonly client: Array<string | undefined> = [];
   // Rows let out, to be reused; rows at and above `used` have never been handed out.
   private free = new Int32Array(FIRST_ROWS);
@@ -39,7 +39,6 @@ export class RequestRows {
     }
     this.arrival[row] = request.arrival;
     this.seq[row] = request.seq;
-    this.end[row] = request.end;
     this.durationMs[row] = request.durationMs;
     this.ranks[row] = request.ranks;
     this.route[row] = request.route;
@@ -57,7 +56,6 @@ export class RequestRows {
     const view = this.view;
     view.arrival = this.arrival[row]!;
     view.seq = this.seq[row]!;
-    view.end = this.end[row]!;
     view.durationMs = this.durationMs[row]!;
     view.ranks = this.ranks[row]!;
     view.route = this.route[row]!;
@@ -72,19 +70,21 @@ export class RequestRows {
   /** True when `a` is let out before `b`: earlier arrival, then read order. */
   before(a: number, b: number): boolean {
     const arrival = this.arrival;
-    return arrival[a]! < arrival[b]! || (arrival[a] === arrival[b] && this.seq[a]! < this.seq[b]!);
+    return (
+      arrival[a]! < arrival[b]! || (arrival[a] === arrival[b] && ((this.seq[a]! - this.seq[b]!) | 0) < 0)
+    );
   }
 
   private grow(): void {
     const size = this.arrival.length * 2;
     this.arrival = grown(this.arrival, new Float64Array(size));
-    this.seq = grown(this.seq, new Float64Array(size));
+    this.seq = grown(this.seq, new Int32Array(size));
     this.next = grown(this.next, new Int32Array(size));
-    this.end = grown(this.end, new Float64Array(size));
     this.durationMs = grown(this.durationMs, new Float64Array(size));
     this.ranks = grown(this.ranks, new Int32Array(size));
     this.route = grown(this.route, new Int32Array(size));
     this.clientId = grown(this.clientId, new Int32Array(size));
+    this.home = grown(this.home, new Int32Array(size));
     this.free = grown(this.free, new Int32Array(size));
   }
 }

@@ -29,11 +29,13 @@ describe('DurationEstimates', () => {
   // The median of the route's last 31 admitted durations, recomputed every few new ones.
   it('estimates a route by the median of its recent durations', () => {
     const estimates = new DurationEstimates();
-    for (let ms = 100; ms >= 1; ms--) estimates.observe('us-east', 0, ms);
+    // Regions by id, as the driver numbers them.
+    const [usEast, euWest] = [0, 1];
+    for (let ms = 100; ms >= 1; ms--) estimates.observe(usEast, 0, ms);
     // The last 31 are 31..1: their median is 16.
-    expect(estimates.own('us-east', 0)).toBe(16);
-    expect(estimates.own('us-east', 1)).toBeNaN();
-    expect(estimates.withFallback('us-east', 1)).toBe(16);
-    expect(new DurationEstimates().withFallback('eu-west', 0)).toBe(0);
+    expect(estimates.own(usEast, 0)).toBe(16);
+    expect(estimates.own(usEast, 1)).toBeNaN();
+    expect(estimates.withFallback(usEast, 1)).toBe(16);
+    expect(new DurationEstimates().withFallback(euWest, 0)).toBe(0);
   });
 });

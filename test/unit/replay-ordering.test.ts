@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ReorderBuffer } from '../../src/replay/reorder-buffer.js';
-import type { ReplayRequest } from '../../src/replay/replay-request.js';
+import type { ReadRequest } from '../../src/replay/replay-request.js';
 import { Timeline, VirtualClock } from '../../src/replay/virtual-clock.js';
 
-function record(arrival: number, durationMs: number, seq: number): ReplayRequest {
+function record(arrival: number, durationMs: number, seq: number): ReadRequest {
   return {
     arrival,
     end: arrival + durationMs,
     durationMs,
-    home: 'a',
+    home: 0,
     ranks: 0,
     client: undefined,
     clientId: -1,
@@ -21,7 +21,7 @@ function record(arrival: number, durationMs: number, seq: number): ReplayRequest
  * Feeds the records one line at a time, as the driver does, then lets out the rest: the read order
  * of what came out, and how many were late.
  */
-function fedInTurn(longestMs: number, records: ReplayRequest[]): { out: number[]; late: number } {
+function fedInTurn(longestMs: number, records: ReadRequest[]): { out: number[]; late: number } {
   const buffer = new ReorderBuffer(longestMs, 0);
   const out: number[] = [];
   for (const r of records) {
@@ -38,7 +38,7 @@ describe('ReorderBuffer', () => {
   it('restores arrival order with bounded memory', () => {
     const buffer = new ReorderBuffer(100, 0);
     const out: number[] = [];
-    const ends: ReplayRequest[] = [];
+    const ends: ReadRequest[] = [];
     for (let i = 0; i < 1000; i++) ends.push(record(i * 10, (i * 37) % 100, i));
     ends.sort((a, b) => a.end - b.end);
     for (const r of ends) {
