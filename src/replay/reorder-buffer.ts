@@ -101,7 +101,7 @@ export class ReorderBuffer {
 
   private releaseBefore(safeBefore: number, offer: (request: ReplayRequest) => void): void {
     const overflow = this.overflow;
-    const arrival = () => Math.floor(this.rows.arrival[overflow[0]!]!);
+    const arrival = () => Math.floor(this.rows.arrival(overflow[0]!));
     while (this.count > 0) {
       // Nothing in the ring: skip the empty stretch to the first request waiting beyond it, but no
       // further than is safe, where a line still to come may yet arrive.
@@ -109,7 +109,7 @@ export class ReorderBuffer {
       if (!(this.nextMs + 1 <= safeBefore)) return;
       while (overflow.length > 0 && arrival() - this.nextMs < this.buckets.length) {
         const row = heapPop(overflow, this.before);
-        this.toRing(row, Math.max(Math.floor(this.rows.arrival[row]!), this.nextMs));
+        this.toRing(row, Math.max(Math.floor(this.rows.arrival(row)), this.nextMs));
       }
       this.releaseBucket(offer);
     }
@@ -117,7 +117,7 @@ export class ReorderBuffer {
 
   private toRing(row: number, ms: number): void {
     const slot = ms & this.mask;
-    this.rows.next[row] = this.buckets[slot]!;
+    this.rows.setNext(row, this.buckets[slot]!);
     this.buckets[slot] = row;
     this.inRing++;
   }
@@ -134,7 +134,7 @@ export class ReorderBuffer {
     while (row !== -1) {
       if (n === batch.length) batch = this.widerBatch();
       batch[n++] = row;
-      row = rows.next[row]!;
+      row = rows.next(row);
     }
     // Lists are built newest first; a few requests share a millisecond, so insertion sort it is.
     for (let i = 1; i < n; i++) {
@@ -162,13 +162,13 @@ export class ReorderBuffer {
   private grow(): void {
     const size = ringSizeFor(this.windowMs);
     const buckets = new Int32Array(size).fill(-1);
-    const next = this.rows.next;
+    const rows = this.rows;
     for (const head of this.buckets) {
       let row = head;
       while (row !== -1) {
-        const following = next[row]!;
-        const slot = Math.max(Math.floor(this.rows.arrival[row]!), this.nextMs) & (size - 1);
-        next[row] = buckets[slot]!;
+        const following = rows.next(row);
+        const slot = Math.max(Math.floor(rows.arrival(row)), this.nextMs) & (size - 1);
+        rows.setNext(row, buckets[slot]!);
         buckets[slot] = row;
         row = following;
       }

@@ -1,26 +1,23 @@
+import { NO_ID } from './interned-strings.js';
 import { emptyRequest, type ReplayRequest } from './replay-request.js';
 
 const FIRST_ROWS = 1024;
+// A row is five eight-byte words: arrival and duration as doubles, then six 32-bit fields.
+const WORDS = 5;
+const INTS = 2 * WORDS;
+const [SEQ, NEXT, RANKS, ROUTE, CLIENT_ID, HOME] = [4, 5, 6, 7, 8, 9];
 
 /**
- * The requests waiting in the reorder buffer, stored as rows of typed arrays (one array per field)
- * instead of one object each. A request waits the whole reorder window (tens of thousands of
- * requests later) before it is read again, so it is cold by then: a row is a few bytes in arrays
- * that are written and read nearly in order, where an object is a header, boxed numbers and
- * pointers spread over several cache lines. Rows are reused once let out, so nothing is allocated
- * per request.
+ * The requests waiting in the reorder buffer, stored as 40-byte rows of one buffer instead of one
+ * object each. A request waits the whole reorder window (tens of thousands of requests later)
+ * before it is read again, so it is cold by then: its row is one or two cache lines, where an
+ * object is a header, boxed numbers and pointers spread over several, and an array per field
+ * is a line per field. Rows are reused once let out, so nothing is allocated per request.
  */
 export class RequestRows {
-  arrival = new Float64Array(FIRST_ROWS);
-  // Read order as 32 bits: requests compared are in the buffer together, far fewer than 2^31 apart.
-  seq = new Int32Array(FIRST_ROWS);
-  /** The next row in the same list (the reorder buffer's buckets); -1 ends it. */
-  next = new Int32Array(FIRST_ROWS);
-  private durationMs = new Float64Array(FIRST_ROWS);
-  private ranks = new Int32Array(FIRST_ROWS);
-  private route = new Int32Array(FIRST_ROWS);
-  private clientId = new Int32Array(FIRST_ROWS);
-  private home = new Int32Array(FIRST_ROWS);
+  private floats = new Float64Array(FIRST_ROWS * WORDS);
+  private ints = new Int32Array(this.floats.buffer);
+  // Only for a client given as text (rare: see ClientFields), so most rows never touch it.
   private readonly client: Array<string | undefined> = [];
   // Rows let out, to be reused; rows at and above `used` have never been handed out.
   private free = new Int32Array(FIRST_ROWS);
@@ -34,18 +31,34 @@ export class RequestRows {
     let row: number;
     if (this.freeCount > 0) row = this.free[--this.freeCount]!;
     else {
-      if (this.used === this.arrival.length) this.grow();
+      if (this.used === this.free.length) this.grow();
       row = this.used++;
     }
-    this.arrival[row] = request.arrival;
-    this.seq[row] = request.seq;
-    this.durationMs[row] = request.durationMs;
-    this.ranks[row] = request.ranks;
-    this.route[row] = request.route;
-    this.home[row] = request.home;
-    this.client[row] = request.client;
-    this.clientId[row] = request.clientId;
+    this.floats[WORDS * row] = request.arrival;
+    this.floats[WORDS * row + 1] = request.durationMs;
+    const ints = this.ints;
+    const at = INTS * row;
+    // Read order as 32 bits: requests compared are in the buffer together, far fewer than 2^31 apart.
+    ints[at + SEQ] = request.seq;
+    ints[at + RANKS] = request.ranks;
+    ints[at + ROUTE] = request.route;
+    ints[at + CLIENT_ID] = request.clientId;
+    ints[at + HOME] = request.home;
+    if (request.clientId === NO_ID) this.client[row] = request.client;
     return row;
+  }
+
+  arrival(row: number): number {
+    return this.floats[WORDS * row]!;
+  }
+
+  /** The next row in the same list (the reorder buffer's buckets); -1 ends it. */
+  next(row: number): number {
+    return this.ints[INTS * row + NEXT]!;
+  }
+
+  setNext(row: number, next: number): void {
+    this.ints[INTS * row + NEXT] = next;
   }
 
   /**
@@ -54,42 +67,39 @@ export class RequestRows {
    */
   take(row: number): ReplayRequest {
     const view = this.view;
-    view.arrival = this.arrival[row]!;
-    view.seq = this.seq[row]!;
-    view.durationMs = this.durationMs[row]!;
-    view.ranks = this.ranks[row]!;
-    view.route = this.route[row]!;
-    view.home = this.home[row]!;
-    view.client = this.client[row];
-    view.clientId = this.clientId[row]!;
-    this.client[row] = undefined;
+    const ints = this.ints;
+    const at = INTS * row;
+    view.arrival = this.floats[WORDS * row]!;
+    view.durationMs = this.floats[WORDS * row + 1]!;
+    view.seq = ints[at + SEQ]!;
+    view.ranks = ints[at + RANKS]!;
+    view.route = ints[at + ROUTE]!;
+    view.home = ints[at + HOME]!;
+    const clientId = ints[at + CLIENT_ID]!;
+    view.clientId = clientId;
+    view.client = undefined;
+    if (clientId === NO_ID) {
+      view.client = this.client[row];
+      this.client[row] = undefined;
+    }
     this.free[this.freeCount++] = row;
     return view;
   }
 
   /** True when `a` is let out before `b`: earlier arrival, then read order. */
   before(a: number, b: number): boolean {
-    const arrival = this.arrival;
-    return (
-      arrival[a]! < arrival[b]! || (arrival[a] === arrival[b] && ((this.seq[a]! - this.seq[b]!) | 0) < 0)
-    );
+    const x = this.floats[WORDS * a]!;
+    const y = this.floats[WORDS * b]!;
+    return x < y || (x === y && ((this.ints[INTS * a + SEQ]! - this.ints[INTS * b + SEQ]!) | 0) < 0);
   }
 
   private grow(): void {
-    const size = this.arrival.length * 2;
-    this.arrival = grown(this.arrival, new Float64Array(size));
-    this.seq = grown(this.seq, new Int32Array(size));
-    this.next = grown(this.next, new Int32Array(size));
-    this.durationMs = grown(this.durationMs, new Float64Array(size));
-    this.ranks = grown(this.ranks, new Int32Array(size));
-    this.route = grown(this.route, new Int32Array(size));
-    this.clientId = grown(this.clientId, new Int32Array(size));
-    this.home = grown(this.home, new Int32Array(size));
-    this.free = grown(this.free, new Int32Array(size));
+    const floats = new Float64Array(this.floats.length * 2);
+    floats.set(this.floats);
+    this.floats = floats;
+    this.ints = new Int32Array(floats.buffer);
+    const free = new Int32Array(this.free.length * 2);
+    free.set(this.free);
+    this.free = free;
   }
-}
-
-function grown<T extends Float64Array | Int32Array>(old: T, larger: T): T {
-  larger.set(old);
-  return larger;
 }
