@@ -18,7 +18,7 @@
 import { Bytes, bytesAt, closingQuote } from './byte-words.js';
 import { HASH_START, hashStep } from './interned-strings.js';
 import { IsoTimes } from './iso-times.js';
-import { isDigit, plainNumberEnd } from './json-number.js';
+import { plainNumberEnd } from './json-number.js';
 import { KnownValues } from './known-values.js';
 
 const QUOTE = 34;
@@ -142,16 +142,16 @@ export class FloodgateLine {
       at = plainNumberEnd(b, at + WORKER.length, end);
       if (at < 0) return false;
     }
-    at = this.known(at, end, REGION, F_REGION);
+    at = this.known(at, end, REGION, this.regions, F_REGION);
     if (at < 0 || !bytesAt(v, at, end, STATUS)) return false;
     at = this.integer(at + STATUS.length, end);
     if (at < 0) return false;
-    at = this.known(at, end, OUTCOME, F_OUTCOME);
-    if (at >= 0) at = this.known(at, end, PRIORITY, F_PRIORITY);
+    at = this.known(at, end, OUTCOME, this.outcomes, F_OUTCOME);
+    if (at >= 0) at = this.known(at, end, PRIORITY, this.priorities, F_PRIORITY);
     if (at < 0 || !bytesAt(v, at, end, DURATION)) return false;
     at = this.decimal(at + DURATION.length, end);
     this.durationMs = this.number;
-    if (at >= 0) at = this.known(at, end, METHOD, F_METHOD);
+    if (at >= 0) at = this.known(at, end, METHOD, this.methods, F_METHOD);
     if (at >= 0) at = this.path(at, end);
     if (at >= 0) at = this.skipped(at, end, REQUEST_ID);
     if (at >= 0) at = this.short(at, end, CLIENT, F_CLIENT);
@@ -159,10 +159,10 @@ export class FloodgateLine {
     // The optional fields: when one's key is there but its value is not as expected, `at` stays on
     // that key, and the check for `bytes` fails.
     this.starts[F_REASON] = -1;
-    at = orSame(this.known(at, end, REASON, F_REASON), at);
+    at = orSame(this.known(at, end, REASON, this.reasons, F_REASON), at);
     at = orSame(this.skipped(at, end, UPSTREAM), at);
     this.starts[F_FAILOVER_FROM] = -1;
-    at = orSame(this.known(at, end, FAILOVER_FROM, F_FAILOVER_FROM), at);
+    at = orSame(this.known(at, end, FAILOVER_FROM, this.regions, F_FAILOVER_FROM), at);
     this.waitMs = 0;
     if (bytesAt(v, at, end, WAIT)) {
       at = this.decimal(at + WAIT.length, end);
@@ -185,9 +185,8 @@ export class FloodgateLine {
    * After `key`, a value of a field with few values: recognised in place when it is one seen
    * before, else walked like any short string and learnt. Returns where it ends.
    */
-  private known(at: number, end: number, key: Bytes, field: number): number {
+  private known(at: number, end: number, key: Bytes, table: KnownValues, field: number): number {
     if (!bytesAt(this.view, at, end, key)) return -1;
-    const table = this.tables[field]!;
     const from = at + key.length;
     const id = table.find(this.bytes, this.view, from, end);
     if (id >= 0) {
@@ -220,7 +219,8 @@ export class FloodgateLine {
       if (c === QUOTE) break;
       if (c < 32) return -1;
       high |= c;
-      hash = hashStep(hash, c);
+      // hashStep, inline: a call to an imported function is checked again at every byte.
+      hash = Math.imul(hash ^ c, 0x01000193);
     }
     if (j === end) return -1;
     this.starts[field] = from;
@@ -268,14 +268,15 @@ export class FloodgateLine {
     const b = this.bytes;
     let j = at;
     let whole = 0;
-    for (; j < end && isDigit(b[j]!); j++) whole = whole * 10 + b[j]! - 48;
+    // Digits compared inline: a call to an imported function is checked again at every byte.
+    for (; j < end && b[j]! >= 48 && b[j]! <= 57; j++) whole = whole * 10 + b[j]! - 48;
     const digits = j - at;
     if (digits === 0 || (b[at] === 48 && digits > 1)) return -1;
     let fraction = 0;
     let scale = 1;
     if (j < end && b[j] === 46 /* . */) {
       const first = ++j;
-      for (; j < end && isDigit(b[j]!); j++) {
+      for (; j < end && b[j]! >= 48 && b[j]! <= 57; j++) {
         fraction = fraction * 10 + b[j]! - 48;
         scale *= 10;
       }
