@@ -16,7 +16,7 @@
  * line the general way. Every string's bytes and the time are checked.
  */
 import { Bytes, bytesAt, closingQuote } from './byte-words.js';
-import { HASH_START, hashStep } from './interned-strings.js';
+import { HASH_START } from './interned-strings.js';
 import { IsoTimes } from './iso-times.js';
 import { plainNumberEnd } from './json-number.js';
 import { KnownValues } from './known-values.js';
@@ -219,7 +219,7 @@ export class FloodgateLine {
       if (c === QUOTE) break;
       if (c < 32) return -1;
       high |= c;
-      // hashStep, inline: a call to an imported function is checked again at every byte.
+      // interned-strings.ts's hashStep, inline: a call to an imported function is checked again at every byte.
       hash = Math.imul(hash ^ c, 0x01000193);
     }
     if (j === end) return -1;
