@@ -31,7 +31,11 @@ export interface ReplayRequest extends ClientFields {
   ranks: number;
   /** Its route in the first config, for duration estimates. */
   route: number;
-  /** Read order, so requests that arrived in the same millisecond keep the order they were logged in. */
+  /**
+   * Read order, so requests that arrived in the same millisecond keep the order they were logged
+   * in. Kept as 32 bits by the reorder buffer, so what it hands out wraps past 2^31: compare two
+   * only as RequestRows.before does.
+   */
   seq: number;
 }
 

@@ -17,8 +17,8 @@ const [SEQ, NEXT, RANKS, ROUTE, CLIENT_ID, HOME] = [4, 5, 6, 7, 8, 9];
 export class RequestRows {
   private floats = new Float64Array(FIRST_ROWS * WORDS);
   private ints = new Int32Array(this.floats.buffer);
-  // Only for a client given as text (rare: see ClientFields), so most rows never touch it.
-  private readonly client: Array<string | undefined> = [];
+  // By row, only for a client given as text (rare: see ClientFields), so most rows never touch it.
+  private readonly client = new Map<number, string | undefined>();
   // Rows let out, to be reused; rows at and above `used` have never been handed out.
   private free = new Int32Array(FIRST_ROWS);
   private freeCount = 0;
@@ -38,13 +38,14 @@ export class RequestRows {
     this.floats[WORDS * row + 1] = request.durationMs;
     const ints = this.ints;
     const at = INTS * row;
-    // Read order as 32 bits: requests compared are in the buffer together, far fewer than 2^31 apart.
+    // Read order as 32 bits, compared wrap-safe (`before`): two waiting requests are as far apart
+    // as the lines read while the earlier waits, and 2^31 lines are hundreds of gigabytes of log.
     ints[at + SEQ] = request.seq;
     ints[at + RANKS] = request.ranks;
     ints[at + ROUTE] = request.route;
     ints[at + CLIENT_ID] = request.clientId;
     ints[at + HOME] = request.home;
-    if (request.clientId === NO_ID) this.client[row] = request.client;
+    if (request.clientId === NO_ID) this.client.set(row, request.client);
     return row;
   }
 
@@ -79,8 +80,8 @@ export class RequestRows {
     view.clientId = clientId;
     view.client = undefined;
     if (clientId === NO_ID) {
-      view.client = this.client[row];
-      this.client[row] = undefined;
+      view.client = this.client.get(row);
+      this.client.delete(row);
     }
     this.free[this.freeCount++] = row;
     return view;
