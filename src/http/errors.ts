@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { BadRequestReason } from '../observability/metrics.js';
 import { httpDate } from './http-date.js';
-import { endUnreadStream, type PublicResponse, writeHeadList } from './http2-request.js';
+import { dropUnreadBody, type PublicResponse, writeHeadList } from './http2-request.js';
 
 /**
  * Every refusal and failure the gateway answers itself, in one table: status, the
@@ -212,7 +212,7 @@ export function sendRefusal(res: PublicResponse, answer: RefusalAnswer): void {
   if (spec.badRequest !== undefined) closeAfterBadRequest(res);
   writeHeadList(res, spec.status, refusalHeaders(answer));
   res.end(answer.bodies.body(answer.refusal));
-  endUnreadStream(res);
+  dropUnreadBody(res);
 }
 
 /**

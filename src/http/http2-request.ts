@@ -24,25 +24,26 @@ export function writeHeadList(res: PublicResponse, status: number, list: string[
 }
 
 /**
- * After an answer sent before the request's body was all read (a refusal, a body over the limit):
- * node:http reads the rest and throws it away, but an HTTP/2 stream whose rest nobody reads stays
- * open, its client waiting on flow control, and counts against the connection's concurrent streams
- * until the connection goes. So once the answer is out, the stream is reset with NO_ERROR, as RFC
- * 9113 §8.1 provides: the client stops sending and keeps the answer, and no byte of an upload is
- * read for nothing. (The stream's own 'finish': the compatibility response's comes only at close.)
+ * After an answer sent before the request's body was all read (a refusal): node:http reads the rest
+ * and throws it away, but an HTTP/2 stream whose rest nobody reads stays open, its client waiting on
+ * flow control, and counts against the connection's concurrent streams until the connection goes.
+ * So the rest is read and thrown away here too, up to a bound: a shedding gateway must not read a
+ * whole upload for nothing. Beyond it the stream is cancelled; the answer went out long before.
+ * (RFC 9113 §8.1's RST_STREAM with NO_ERROR would be kinder, but Node's close with that code
+ * waits for the stream to end first.)
  */
-export function endUnreadStream(res: PublicResponse): void {
+export function dropUnreadBody(res: PublicResponse): void {
   if (!(res instanceof Http2ServerResponse) || res.stream.readableEnded) return;
   const stream = res.stream;
-  const reset = () => {
-    if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
-    // What arrived before the reset is buffered in the stream, counted against the session's
-    // memory, until it is read: a stream is let go only once its readable side has ended.
-    stream.resume();
-  };
-  if (stream.writableFinished) reset();
-  else stream.once('finish', reset);
+  let left = DROPPED_BODY_LIMIT_BYTES;
+  res.req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0 && !stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+  });
+  res.req.resume();
 }
+
+const DROPPED_BODY_LIMIT_BYTES = 1 << 20;
 
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */
 export function closeAfterAnswer(res: PublicResponse): void {

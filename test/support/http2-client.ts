@@ -1,9 +1,4 @@
-import {
-  type ClientHttp2Session,
-  type ClientSessionOptions,
-  connect,
-  type IncomingHttpHeaders,
-} from 'node:http2';
+import { type ClientHttp2Session, connect, type IncomingHttpHeaders } from 'node:http2';
 
 export interface Http2Answer {
   status: number;
@@ -14,13 +9,9 @@ export interface Http2Answer {
 }
 
 /** A node:http2 client session to an https URL, trusting `ca`. */
-export function http2Session(
-  url: string,
-  ca: Buffer,
-  options: ClientSessionOptions = {},
-): Promise<ClientHttp2Session> {
+export function http2Session(url: string, ca: Buffer): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = connect(url, { ...options, ca });
+    const session = connect(url, { ca });
     session.once('connect', () => {
       session.off('error', reject);
       resolve(session);
