@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Refusal } from './errors.js';
 import { isValidHost } from './request-checks.js';
 
@@ -24,18 +25,22 @@ export function writeHeadList(res: PublicResponse, status: number, list: string[
 }
 
 /**
- * After an answer sent before the request's body was all read (a refusal): node:http reads the rest
- * and throws it away, but an HTTP/2 stream whose rest nobody reads stays open, its client waiting on
- * flow control, and counts against the connection's concurrent streams until the connection goes.
- * So the rest is read and thrown away here too, up to a bound: a shedding gateway must not read a
- * whole upload for nothing. Beyond it the stream is cancelled; the answer went out long before.
- * (RFC 9113 §8.1's RST_STREAM with NO_ERROR would be kinder, but Node's close with that code
- * waits for the stream to end first.)
+ * After an answer sent before the request's body was all read (a refusal, or an upstream that
+ * answered without reading it): node:http reads the rest and throws it away, but an HTTP/2 stream
+ * whose rest nobody reads stays open, its client waiting on flow control, and counts against the
+ * connection's concurrent streams until the connection goes. So the rest is read and thrown away
+ * here too, up to a bound: a shedding gateway must not read a whole upload for nothing. Beyond it
+ * the stream is cancelled; the answer went out long before. (RFC 9113 §8.1's RST_STREAM with
+ * NO_ERROR would be kinder, but Node's close with that code waits for the stream to end first, and
+ * sent any sooner it overtakes the answer's last frame.)
  */
 export function dropUnreadBody(res: PublicResponse): void {
-  if (!(res instanceof Http2ServerResponse) || res.stream.readableEnded) return;
+  if (!(res instanceof Http2ServerResponse) || res.stream.readableEnded || dropping.has(res)) return;
+  dropping.add(res);
   const stream = res.stream;
   let left = DROPPED_BODY_LIMIT_BYTES;
+  // Out of the body undici had (upstreamBody); unpiping leaves the request paused, hence the resume.
+  res.req.unpipe();
   res.req.on('data', (chunk: Buffer) => {
     left -= chunk.length;
     if (left < 0 && !stream.closed) stream.close(constants.NGHTTP2_CANCEL);
@@ -44,6 +49,31 @@ export function dropUnreadBody(res: PublicResponse): void {
 }
 
 const DROPPED_BODY_LIMIT_BYTES = 1 << 20;
+// Answers whose rest is being thrown away: a refusal after an aborted upstream request comes here
+// both from the refusal and from undici letting go of the body.
+const dropping = new WeakSet<Http2ServerResponse>();
+
+/**
+ * The body handed to undici: the request itself on HTTP/1.1; on HTTP/2 a stream of its own, fed
+ * from the request. undici destroys the body of a request it aborts (one counted past
+ * maxBodyBytes, an upstream gone mid-upload) or whose answer came before it was all sent, and a
+ * destroyed compatibility request stops its stream's flow for good. So the request itself stays
+ * readable, and once undici has let go of its body and the answer is out, whatever undici did not
+ * send is thrown away.
+ */
+export function upstreamBody(req: PublicRequest, res: PublicResponse): Readable {
+  if (!(res instanceof Http2ServerResponse)) return req;
+  const body = new PassThrough();
+  // The compatibility layer ends the body of a stream that closed, however it closed: a client
+  // gone mid-upload must not reach the upstream as a whole, shorter request.
+  req.once('aborted', () => body.destroy(new Error('client closed the stream')));
+  // The response's own 'finish' waits for the stream to close, which is what this is for.
+  body.once('close', () => {
+    if (res.writableEnded) dropUnreadBody(res);
+    else res.stream.once('finish', () => dropUnreadBody(res));
+  });
+  return req.pipe(body);
+}
 
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */
 export function closeAfterAnswer(res: PublicResponse): void {

@@ -9,6 +9,7 @@ import {
   closeAfterAnswer,
   http1HeaderList,
   resetStalledStream,
+  upstreamBody,
   writeHeadList,
 } from '../http/http2-request.js';
 import { isIdempotent } from '../http/methods.js';
@@ -97,6 +98,10 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     res!.on('close', onClientClose);
     res!.on('drain', onClientDrain);
     const timeout = region.config.timeoutMs;
+    sendContinue(res!);
+    // Before the body is piped (HTTP/2): the deadline pauses the request, which the pipe resumes.
+    this.deadline = new HeadersDeadline(this, timeout);
+    this.deadline.start(body ? req : undefined);
     this.options = {
       path: ctx.path,
       method: req.method as Dispatcher.HttpMethod,
@@ -105,13 +110,10 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
         req.headers.connection,
         forwardedValues(ctx),
       ),
-      body: body ? req : null,
+      body: body ? upstreamBody(req, res!) : null,
       headersTimeout: timeout,
       bodyTimeout: timeout,
     };
-    sendContinue(res!);
-    this.deadline = new HeadersDeadline(this, timeout);
-    this.deadline.start(body ? req : undefined);
     this.send();
   }
 

@@ -23,6 +23,7 @@ import { until } from '../support/wait.js';
 
 // Well beyond the 64 KiB a stream may send before its reader grants more.
 const upload = randomBytes(256 * 1024);
+const MAX_BODY_BYTES = 2 * upload.length;
 
 describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
   let certs: TestCertificates;
@@ -34,11 +35,12 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
     certs = await makeCertificates(await mkdtemp(join(tmpdir(), 'floodgate-h2-unread-')));
     upstream = await startFaultUpstream((req): FaultMode => {
       if (req.url === '/hang') return { kind: 'hang' };
+      if (req.url === '/unread') return { kind: 'unread', status: 401 };
       if (req.url === '/trickle') return { kind: 'trickle', chunks: 50, intervalMs: 100 };
       return { kind: 'ok' };
     });
     gw = await startTestGateway({
-      listen: { tls: { cert: certs.certPath, key: certs.keyPath } },
+      listen: { tls: { cert: certs.certPath, key: certs.keyPath }, maxBodyBytes: MAX_BODY_BYTES },
       regions: {
         open: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 } },
         dead: { upstreams: [await closedPortUrl()], capacity: { rps: 10_000, burst: 10_000 } },
@@ -66,9 +68,10 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
   function post(
     region: string,
     body = upload,
+    path = '/upload',
   ): Promise<{ status: number; body: string; rstCode: number | undefined }> {
     return new Promise((resolve) => {
-      const stream = session.request({ ':method': 'POST', ':path': '/upload', 'x-region': region });
+      const stream = session.request({ ':method': 'POST', ':path': path, 'x-region': region });
       let status = 0;
       let text = '';
       stream.on('response', (headers) => {
@@ -100,6 +103,34 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
     const answer = await post('full', Buffer.alloc(8 << 20));
     expect(answer).toMatchObject({ status: 503, rstCode: constants.NGHTTP2_CANCEL });
     expect(JSON.parse(answer.body)).toMatchObject({ error: 'overloaded' });
+  });
+
+  // Node's client sends no content-length, so the body is counted as its DATA frames come in: past
+  // the limit the upstream request already under way is aborted, and the rest is read and thrown
+  // away up to the same bound as a shed upload's, beyond which the stream is cancelled.
+  it.each([
+    ['within the bound, read to its end', 2 * MAX_BODY_BYTES, 0],
+    ['beyond it, cancelled', MAX_BODY_BYTES + (2 << 20), constants.NGHTTP2_CANCEL],
+  ])(
+    'answers 413 to an upload counted past maxBodyBytes and ends its stream (%s)',
+    async (_how, size, rstCode) => {
+      const forwardedWhole = () => upstream.requests.filter((r) => r.bodySha256 !== '').length;
+      const before = forwardedWhole();
+      const answer = await post('open', randomBytes(size));
+      expect(answer).toMatchObject({ status: 413, rstCode });
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'request body too large' });
+      expect(forwardedWhole()).toBe(before);
+      const next = await http2Request(session, { ':path': '/after', 'x-region': 'open' });
+      expect(next.status).toBe(200);
+    },
+  );
+
+  // undici stops sending a body whose answer came first; the rest is the gateway's to read.
+  it('ends the stream of an upload the upstream answered without reading', async () => {
+    const answer = await post('open', upload, '/unread');
+    expect(answer).toMatchObject({ status: 401, body: 'unread', rstCode: 0 });
+    const next = await http2Request(session, { ':path': '/after', 'x-region': 'open' });
+    expect(next.status).toBe(200);
   });
 
   it('still reads a body the upstream takes whole', async () => {

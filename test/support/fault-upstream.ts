@@ -21,6 +21,8 @@ export type FaultMode =
   | { kind: 'hang' }
   /** Resets the connection as soon as the request headers arrive. */
   | { kind: 'reset' }
+  /** Answers `status` as soon as the request headers arrive, reading none of the body. */
+  | { kind: 'unread'; status: number }
   /** Sends headers and `sendBytes` of a longer body, then nothing more. */
   | { kind: 'stall-mid-body'; sendBytes: number }
   /** Declares `declared` bytes, sends `send`, then ends the connection. */
@@ -92,6 +94,11 @@ export async function startFaultUpstream(initial: FaultModeChoice = { kind: 'ok'
       req.socket.resetAndDestroy();
       return;
     }
+    if (mode.kind === 'unread') {
+      res.writeHead(mode.status, { 'content-type': 'text/plain' });
+      res.end('unread');
+      return;
+    }
     if (mode.kind === 'echo') {
       echo(req, res, record);
       return;
@@ -142,7 +149,7 @@ function readBody(req: IncomingMessage, record: RecordedRequest, done: () => voi
 }
 
 function respond(
-  mode: Exclude<FaultMode, { kind: 'reset' } | { kind: 'echo' }>,
+  mode: Exclude<FaultMode, { kind: 'reset' } | { kind: 'echo' } | { kind: 'unread' }>,
   req: IncomingMessage,
   res: ServerResponse,
   schedule: (ms: number, run: () => void) => void,
