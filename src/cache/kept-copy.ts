@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { clientResponseHeaders } from '../http/hop-by-hop.js';
-import { BodyCapture } from './body-capture.js';
+import { BodyCapture, type CaptureBudget } from './body-capture.js';
 import type { KeptPolicy } from './cache-rules.js';
 
 /** A response body being copied while it streams to the client. */
@@ -13,6 +13,8 @@ export interface Capture {
   push(chunk: Buffer): boolean;
   /** Keeps the copy once the whole body has arrived. Never call it for a body cut short. */
   finish(): boolean;
+  /** The body will not arrive whole: what was held goes back to the budget. A no-op once finished. */
+  abandon(): void;
 }
 
 export interface Copy extends KeptPolicy {
@@ -48,14 +50,18 @@ export class PendingCopy implements Capture {
 
   constructor(
     private readonly sink: CopySink,
-    maxBytes: number,
+    bounds: { maxBytes: number; budget: CaptureBudget },
     private readonly pending: { key: string; declaredBytes: number | undefined; copy: Copy },
   ) {
-    this.body = new BodyCapture(maxBytes);
+    this.body = new BodyCapture(bounds.maxBytes, bounds.budget);
   }
 
   push(chunk: Buffer): boolean {
     return this.body.push(chunk);
+  }
+
+  abandon(): void {
+    this.body.abandon();
   }
 
   finish(): boolean {

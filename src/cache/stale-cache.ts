@@ -12,7 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type CachePolicy from 'http-cache-semantics';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../admission/clock.js';
-import { BodyCapture } from './body-capture.js';
+import type { CaptureBudget } from './body-capture.js';
 import {
   ageSeconds,
   answers,
@@ -30,7 +30,6 @@ import {
 import { type Capture, type Copy, type CopySink, EMPTY, keptHeaders, PendingCopy } from './kept-copy.js';
 
 export type { CacheRequest, Capture };
-export { BodyCapture };
 
 export interface StaleCacheOptions {
   maxBytes: number;
@@ -69,6 +68,8 @@ export class StaleCache implements CopySink {
   private readonly entries: LRUCache<string, Held>;
   private readonly maxBytes: number;
   private readonly maxEntryBytes: number;
+  // Captures under way hold at most as much again as the copies kept.
+  private readonly captureBounds: { maxBytes: number; budget: CaptureBudget };
   private readonly Policy: typeof CachePolicy;
   private readonly wallClock: () => number;
   // When each target was last invalidated, for the captures under way then (see `keep`). Bounded:
@@ -83,6 +84,7 @@ export class StaleCache implements CopySink {
   ) {
     this.maxBytes = opts.maxBytes;
     this.maxEntryBytes = Math.min(opts.maxEntryBytes, opts.maxBytes);
+    this.captureBounds = { maxBytes: this.maxEntryBytes, budget: { held: 0, limit: opts.maxBytes } };
     const epochAtZero = opts.epochAtZeroMs ?? Date.now() - clock();
     this.wallClock = () => epochAtZero + clock();
     this.Policy = clockedPolicy(this.wallClock);
@@ -100,6 +102,11 @@ export class StaleCache implements CopySink {
   /** Targets held (each with one or more variants). */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Body bytes held by the captures under way, never above `maxBytes`. */
+  get bytesCapturing(): number {
+    return this.captureBounds.budget.held;
   }
 
   /** Bytes accounted for all kept copies together, never above `maxBytes`. */
@@ -130,7 +137,7 @@ export class StaleCache implements CopySink {
     const usefulMs = usefulForMs(policy, ttlMs!);
     if (usefulMs <= 0) return undefined;
     const declared = headers['content-length'];
-    return new PendingCopy(this, this.maxEntryBytes, {
+    return new PendingCopy(this, this.captureBounds, {
       key,
       declaredBytes: typeof declared === 'string' ? Number(declared) : undefined,
       copy: {

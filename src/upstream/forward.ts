@@ -308,6 +308,8 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     const permit = this.permit!;
     this.permit = undefined;
     this.deadline?.stop();
+    // Every way out but a whole answer (which finished it first) lets go of the body copied so far.
+    this.capture?.abandon();
     permit.settle(this.verdict);
     const res = this.ctx.res!;
     res.removeListener('close', onClientClose);

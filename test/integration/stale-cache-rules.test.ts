@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FaultUpstream, startFaultUpstream } from '../support/fault-upstream.js';
 import { fetchText, type SimpleResponse } from '../support/http-client.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { until } from '../support/wait.js';
 
 interface Answer {
   body: string;
@@ -19,12 +20,14 @@ describe('stale cache rules (RFC 9111)', () => {
   let upstream: FaultUpstream;
   let gw: TestGateway;
   let failing = false;
+  let cutShort = false;
   let answer: (req: IncomingMessage) => Answer = () => ({ body: 'plain' });
 
   beforeAll(async () => {
-    upstream = await startFaultUpstream((req) =>
-      failing ? { kind: 'status', status: 500 } : { kind: 'ok', ...answer(req) },
-    );
+    upstream = await startFaultUpstream((req) => {
+      if (cutShort) return { kind: 'short-body', declared: 4096, send: 1024 };
+      return failing ? { kind: 'status', status: 500 } : { kind: 'ok', ...answer(req) };
+    });
     // A breaker that never opens here: every failure is an upstream 500, answered by the stale path.
     const breaker = { volumeThreshold: 10_000, errorThresholdPercentage: 100 };
     gw = await startTestGateway({
@@ -45,6 +48,7 @@ describe('stale cache rules (RFC 9111)', () => {
 
   beforeEach(() => {
     failing = false;
+    cutShort = false;
     answer = () => ({ body: 'plain' });
   });
 
@@ -66,6 +70,20 @@ describe('stale cache rules (RFC 9111)', () => {
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(res.headers['x-floodgate-cache']).toBeUndefined();
   }
+
+  // Not a rule of RFC 9111 but the cache's memory bound: an answer cut short is never kept (§3.3),
+  // and the body copied so far is given back to the bound on captures under way.
+  it('keeps nothing of an answer cut short, and gives back what its capture held', async () => {
+    const path = freshPath('cut');
+    cutShort = true;
+    await expect(get(path)).rejects.toThrow();
+    const cache = gw.gateway.runtime.staleCache;
+    await until(() => gw.logs.some((l) => l.path === path), 5000, 'its access line');
+    expect(cache.bytesCapturing).toBe(0);
+    cutShort = false;
+    failing = true;
+    expectNotFromCache(await get(path));
+  });
 
   // RFC 9111 §3.5: a shared cache does not reuse an answer to an authorized request (failing region).
   it('§3.5: never serves an authorized answer to an anonymous request when the region fails', async () => {

@@ -187,6 +187,48 @@ describe('StaleCache', () => {
   });
 });
 
+describe('StaleCache captures under way', () => {
+  it('holds no more than maxBytes in all the captures under way together', () => {
+    // Verifies: each capture is within maxEntryBytes, yet many at once would hold that much each;
+    // past the shared bound the capture that would cross it lets go, and the others carry on.
+    const cache = newCache({ maxBytes: 6_000, maxEntryBytes: 5_000 });
+    const captures = [0, 1, 2].map((i) => cache.captureFor(target(i), 200, {}, 60_000)!);
+    expect(captures[0]!.push(Buffer.alloc(2_500))).toBe(true);
+    expect(captures[1]!.push(Buffer.alloc(2_500))).toBe(true);
+    expect(cache.bytesCapturing).toBe(5_000);
+    expect(captures[2]!.push(Buffer.alloc(2_500))).toBe(false);
+    expect(cache.bytesCapturing).toBe(5_000);
+    expect(captures[2]!.finish()).toBe(false);
+    expect(captures[0]!.finish()).toBe(true);
+    expect(cache.bytesCapturing).toBe(2_500);
+    expect(servedBody(cache, target(0))?.length).toBe(2_500);
+  });
+
+  it('gives back what an abandoned capture held, once', () => {
+    // Verifies: a capture whose exchange failed frees its share (a no-op after finish or a second
+    // abandon), so failed answers cannot use up the bound for good.
+    const cache = newCache({ maxBytes: 10_000, maxEntryBytes: 8_000 });
+    for (let i = 0; i < 10; i++) {
+      const cut = cache.captureFor(target(i), 200, {}, 60_000)!;
+      expect(cut.push(Buffer.alloc(6_000))).toBe(true);
+      cut.abandon();
+      cut.abandon();
+      expect(cut.finish()).toBe(false);
+      expect(cache.bytesCapturing).toBe(0);
+    }
+    const whole = cache.captureFor(target(99), 200, {}, 60_000)!;
+    expect(whole.push(Buffer.alloc(6_000))).toBe(true);
+    expect(whole.finish()).toBe(true);
+    whole.abandon();
+    expect(cache.bytesCapturing).toBe(0);
+    // Over maxEntryBytes: let go of at once.
+    const over = cache.captureFor(target(100), 200, {}, 60_000)!;
+    expect(over.push(Buffer.alloc(6_000))).toBe(true);
+    expect(over.push(Buffer.alloc(6_000))).toBe(false);
+    expect(cache.bytesCapturing).toBe(0);
+  });
+});
+
 describe('StaleCache refresh', () => {
   it('copies a busy target again only once its newest copy is REFRESH_AFTER_MS old', () => {
     // Verifies: answers within a second of the last copy are not copied (the hot path skips the
