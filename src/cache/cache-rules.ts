@@ -211,7 +211,7 @@ export function variantOf(request: CachePolicy.Request, vary: readonly string[])
 
 // HTTP/2's `:authority` first: it names the target (RFC 9113 §8.3.1), and a Host beside it that
 // names another is refused before the cache is asked (http2-request.ts).
-function authorityOf(headers: IncomingHttpHeaders): string | undefined {
+export function authorityOf(headers: IncomingHttpHeaders): string | undefined {
   return (headers[':authority'] as string | undefined) ?? headers.host;
 }
 

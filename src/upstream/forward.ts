@@ -174,7 +174,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     ctx.upstream = permit.host!.url;
     this.verdict = statusCode >= 500 ? 'failed' : 'ok';
     if (statusCode >= 500 && hasKeptCopy(ctx)) return this.dropAnswer(controller, 'upstream-5xx');
-    forgetAfterUnsafe(ctx, statusCode);
+    forgetAfterUnsafe(ctx, statusCode, headers);
     this.capture = captureFor(ctx, statusCode, headers);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;

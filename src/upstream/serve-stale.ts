@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { authorityOf } from '../cache/cache-rules.js';
 import { type CacheRequest, type Capture, StaleCache } from '../cache/stale-cache.js';
 import { writeHeadList } from '../http/http2-request.js';
 import { isSafe } from '../http/methods.js';
@@ -34,11 +35,32 @@ export function captureFor(
  * After an upstream's answer to an unsafe request (POST, PUT, DELETE...) that is not an error,
  * its target's kept copies are forgotten in every region (RFC 9111 §4.4): a deleted like must not
  * come back from a copy when the region next fails. Whatever the route: another route may keep
- * the GETs of the same target.
+ * the GETs of the same target. So are those of the URIs its `location` and `content-location`
+ * name (which §4.4 allows), when they are of the same origin (which it requires): a POST that
+ * answers with where the changed resource lives changed that resource.
  */
-export function forgetAfterUnsafe(ctx: RequestContext, status: number): void {
+export function forgetAfterUnsafe(ctx: RequestContext, status: number, headers: IncomingHttpHeaders): void {
   if (status >= 400 || isSafe(ctx.req.method)) return;
-  ctx.runtime.staleCache.invalidate(cacheRequest(ctx), ctx.runtime.regions.keys());
+  const request = cacheRequest(ctx);
+  const { staleCache, regions } = ctx.runtime;
+  staleCache.invalidate(request, regions.keys());
+  for (const named of [headers.location, headers['content-location']]) {
+    const url = typeof named === 'string' ? sameOriginPath(request, named) : undefined;
+    if (url !== undefined && url !== request.url) staleCache.invalidate({ ...request, url }, regions.keys());
+  }
+}
+
+/** The path and query of `reference` resolved against the request's URI; undefined for another origin. */
+function sameOriginPath(request: CacheRequest, reference: string): string | undefined {
+  const host = authorityOf(request.headers);
+  if (host === undefined) return undefined;
+  try {
+    const base = new URL(`${request.scheme}://${host}${request.url}`);
+    const named = new URL(reference, base);
+    return named.origin === base.origin ? named.pathname + named.search : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether a kept copy may answer this request now, without serving it. */

@@ -187,6 +187,32 @@ describe('stale cache rules (RFC 9111)', () => {
 
   // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
   // request. An unsafe request that failed changes nothing, so its copy is still served.
+  // A MAY of §4.4, and its MUST NOT: only URIs of the target's own origin are forgotten.
+  it('§4.4: forgets the copies its location and content-location name, of the same origin only', async () => {
+    const named = freshPath('located');
+    const contentNamed = freshPath('content-located');
+    const elsewhere = freshPath('other-origin');
+    const target = freshPath('posted');
+    answer = (req) =>
+      req.method === 'POST'
+        ? {
+            body: 'created',
+            headers: {
+              location: `http://${req.headers.host}${named}`,
+              'content-location': contentNamed.replace('/api/', '../'),
+            },
+          }
+        : { body: `GET ${req.url}` };
+    for (const path of [named, contentNamed, elsewhere]) await get(path);
+    expect((await fetchText(`${gw.publicUrl}${target}`, { method: 'POST', body: 'x' })).status).toBe(200);
+    answer = () => ({ body: 'created', headers: { location: `http://other.example${elsewhere}` } });
+    expect((await fetchText(`${gw.publicUrl}${target}`, { method: 'POST', body: 'x' })).status).toBe(200);
+    failing = true;
+    expectNotFromCache(await get(named));
+    expectNotFromCache(await get(contentNamed));
+    expectStale(await get(elsewhere), `GET ${elsewhere}`);
+  });
+
   it('§4.4: forgets a copy once an unsafe request to its target succeeds', async () => {
     const control = freshPath('failed-post');
     const changed = freshPath('deleted');
