@@ -1,5 +1,10 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -157,8 +162,7 @@ function secureListener(
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    // An idle HTTP/2 connection closes like an idle keep-alive one: gracefully (streams finish).
-    session.setTimeout(keepAliveMs, () => session.close());
+    closeWhenIdle(session, keepAliveMs);
   });
   return {
     server,
@@ -190,6 +194,26 @@ function secureListener(
 function closeWhenAnswered(req: PublicRequest, res: PublicResponse): void {
   if ('stream' in req) req.stream.session?.close();
   else (res as ServerResponse).shouldKeepAlive = false;
+}
+
+/**
+ * An idle HTTP/2 connection closes like an idle keep-alive one: gracefully, once `idleMs` has
+ * passed with no stream open. Node's own session timer counts frames read and written, so an
+ * upload held by flow control while a slow upstream reads it looked idle and got a GOAWAY halfway.
+ */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  const timer = setTimeout(() => {
+    if (open === 0) session.close();
+  }, idleMs).unref();
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open++;
+    stream.once('close', () => {
+      // Fired or not, the timer counts again from the last stream's end.
+      if (--open === 0) timer.refresh();
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
 }
 
 type Http1Settings = Pick<Server, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>;
