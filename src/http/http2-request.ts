@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { constants, type Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerRequest, Http2ServerResponse, type Http2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Refusal } from './errors.js';
 import { isValidHost } from './request-checks.js';
@@ -29,10 +29,10 @@ export function writeHeadList(res: PublicResponse, status: number, list: string[
  * answered without reading it): node:http reads the rest and throws it away, but an HTTP/2 stream
  * whose rest nobody reads stays open, its client waiting on flow control, and counts against the
  * connection's concurrent streams until the connection goes. So the rest is read and thrown away
- * here too, up to a bound: a shedding gateway must not read a whole upload for nothing. Beyond it
- * the stream is cancelled; the answer went out long before. (RFC 9113 §8.1's RST_STREAM with
- * NO_ERROR would be kinder, but Node's close with that code waits for the stream to end first, and
- * sent any sooner it overtakes the answer's last frame.)
+ * here too, up to a bound (1 MiB, or 2 s): a shedding gateway must not read a whole upload for
+ * nothing. Beyond it the stream is cancelled; the answer went out before. (RFC 9113 §8.1's
+ * RST_STREAM with NO_ERROR would be kinder, but Node's close with that code waits for the stream
+ * to end first, and sent any sooner it overtakes the answer's last frame.)
  */
 export function dropUnreadBody(res: PublicResponse): void {
   if (!(res instanceof Http2ServerResponse) || res.stream.readableEnded || dropping.has(res)) return;
@@ -43,12 +43,21 @@ export function dropUnreadBody(res: PublicResponse): void {
   res.req.unpipe();
   res.req.on('data', (chunk: Buffer) => {
     left -= chunk.length;
-    if (left < 0 && !stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    if (left < 0) cancelStream(stream);
   });
   res.req.resume();
+  // Nor for ever on a client that stopped sending (a 408): HTTP/2 has no request timeout of
+  // node:http's, and a graceful close of the connection waits for its open streams.
+  const deadline = setTimeout(cancelStream, DROPPED_BODY_DEADLINE_MS, stream).unref();
+  stream.once('close', () => clearTimeout(deadline));
+}
+
+function cancelStream(stream: Http2Stream): void {
+  if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
 }
 
 const DROPPED_BODY_LIMIT_BYTES = 1 << 20;
+const DROPPED_BODY_DEADLINE_MS = 2000;
 // Answers whose rest is being thrown away: a refusal after an aborted upstream request comes here
 // both from the refusal and from undici letting go of the body.
 const dropping = new WeakSet<Http2ServerResponse>();

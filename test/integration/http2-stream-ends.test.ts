@@ -139,7 +139,7 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
   });
 
   // HTTP/2 has no timeout of node:http's for the whole request: timeoutMs is what ends it.
-  it('answers 408 to an upload that stops short, and frees its slot', async () => {
+  it('answers 408 to an upload that stops short, frees its slot and ends its stream', async () => {
     const stream = session.request({
       ':method': 'POST',
       ':path': '/stopped',
@@ -151,7 +151,9 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
     const [headers] = (await once(stream, 'response')) as [Record<string, string>];
     expect(headers[':status']).toBe(408);
     await until(() => gw.view.regions().brief!.inflight === 0, 2000, 'the slot back');
-    stream.close();
+    // Nor is the stream left open on a client that never sends the rest: cancelled after 2 s.
+    await until(() => stream.closed, 6000, 'the stream cancelled');
+    expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
   });
 
   // Node's compatibility layer ends a request's body when its stream closes, however it closed: a
