@@ -136,6 +136,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     if (this.permit!.host!.pool.closed) return false;
     if (!isConnectionReset(err)) return false;
     this.retried = true;
+    this.capture?.abandon();
     this.controller = null;
     this.send();
     return true;
@@ -202,8 +203,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     this.ctx.bytes += chunk.length;
     if (this.capture !== undefined && !this.capture.push(chunk)) this.capture = undefined;
     if (chunk.length === this.wholeBodyBytes) {
-      // The whole declared body in one chunk (most small answers): headers and body leave in one
-      // write instead of a write and an end.
+      // The whole declared body in one chunk (most small answers): one write, not a write and an end.
       res.end(chunk);
       return;
     }

@@ -50,18 +50,32 @@ export function forgetAfterUnsafe(ctx: RequestContext, status: number, headers: 
   }
 }
 
-/** The path and query of `reference` resolved against the request's URI; undefined for another origin. */
+/**
+ * The target `reference` names, as a cache key holds it (the path and query as sent, not
+ * normalised); undefined for another origin. Only a relative path is resolved against the
+ * request's URI, and comes back as WHATWG URL writes it.
+ */
 function sameOriginPath(request: CacheRequest, reference: string): string | undefined {
   const host = authorityOf(request.headers);
   if (host === undefined) return undefined;
+  const fragment = reference.indexOf('#');
+  const named = fragment < 0 ? reference : reference.slice(0, fragment);
+  if (named.startsWith('/') && !named.startsWith('//')) return named;
   try {
     const base = new URL(`${request.scheme}://${host}${request.url}`);
-    const named = new URL(reference, base);
-    return named.origin === base.origin ? named.pathname + named.search : undefined;
+    const resolved = new URL(named, base);
+    if (resolved.origin !== base.origin) return undefined;
+    const absolute = ABSOLUTE.exec(named);
+    if (absolute === null) return resolved.pathname + resolved.search;
+    const target = absolute[1]!;
+    return target.startsWith('/') ? target : `/${target}`;
   } catch {
     return undefined;
   }
 }
+
+// A reference with a scheme and authority; what follows the authority is its target as written.
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*(.*)$/is;
 
 /** Whether a kept copy may answer this request now, without serving it. */
 export function hasKeptCopy(ctx: RequestContext): boolean {
