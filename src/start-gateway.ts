@@ -158,7 +158,7 @@ class GatewayProcess implements RunningGateway {
     this.metrics.sampleRegionsWith(this.view.regions);
     this.metrics.sampleStaleCacheWith(() => {
       const cache = this.gateway.runtime.staleCache;
-      return { bytes: cache.bytesHeld, entries: cache.size };
+      return { bytes: cache.bytesHeld, entries: cache.size, capturing: cache.bytesCapturing };
     });
     this.metrics.setConfigVersion(1);
     logConfigWarnings(this.options.configPath, config, deps);

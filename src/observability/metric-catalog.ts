@@ -173,6 +173,12 @@ export const METRICS = {
     'Bytes held by kept stale copies (bounded by staleCache.maxBytes)',
   ),
   staleEntries: spec('floodgate_stale_cache_entries', 'gauge', [], 'Stale copies kept'),
+  staleCapturing: spec(
+    'floodgate_stale_cache_capturing_bytes',
+    'gauge',
+    [],
+    'Body bytes held by answers being copied for the stale cache as they stream (bounded by staleCache.maxBytes)',
+  ),
   // The process and its config.
   buildInfo: spec(
     'floodgate_build_info',

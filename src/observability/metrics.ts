@@ -36,6 +36,8 @@ export interface SharedLimitsMetrics {
 export interface StaleCacheSize {
   bytes: number;
   entries: number;
+  /** Held by captures under way, on top of `bytes`. */
+  capturing: number;
 }
 
 export interface GatewayMetricsOptions {
@@ -184,6 +186,10 @@ export class GatewayMetrics {
     declareScraped(registry, METRICS.staleEntries, (series) => {
       const cache = this.staleCache();
       if (cache !== undefined) series.value({}, cache.entries);
+    });
+    declareScraped(registry, METRICS.staleCapturing, (series) => {
+      const cache = this.staleCache();
+      if (cache !== undefined) series.value({}, cache.capturing);
     });
     const build = { version: packageVersion(), node: process.version };
     declareScraped(registry, METRICS.buildInfo, (series) => series.value(build, 1));

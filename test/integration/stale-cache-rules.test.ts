@@ -80,6 +80,8 @@ describe('stale cache rules (RFC 9111)', () => {
     const cache = gw.gateway.runtime.staleCache;
     await until(() => gw.logs.some((l) => l.path === path), 5000, 'its access line');
     expect(cache.bytesCapturing).toBe(0);
+    const metrics = (await fetchText(`${gw.adminUrl}/metrics`)).body;
+    expect(metrics).toMatch(/^floodgate_stale_cache_capturing_bytes 0$/m);
     cutShort = false;
     failing = true;
     expectNotFromCache(await get(path));

@@ -253,12 +253,13 @@ describe('the gateway-wide series', () => {
     // A reload may swap the cache; the sampler is asked on every scrape.
     const metrics = new GatewayMetrics();
     expect(sample(await metrics.text(), 'floodgate_stale_cache_bytes')).toBeUndefined();
-    let cache = { bytes: 2048, entries: 3 };
+    let cache = { bytes: 2048, entries: 3, capturing: 512 };
     metrics.sampleStaleCacheWith(() => cache);
     let text = await metrics.text();
     expect(sample(text, 'floodgate_stale_cache_bytes')).toBe(2048);
     expect(sample(text, 'floodgate_stale_cache_entries')).toBe(3);
-    cache = { bytes: 0, entries: 0 };
+    expect(sample(text, 'floodgate_stale_cache_capturing_bytes')).toBe(512);
+    cache = { bytes: 0, entries: 0, capturing: 0 };
     text = await metrics.text();
     expect(sample(text, 'floodgate_stale_cache_bytes')).toBe(0);
   });
@@ -289,7 +290,7 @@ describe('the metric catalog', () => {
     metrics.sampleRegionsWith(() => ({
       east: regionView({ upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 0, ejected: false }] }),
     }));
-    metrics.sampleStaleCacheWith(() => ({ bytes: 0, entries: 0 }));
+    metrics.sampleStaleCacheWith(() => ({ bytes: 0, entries: 0, capturing: 0 }));
     metrics.region('east').shed('rate', 'low', false);
     metrics.region('east').shed('rate', 'low', true);
     metrics.sharedLimits().lease('east', 'granted', 1);
