@@ -56,11 +56,11 @@ export function forgetAfterUnsafe(ctx: RequestContext, status: number, headers: 
  * request's URI, and comes back as WHATWG URL writes it.
  */
 function sameOriginPath(request: CacheRequest, reference: string): string | undefined {
-  const host = authorityOf(request.headers);
-  if (host === undefined) return undefined;
   const fragment = reference.indexOf('#');
   const named = fragment < 0 ? reference : reference.slice(0, fragment);
   if (named.startsWith('/') && !named.startsWith('//')) return named;
+  const host = authorityOf(request.headers);
+  if (host === undefined) return undefined;
   try {
     const base = new URL(`${request.scheme}://${host}${request.url}`);
     const resolved = new URL(named, base);

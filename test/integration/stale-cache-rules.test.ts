@@ -187,8 +187,6 @@ describe('stale cache rules (RFC 9111)', () => {
     expect(age).toBeLessThan(130);
   });
 
-  // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
-  // request. An unsafe request that failed changes nothing, so its copy is still served.
   // A MAY of §4.4, and its MUST NOT: only URIs of the target's own origin are forgotten.
   it('§4.4: forgets the copies its location and content-location name, of the same origin only', async () => {
     // Written whole, with a character WHATWG URL would escape: matched as sent, as keys are.
@@ -223,6 +221,8 @@ describe('stale cache rules (RFC 9111)', () => {
     expectStale(await get(elsewhere), `GET ${elsewhere}`);
   });
 
+  // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
+  // request. An unsafe request that failed changes nothing, so its copy is still served.
   it('§4.4: forgets a copy once an unsafe request to its target succeeds', async () => {
     const control = freshPath('failed-post');
     const changed = freshPath('deleted');
