@@ -162,7 +162,7 @@ function secureListener(
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    closeWhenIdle(session, keepAliveMs);
+    closeWhenIdle(session, () => keepAliveMs);
   });
   return {
     server,
@@ -197,20 +197,30 @@ function closeWhenAnswered(req: PublicRequest, res: PublicResponse): void {
 }
 
 /**
- * An idle HTTP/2 connection closes like an idle keep-alive one: gracefully, once `idleMs` has
+ * An idle HTTP/2 connection closes like an idle keep-alive one: gracefully, once `idleMs()` has
  * passed with no stream open. Node's own session timer counts frames read and written, so an
  * upload held by flow control while a slow upstream reads it looked idle and got a GOAWAY halfway.
+ * A reload's new timeout applies from the next time the connection goes idle, as on HTTP/1.1.
  */
-function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+function closeWhenIdle(session: ServerHttp2Session, idleMs: () => number): void {
   let open = 0;
-  const timer = setTimeout(() => {
+  const closeIfIdle = () => {
     if (open === 0) session.close();
-  }, idleMs).unref();
+  };
+  let armedMs = idleMs();
+  let timer = setTimeout(closeIfIdle, armedMs).unref();
   session.on('stream', (stream: ServerHttp2Stream) => {
     open++;
     stream.once('close', () => {
+      if (--open > 0) return;
       // Fired or not, the timer counts again from the last stream's end.
-      if (--open === 0) timer.refresh();
+      if (armedMs === idleMs()) {
+        timer.refresh();
+        return;
+      }
+      clearTimeout(timer);
+      armedMs = idleMs();
+      timer = setTimeout(closeIfIdle, armedMs).unref();
     });
   });
   session.once('close', () => clearTimeout(timer));

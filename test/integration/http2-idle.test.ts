@@ -45,6 +45,12 @@ describe.runIf(opensslAvailable())('HTTP/2 idle timeout', () => {
     return seen;
   }
 
+  /** A GOAWAY comes, and no sooner than IDLE_MS after the connection's last answer. */
+  async function expectIdleGoaway(seen: { at: number | undefined }, answeredAt: number): Promise<void> {
+    await until(() => seen.at !== undefined, 10 * IDLE_MS + 5000, 'a GOAWAY');
+    expect(seen.at! - answeredAt).toBeGreaterThanOrEqual(IDLE_MS - 50);
+  }
+
   it('keeps a connection whose upload waits on a slow upstream', async () => {
     const slow = createServer((req, res) => {
       let bytes = 0;
@@ -88,11 +94,38 @@ describe.runIf(opensslAvailable())('HTTP/2 idle timeout', () => {
     const goaway = goawayWatch(session);
     try {
       expect((await http2Request(session, { ':path': '/once' })).status).toBe(200);
-      const answeredAt = Date.now();
-      await until(() => goaway.at !== undefined, 10 * IDLE_MS + 5000, 'a GOAWAY');
-      expect(goaway.at! - answeredAt).toBeGreaterThanOrEqual(IDLE_MS - 50);
+      await expectIdleGoaway(goaway, Date.now());
     } finally {
       session.destroy();
+    }
+  });
+
+  // A reload's keepAliveTimeoutMs reaches connections already open, from their next idle spell.
+  it('applies a reloaded idle timeout to a connection already open', async () => {
+    const listen = (keepAliveTimeoutMs: number) => ({
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: certs.certPath, key: certs.keyPath },
+      keepAliveTimeoutMs,
+    });
+    const config = (keepAliveTimeoutMs: number) => ({
+      listen: listen(keepAliveTimeoutMs),
+      admin: { host: '127.0.0.1', port: 0 },
+      regions: { open: { upstreams: [upstream.url], capacity: { rps: 10_000, burst: 10_000 } } },
+      routing: { default: 'open' },
+    });
+    const patient = await startTestGateway(config(600_000));
+    const session = await http2Session(patient.publicUrl, certs.ca);
+    const goaway = goawayWatch(session);
+    try {
+      expect((await http2Request(session, { ':path': '/before' })).status).toBe(200);
+      await patient.writeConfig(config(IDLE_MS));
+      expect((await patient.reload()).ok).toBe(true);
+      expect((await http2Request(session, { ':path': '/after' })).status).toBe(200);
+      await expectIdleGoaway(goaway, Date.now());
+    } finally {
+      session.destroy();
+      await patient.close();
     }
   });
 });
