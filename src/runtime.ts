@@ -165,9 +165,11 @@ function clientLimiterFor(
 function staleCacheFor(config: GatewayConfig, previous: Runtime | undefined, clock: Clock): StaleCache {
   const { maxBytes, maxEntryBytes } = config.staleCache;
   const kept = previous?.staleCache;
-  const same =
-    previous !== undefined &&
-    previous.config.staleCache.maxBytes === maxBytes &&
-    previous.config.staleCache.maxEntryBytes === maxEntryBytes;
-  return same && kept !== undefined ? kept : new StaleCache({ maxBytes, maxEntryBytes }, clock);
+  const bounds = previous?.config.staleCache;
+  if (kept !== undefined && bounds?.maxBytes === maxBytes && bounds.maxEntryBytes === maxEntryBytes)
+    return kept;
+  // lru-cache's bound is fixed at construction: new bounds need a new store, which takes the copies.
+  const next = new StaleCache({ maxBytes, maxEntryBytes }, clock);
+  if (kept !== undefined) next.takeCopiesOf(kept);
+  return next;
 }

@@ -243,6 +243,20 @@ export class StaleCache implements CopySink {
     this.entries.clear();
   }
 
+  /**
+   * Takes the live copies of `previous`, a store of other bounds that a reload replaces: the most
+   * recently served first as far as this one's `maxBytes` goes, none larger than its
+   * `maxEntryBytes`. `previous` is only read, so a reload that fails after this keeps it whole.
+   */
+  takeCopiesOf(previous: StaleCache): void {
+    const now = this.clock();
+    // Least recently used first, so that when this store fills, those are the ones it lets go.
+    previous.entries.rforEach((held, key) => {
+      const copies = held.copies.filter((copy) => now < copy.expiresAt && copy.size <= this.maxEntryBytes);
+      if (copies.length > 0) this.store(key, copies);
+    });
+  }
+
   private dropExpired(key: string, copies: readonly Copy[], now: number): void {
     const live = copies.filter((copy) => now < copy.expiresAt);
     if (live.length === copies.length) return;

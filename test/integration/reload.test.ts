@@ -120,6 +120,29 @@ describe('reload', () => {
     await until(() => gw.view.regions()['us-east']!.inflight === 0);
   });
 
+  // lru-cache's bound is fixed when it is made, so new staleCache bounds mean a new store; the copies
+  // kept before the reload must still answer after it (raising the bound mid-incident loses nothing).
+  it('keeps stale copies across a reload that changes the stale cache bounds', async () => {
+    a = await startFaultUpstream({ kind: 'ok', body: 'last good' });
+    const breaker = { volumeThreshold: 10_000, errorThresholdPercentage: 100 };
+    const regions = { 'us-east': { upstreams: [a.url], capacity: { rps: 100 }, breaker } };
+    const routes = [{ match: { pathPrefix: '/api/' }, staleCache: { ttlMs: 60_000 } }];
+    gw = await startTestGateway({ regions, routing: { default: 'us-east' }, routes });
+    expect((await fetchText(`${gw.publicUrl}/api/likes/1`)).body).toBe('last good');
+    const before = gw.gateway.runtime.staleCache;
+    await until(() => before.size === 1);
+
+    const staleCache = { maxBytes: 32 << 20, maxEntryBytes: 512 << 10 };
+    await gw.writeConfig(config(regions, { routes, staleCache }));
+    expect((await gw.reload()).ok).toBe(true);
+    expect(gw.gateway.runtime.staleCache).not.toBe(before);
+    a.setMode({ kind: 'status', status: 500 });
+    const stale = await fetchText(`${gw.publicUrl}/api/likes/1`);
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-floodgate-cache']).toBe('stale');
+    expect(stale.body).toBe('last good');
+  });
+
   // Failed-over GETs waiting for spare capacity in a region a reload removes are requests in flight
   // too: the region's pools stay open until they have been answered there.
   it('lets failed-over requests waiting for a slot in a removed region finish there', async () => {

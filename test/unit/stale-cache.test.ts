@@ -187,6 +187,32 @@ describe('StaleCache', () => {
   });
 });
 
+describe('StaleCache under new bounds', () => {
+  it('takes the live copies of the store it replaces, the most recently served first', () => {
+    // Verifies: a reload's new store keeps what fits its bounds, lets the least recently used go,
+    // leaves out expired and oversized copies, and only reads the store it replaces.
+    const old = newCache({ maxBytes: 1_000_000, maxEntryBytes: 10_000 });
+    for (let i = 0; i < 40; i++) offer(old, target(i), { body: 'x'.repeat(900) });
+    offer(old, target(100), { body: 'y'.repeat(5_000) });
+    offer(old, target(101), { body: 'brief', ttlMs: 1_000 });
+    expect(servedBody(old, target(0))?.length).toBe(900);
+    fakeNow.ms = 1_000;
+    const oldSize = old.size;
+
+    const next = newCache({ maxBytes: 20_000, maxEntryBytes: 3_000 });
+    next.takeCopiesOf(old);
+    expect(next.bytesHeld).toBeLessThanOrEqual(20_000);
+    expect(next.size).toBeGreaterThan(3);
+    expect(servedBody(next, target(0))?.length).toBe(900);
+    expect(servedBody(next, target(39))?.length).toBe(900);
+    expect(servedBody(next, target(1))).toBeUndefined();
+    expect(servedBody(next, target(100))).toBeUndefined();
+    expect(servedBody(next, target(101))).toBeUndefined();
+    expect(old.size).toBe(oldSize);
+    expect(servedBody(old, target(1))?.length).toBe(900);
+  });
+});
+
 describe('StaleCache captures under way', () => {
   it('holds no more than maxBytes in all the captures under way together', () => {
     // Verifies: each capture is within maxEntryBytes, yet many at once would hold that much each;
