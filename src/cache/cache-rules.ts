@@ -19,7 +19,7 @@
  * and §4.2.4 for a copy that is no longer fresh: served only while the gateway cannot get a fresh
  * answer (a disconnected cache may), never where no-cache, must-revalidate, proxy-revalidate or
  * s-maxage forbid it. The library's own max-stale path does not check those, so such a copy is
- * kept only while fresh.
+ * kept only while fresh; and no longer past fresh than a `stale-if-error` allows (RFC 5861 §4).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import CachePolicy from 'http-cache-semantics';
@@ -163,13 +163,20 @@ export function forbidsStale(cc: Readonly<Record<string, unknown>>): boolean {
  * How long a new copy can be of use, at most `ttlMs`: 0 under must-revalidate (the library never
  * reuses such a copy without revalidation, which a gateway that cannot reach its origin cannot
  * do); where stale serving is forbidden, only while fresh, so the copy expires the moment it
- * turns stale and §4.2.4 needs no check at lookup; else the route's whole ttl.
+ * turns stale and §4.2.4 needs no check at lookup; with `stale-if-error=N` (RFC 5861 §4), the
+ * origin's own upper limit on staleness, N seconds past fresh; else the route's whole ttl.
  */
 export function usefulForMs(policy: CachePolicy, ttlMs: number): number {
   const cc = policy.toObject().rescc;
   if (cc['must-revalidate'] !== undefined) return 0;
-  if (!forbidsStale(cc)) return ttlMs;
-  return Math.min(ttlMs, Math.max(0, (policy.maxAge() - policy.age()) * 1000));
+  const staleSeconds = forbidsStale(cc) ? 0 : deltaSeconds(cc['stale-if-error']);
+  if (staleSeconds === undefined) return ttlMs;
+  return Math.min(ttlMs, Math.max(0, (policy.maxAge() + staleSeconds - policy.age()) * 1000));
+}
+
+/** A directive's delta-seconds argument (RFC 9111 §1.2.2), or undefined when it has none. */
+function deltaSeconds(value: unknown): number | undefined {
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
 /**

@@ -77,6 +77,25 @@ describe('serving a copy that is no longer fresh (RFC 9111 §4.2.4)', () => {
 });
 
 describe("the request's directives (RFC 9111 §5.2.1, §5.4)", () => {
+  it('RFC 5861 §4: a copy with stale-if-error=N is served stale for N seconds past fresh, no longer', () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=10, stale-if-error=20' } });
+    offer(cache, request({}, { url: '/bare' }), { headers: { 'cache-control': 'stale-if-error=5' } });
+    // An argument that is not delta-seconds sets no bound: the route's ttl applies.
+    offer(cache, request({}, { url: '/odd' }), {
+      headers: { 'cache-control': 'max-age=1, stale-if-error=x' },
+    });
+    fakeNow.ms = 4_500;
+    expect(servedBody(cache, request({}, { url: '/bare' }))).toBe('kept');
+    fakeNow.ms = 5_500;
+    expect(servedBody(cache, request({}, { url: '/bare' }))).toBeUndefined();
+    fakeNow.ms = 29_500;
+    expect(servedBody(cache, request())).toBe('kept');
+    fakeNow.ms = 30_500;
+    expect(servedBody(cache, request())).toBeUndefined();
+    expect(servedBody(cache, request({}, { url: '/odd' }))).toBe('kept');
+  });
+
   it('§4 and §5.2.1.4: a request with no-cache is not answered from a copy', () => {
     const cache = newCache();
     offer(cache, request());
