@@ -32,6 +32,8 @@ export interface CacheRequest {
   readonly url: string;
   /** The client's request headers (`host`, or HTTP/2's `:authority`, among them). */
   readonly headers: IncomingHttpHeaders;
+  /** The same as sent, line by line (`[name, value, ...]`): what the upstream got. */
+  readonly rawHeaders: readonly string[];
   /** The scheme the client used: `https` on a TLS listener. */
   readonly scheme: 'http' | 'https';
   /** The home region: a copy made for one region is never served for another. */
@@ -126,6 +128,9 @@ export function responseForPolicy(status: number, from: IncomingHttpHeaders): Ca
  * (`x-forwarded-for`, a hop-by-hop header...). Vary says which request headers shaped the answer
  * (RFC 9110 §12.5.5), but the stored request is the client's: every client's `x-forwarded-for` is
  * absent, say, while the upstream answered each one's own address, so the copy would match them all.
+ * A varied header sent on several lines is refused too: Node keeps only the first line of some
+ * (`user-agent`, `referer`...) while the upstream gets them all and may have answered the last, so
+ * the copy would be matched on a value that did not shape it (RFC 9111 §4.1).
  */
 export function refusedByContract(
   request: CacheRequest,
@@ -135,7 +140,19 @@ export function refusedByContract(
   if (headers['set-cookie'] !== undefined || vary.includes('*')) return true;
   if (vary.length === 0) return false;
   const named = connectionTokens(request.headers.connection);
-  return vary.some((name) => rewrittenUpstream(name) || named?.has(name) === true);
+  return vary.some(
+    (name) => rewrittenUpstream(name) || named?.has(name) === true || linesOf(request.rawHeaders, name) > 1,
+  );
+}
+
+/** How many lines of `raw` carry the field `name` (lower case). */
+function linesOf(raw: readonly string[], name: string): number {
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const field = raw[i]!;
+    if (field.length === name.length && field.toLowerCase() === name) lines++;
+  }
+  return lines;
 }
 
 /** A kept copy's policy with what is read from it on every lookup, worked out once. */

@@ -14,6 +14,7 @@ function cacheRequest(ctx: RequestContext): CacheRequest {
     method: ctx.req.method ?? '',
     url: ctx.path,
     headers: ctx.req.headers,
+    rawHeaders: ctx.req.rawHeaders,
     scheme: ctx.scheme,
     region: ctx.home.name,
   };

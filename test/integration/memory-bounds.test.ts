@@ -7,7 +7,14 @@ import { type CacheRequest, StaleCache } from '../../src/cache/stale-cache.js';
 const MIB = 1024 * 1024;
 
 function staleRequest(url: string): CacheRequest {
-  return { method: 'GET', url, scheme: 'http', region: 'us-east', headers: { host: 'api.example' } };
+  return {
+    method: 'GET',
+    url,
+    scheme: 'http',
+    region: 'us-east',
+    headers: { host: 'api.example' },
+    rawHeaders: ['host', 'api.example'],
+  };
 }
 
 /** A real collector: the run's own `gc` when exposed, else one switched on at runtime. */

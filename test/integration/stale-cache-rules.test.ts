@@ -221,6 +221,27 @@ describe('stale cache rules (RFC 9111)', () => {
     expectStale(await get(elsewhere), `GET ${elsewhere}`);
   });
 
+  // RFC 9111 §4.1: the varied header must be matched on what shaped the answer. Node keeps the first
+  // of two user-agent lines while the upstream gets both: an origin that reads the last one must not
+  // have its answer kept under the first, for every client that sends only that.
+  it('§4.1: keeps no copy that varies on a header a request sent on two lines', async () => {
+    const path = freshPath('two-agents');
+    const control = freshPath('one-agent');
+    answer = (req) => {
+      let last = '';
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'user-agent') last = raw[i + 1]!;
+      return { body: `page for ${last}`, headers: { vary: 'user-agent' } };
+    };
+    const { host, port } = new URL(gw.publicUrl);
+    const head = `GET ${path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: Safari\r\nuser-agent: <script>\r\nconnection: close\r\n\r\n`;
+    expect((await rawRequest(Number(port), head)).text).toContain('page for <script>');
+    await get(control, { 'user-agent': 'Safari' });
+    failing = true;
+    expectStale(await get(control, { 'user-agent': 'Safari' }), 'page for Safari');
+    expectNotFromCache(await get(path, { 'user-agent': 'Safari' }));
+  });
+
   // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
   // request. An unsafe request that failed changes nothing, so its copy is still served.
   it('§4.4: forgets a copy once an unsafe request to its target succeeds', async () => {

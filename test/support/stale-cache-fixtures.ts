@@ -24,18 +24,24 @@ export function newCache(opts: Partial<StaleCacheOptions> = {}): StaleCache {
   return new StaleCache({ maxBytes: 1 << 20, maxEntryBytes: 64 << 10, epochAtZeroMs: EPOCH, ...opts }, clock);
 }
 
-/** A GET for `http://api.example/api/likes/1` made for us-east, with `headers` added. */
+/**
+ * A GET for `http://api.example/api/likes/1` made for us-east, with `headers` added, each sent on
+ * one line unless `overrides.rawHeaders` says how they were sent.
+ */
 export function request(
   headers: IncomingHttpHeaders = {},
   overrides: Partial<Omit<CacheRequest, 'headers'>> = {},
 ): CacheRequest {
+  const all = { host: 'api.example', ...headers };
+  const rawHeaders = Object.entries(all).flatMap(([name, value]) => [name, String(value)]);
   return {
     method: 'GET',
     url: '/api/likes/1',
     scheme: 'http',
     region: 'us-east',
+    rawHeaders,
     ...overrides,
-    headers: { host: 'api.example', ...headers },
+    headers: all,
   };
 }
 

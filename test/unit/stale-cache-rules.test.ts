@@ -307,4 +307,19 @@ describe('Vary (RFC 9111 §4.1)', () => {
     expect(offer(cache, named, { headers: { vary: 'x-tenant' } })).toBe(false);
     expect(offer(cache, request({ 'x-tenant': 'a' }), { headers: { vary: 'x-tenant' } })).toBe(true);
   });
+
+  // Node keeps the first user-agent line of a request, the upstream gets both and may answer the
+  // last: a copy kept under the first would reach every client sending only that one.
+  it('§4.1: nor one that varies on a header the request sent on more than one line', () => {
+    const cache = newCache();
+    const twice = request(
+      { 'user-agent': 'Safari' },
+      { rawHeaders: ['host', 'api.example', 'User-Agent', 'Safari', 'user-agent', '<script>'] },
+    );
+    expect(offer(cache, twice, { headers: { vary: 'accept, user-agent' } })).toBe(false);
+    expect(servedBody(cache, request({ 'user-agent': 'Safari' }))).toBeUndefined();
+    // Repeated lines of a header the answer does not vary on do not matter.
+    expect(offer(cache, twice, { headers: { vary: 'accept' } })).toBe(true);
+    expect(offer(cache, request({ 'user-agent': 'Safari' }), { headers: { vary: 'user-agent' } })).toBe(true);
+  });
 });
