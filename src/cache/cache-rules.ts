@@ -7,7 +7,8 @@
  *   `must-revalidate` (§3.5);
  * - freshness (§4.2.1, §4.2.2): s-maxage, max-age, Expires against Date, the Last-Modified
  *   heuristic; `proxy-revalidate` makes a shared copy never fresh, `no-cache` too;
- * - age (§4.2.3): the upstream's Age plus the time kept (its corrected initial age is the Age value);
+ * - age (§4.2.3): the corrected initial age plus the time kept (the library reads Age for the former;
+ *   `responseForPolicy` shows it the larger of Age and the apparent age from Date);
  * - whether a stored copy answers a request (§4, §4.1, §5.2.1): the target and Host, the method,
  *   the headers named by Vary, the request's no-cache (and Pragma: no-cache, §5.4), max-age,
  *   min-fresh and max-stale, and must-revalidate, which it never lets answer without revalidation.
@@ -108,17 +109,29 @@ const POLICY_RESPONSE_FIELDS = ['expires', 'date', 'last-modified', 'vary', 'eta
  * The response as the library is shown it: repeated fields joined into one list (two
  * Cache-Control lines are one list, RFC 9110 §5.3), directives in lower case (§5.2: compared
  * case-insensitively; the library compares exactly), and an Age that is not a non-negative integer
- * ignored, a list-valued one read by its first member (§5.1).
+ * ignored, a list-valued one read by its first member (§5.1). The library's age counts only Age,
+ * so Age is shown as the corrected initial age of §4.2.3: at least the apparent age, the time
+ * since the response's Date when that was before `receivedAtMs` (an answer relayed from an older
+ * cache that sent no Age).
  */
-export function responseForPolicy(status: number, from: IncomingHttpHeaders): CachePolicy.Response {
+export function responseForPolicy(
+  status: number,
+  from: IncomingHttpHeaders,
+  receivedAtMs: number,
+): CachePolicy.Response {
   const headers: Headers = {};
   for (const name of POLICY_RESPONSE_FIELDS) copyJoined(from, headers, name);
   copyDirectives(from, headers);
   const age = from.age;
   if (age !== undefined) {
     const first = (typeof age === 'string' ? age : (age as string[]).join(',')).split(',')[0]!.trim();
+    // As written: a value too long for a double's digits is still read whole by the library.
     if (/^\d+$/.test(first)) headers.age = first;
   }
+  const date = from.date;
+  const sentAtMs = Date.parse(typeof date === 'string' ? date : (date?.[0] ?? ''));
+  const apparent = Math.floor((receivedAtMs - sentAtMs) / 1000);
+  if (apparent > Number(headers.age ?? -1)) headers.age = String(apparent);
   return { status, headers };
 }
 

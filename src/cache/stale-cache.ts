@@ -128,7 +128,7 @@ export class StaleCache implements CopySink {
     if (!mayBeKept(request.method, status, ttlMs)) return undefined;
     const key = cacheKey(request);
     if (headers.vary === undefined && this.keptRecently(key)) return undefined;
-    const response = responseForPolicy(status, headers);
+    const response = responseForPolicy(status, headers, this.wallClock());
     const vary = varyNames(response.headers);
     if (refusedByContract(request, headers, vary)) return undefined;
     const shown = requestForPolicy(request, vary);

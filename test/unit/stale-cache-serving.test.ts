@@ -166,6 +166,32 @@ describe('Age (RFC 9111 §4.2.3, §5.1)', () => {
     expect(ageServed(cache)).toBe('102');
   });
 
+  // The corrected initial age is at least the apparent age: an answer whose Date is an hour old was
+  // generated an hour ago, Age or not (an older cache on the way that sent no Age).
+  it('§4.2.3: age is at least the time since the Date of an answer, which counts against freshness', () => {
+    const cache = newCache();
+    fakeNow.ms = 3_600_000;
+    offer(cache, request(), { headers: { date: httpDate(0) } });
+    offer(cache, request({}, { url: '/both' }), { headers: { date: httpDate(3_500_000), age: '300' } });
+    // A Date ahead of the gateway's clock makes no age of its own.
+    offer(cache, request({}, { url: '/ahead' }), { headers: { date: httpDate(3_700_000) } });
+    expect(
+      offer(cache, request({}, { url: '/shared' }), {
+        headers: { date: httpDate(0), 'cache-control': 's-maxage=60' },
+      }),
+    ).toBe(false);
+    expect(
+      offer(cache, request({}, { url: '/fresh' }), {
+        headers: { date: httpDate(3_590_000), 'cache-control': 's-maxage=60' },
+      }),
+    ).toBe(true);
+    fakeNow.ms = 3_602_000;
+    expect(ageServed(cache)).toBe('3602');
+    expect(headerOf(cache.lookup(request({}, { url: '/both' }))!.headers, 'age')).toBe('302');
+    expect(headerOf(cache.lookup(request({}, { url: '/ahead' }))!.headers, 'age')).toBe('2');
+    expect(headerOf(cache.lookup(request({}, { url: '/fresh' }))!.headers, 'age')).toBe('12');
+  });
+
   it("§4.2.3: the upstream's Age counts against freshness", () => {
     const cache = newCache();
     offer(cache, request(), { headers: { 'cache-control': 's-maxage=60', age: '50' } });
