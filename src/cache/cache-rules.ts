@@ -212,17 +212,29 @@ function deltaSeconds(value: unknown): number | undefined {
 /**
  * Whether a kept copy may answer `request` while the gateway cannot get a fresh answer.
  * The library is asked as if the client allowed any staleness (`max-stale`), which is the
- * permission §4.2.4 gives a disconnected cache; a client's own max-stale bound, placed after it,
- * wins. The library then still refuses a different target, Host or Vary, the request's no-cache,
- * max-age and min-fresh, and must-revalidate. What it does not check for max-stale (no-cache,
+ * permission §4.2.4 gives a disconnected cache, unless the client said otherwise: a request's
+ * `max-age` without `max-stale` wants nothing stale (§5.2.1.1), and its `stale-if-error=N` (RFC
+ * 5861 §4) allows N seconds of it; a client's own max-stale bound, placed after, wins. The library
+ * then still refuses a different target, Host or Vary, the request's no-cache, max-age and
+ * min-fresh, and must-revalidate. What it does not check for max-stale (no-cache,
  * proxy-revalidate, s-maxage) cannot reach here: such copies expire once stale (`usefulForMs`).
  */
 export function answers(kept: KeptPolicy, request: CacheRequest): boolean {
   if (request.method !== 'GET') return false;
   const shown = requestForPolicy(request, kept.vary);
-  const own = shown.headers['cache-control'];
-  shown.headers['cache-control'] = own === undefined ? 'max-stale' : `max-stale, ${own as string}`;
+  const own = shown.headers['cache-control'] as string | undefined;
+  const allowed = staleAllowed(own);
+  if (allowed !== undefined)
+    shown.headers['cache-control'] = own === undefined ? allowed : `${allowed}, ${own}`;
   return kept.policy.evaluateRequest(shown).response !== undefined;
+}
+
+/** The max-stale a request's own directives (lower case, as `copyDirectives` left them) leave. */
+function staleAllowed(own: string | undefined): string | undefined {
+  if (own === undefined) return 'max-stale';
+  const onError = /(?:^|,)\s*stale-if-error\s*=\s*"?(\d+)/.exec(own)?.[1];
+  if (onError !== undefined) return `max-stale=${onError}`;
+  return /(?:^|,)\s*max-age\b/.test(own) && !/(?:^|,)\s*max-stale\b/.test(own) ? undefined : 'max-stale';
 }
 
 /** The largest Age sent: a larger one is sent as this (RFC 9111 §1.2.2, delta-seconds). */

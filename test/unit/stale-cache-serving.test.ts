@@ -112,12 +112,32 @@ describe("the request's directives (RFC 9111 §5.2.1, §5.4)", () => {
 
   it('§5.2.1.1: a request with max-age=N is not answered by a copy older than N seconds', () => {
     const cache = newCache();
-    offer(cache, request());
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=100' } });
     fakeNow.ms = 1_000;
     expect(servedBody(cache, request({ 'cache-control': 'max-age=0' }))).toBeUndefined();
     fakeNow.ms = 30_000;
     expect(servedBody(cache, request({ 'cache-control': 'max-age=20' }))).toBeUndefined();
     expect(servedBody(cache, request({ 'cache-control': 'max-age=60' }))).toBe('kept');
+  });
+
+  it('§5.2.1.1: a request with max-age and no max-stale is not answered by a stale copy', () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=10' } });
+    fakeNow.ms = 20_000;
+    expect(servedBody(cache, request({ 'cache-control': 'max-age=60' }))).toBeUndefined();
+    expect(servedBody(cache, request({ 'cache-control': 'max-age=60, max-stale' }))).toBe('kept');
+    expect(servedBody(cache, request({ 'cache-control': 'Max-Age=60, stale-if-error=30' }))).toBe('kept');
+    expect(servedBody(cache, request())).toBe('kept');
+  });
+
+  it("RFC 5861 §4: a request's stale-if-error=N allows a copy stale by N seconds, no more", () => {
+    const cache = newCache();
+    offer(cache, request(), { headers: { 'cache-control': 'max-age=10' } });
+    fakeNow.ms = 20_000;
+    expect(servedBody(cache, request({ 'cache-control': 'stale-if-error=5' }))).toBeUndefined();
+    expect(servedBody(cache, request({ 'cache-control': 'stale-if-error=15' }))).toBe('kept');
+    // Its own max-stale, sent beside it, is the client's last word.
+    expect(servedBody(cache, request({ 'cache-control': 'stale-if-error=15, max-stale=5' }))).toBeUndefined();
   });
 
   it("§5.2.1.2: a request's max-stale=N bound is kept: no copy stale by more than N seconds", () => {
