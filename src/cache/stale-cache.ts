@@ -28,6 +28,7 @@ import {
   varyNames,
 } from './cache-rules.js';
 import { type Capture, type Copy, type CopySink, EMPTY, keptHeaders, PendingCopy } from './kept-copy.js';
+import { clientHoldsCopy, notModifiedHeaders } from './validation.js';
 
 export type { CacheRequest, Capture };
 
@@ -46,8 +47,9 @@ export interface StaleAnswer {
   status: number;
   /**
    * Flat `[name, value, ...]`: the upstream's headers as the client first got them (hop-by-hop and
-   * `x-floodgate-*` left out), then `content-length`, `age` in whole seconds and
-   * `x-floodgate-cache: stale`. A fresh list: the caller appends `x-floodgate-region`.
+   * `x-floodgate-*` left out; for a 304, only those RFC 9110 §15.4.5 lists), then `content-length`
+   * (not on a 304), `age` in whole seconds and `x-floodgate-cache: stale`. A fresh list: the
+   * caller appends `x-floodgate-region`.
    */
   headers: string[];
   body: Buffer;
@@ -169,7 +171,8 @@ export class StaleCache implements CopySink {
 
   /**
    * A kept copy that may answer `request` now (see `answers` in cache-rules.ts), ready to write;
-   * or undefined. Counts it in `servedTotal` and makes its target recently used.
+   * or undefined. A conditional request for what the client already holds gets `304` and no body
+   * (validation.ts). Counts it in `servedTotal` and makes its target recently used.
    */
   lookup(request: CacheRequest): StaleAnswer | undefined {
     const key = cacheKey(request);
@@ -177,9 +180,14 @@ export class StaleCache implements CopySink {
     if (copy === undefined) return undefined;
     this.entries.get(key);
     this.servedTotal++;
+    const age = String(ageSeconds(copy.policy));
+    if (clientHoldsCopy(request.headers, copy.headers)) {
+      const headers = notModifiedHeaders(copy.headers);
+      headers.push('age', age, 'x-floodgate-cache', 'stale');
+      return { status: 304, headers, body: EMPTY };
+    }
     const headers = copy.headers.slice();
-    headers.push('content-length', String(copy.body.length), 'age', String(ageSeconds(copy.policy)));
-    headers.push('x-floodgate-cache', 'stale');
+    headers.push('content-length', String(copy.body.length), 'age', age, 'x-floodgate-cache', 'stale');
     return { status: copy.status, headers, body: copy.body };
   }
 

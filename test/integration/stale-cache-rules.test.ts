@@ -242,6 +242,20 @@ describe('stale cache rules (RFC 9111)', () => {
     expectNotFromCache(await get(path, { 'user-agent': 'Safari' }));
   });
 
+  // RFC 9111 §4.3.2: a client revalidating what it holds gets 304 from the copy, not the body again.
+  it('§4.3.2: answers a conditional GET for the copy the client holds with 304', async () => {
+    const path = freshPath('validated');
+    answer = () => ({ body: 'tagged', headers: { etag: '"t1"' } });
+    await get(path);
+    failing = true;
+    const held = await get(path, { 'if-none-match': '"t1"' });
+    expect(held.status).toBe(304);
+    expect(held.body).toBe('');
+    expect(held.headers.etag).toBe('"t1"');
+    expect(held.headers['x-floodgate-cache']).toBe('stale');
+    expectStale(await get(path, { 'if-none-match': '"t0"' }), 'tagged');
+  });
+
   // RFC 9111 §4.4: a cache MUST invalidate the target URI after a non-error answer to an unsafe
   // request. An unsafe request that failed changes nothing, so its copy is still served.
   it('§4.4: forgets a copy once an unsafe request to its target succeeds', async () => {

@@ -162,6 +162,61 @@ describe("the request's directives (RFC 9111 §5.2.1, §5.4)", () => {
   });
 });
 
+describe('a conditional request answered from a copy (RFC 9111 §4.3.2)', () => {
+  const etagged = { etag: 'W/"v1,a"', 'last-modified': httpDate(-60_000), 'cache-control': 'max-age=5' };
+  const answerTo = (headers: Record<string, string>) => newCacheWith(etagged).lookup(request(headers));
+  function newCacheWith(headers: Record<string, string>) {
+    const cache = newCache();
+    offer(cache, request(), { headers: { ...headers, 'x-other': 'kept' }, body: 'the body' });
+    fakeNow.ms = 10_000;
+    return cache;
+  }
+
+  it.each([
+    ['if-none-match', '"v1,a"'],
+    ['if-none-match', '"v0", W/"v1,a"'],
+    ['if-none-match', '*'],
+    ['if-modified-since', httpDate(-60_000)],
+    ['if-modified-since', httpDate(0)],
+  ])('%s: %s is answered 304, with only the fields a 304 carries', (name, value) => {
+    const answer = answerTo({ [name]: value })!;
+    expect(answer.status).toBe(304);
+    expect(answer.body.length).toBe(0);
+    expect(headerOf(answer.headers, 'etag')).toBe('W/"v1,a"');
+    expect(headerOf(answer.headers, 'cache-control')).toBe('max-age=5');
+    expect(headerOf(answer.headers, 'age')).toBe('10');
+    expect(headerOf(answer.headers, 'x-floodgate-cache')).toBe('stale');
+    expect(headerOf(answer.headers, 'x-other')).toBeUndefined();
+    expect(headerOf(answer.headers, 'last-modified')).toBeUndefined();
+    expect(headerOf(answer.headers, 'content-length')).toBeUndefined();
+  });
+
+  it.each([
+    ['if-none-match', '"v2"'],
+    ['if-none-match', '"v1"'],
+    ['if-modified-since', httpDate(-61_000)],
+    ['if-modified-since', 'yesterday-ish'],
+    // If-None-Match wins: If-Modified-Since is not read beside it (RFC 9110 §13.1.3).
+    ['if-none-match', '"v2"', 'if-modified-since', httpDate(0)],
+    // The origin's to judge: the copy is served whole.
+    ['if-match', '"v2"'],
+    ['if-unmodified-since', httpDate(-120_000)],
+  ])('%s: %s (and %s %s) gets the whole copy', (...fields) => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) headers[fields[i]!] = fields[i + 1]!;
+    const answer = answerTo(headers)!;
+    expect(answer.status).toBe(200);
+    expect(answer.body.toString()).toBe('the body');
+  });
+
+  it('a copy without Last-Modified is judged by its Date; one without an ETag never matches If-None-Match', () => {
+    const cache = newCacheWith({ date: httpDate(-30_000) });
+    expect(cache.lookup(request({ 'if-modified-since': httpDate(-30_000) }))!.status).toBe(304);
+    expect(cache.lookup(request({ 'if-modified-since': httpDate(-31_000) }))!.status).toBe(200);
+    expect(cache.lookup(request({ 'if-none-match': '"v1,a"' }))!.status).toBe(200);
+  });
+});
+
 describe('Date (RFC 9110 §6.6.1)', () => {
   // A recipient that caches an answer without Date must give it the time it was received, or the
   // copy is served dated as new.

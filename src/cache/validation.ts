@@ -1,0 +1,50 @@
+/**
+ * A conditional GET that a kept copy answers (RFC 9111 §4.3.2): when the client already holds the
+ * representation the copy is, it gets `304` and no body, as the origin would have said. Only the
+ * conditions a cache evaluates are read: If-None-Match against the copy's ETag (weak comparison,
+ * RFC 9110 §13.1.2), else If-Modified-Since against its Last-Modified, or its Date without one
+ * (§13.1.3). If-Match, If-Unmodified-Since and If-Range are the origin's to judge; a copy is
+ * served whole whatever they say, as it is to a request without conditions.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** What a 304 carries of the 200 it stands for (RFC 9110 §15.4.5). */
+const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary']);
+
+// entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc may be a comma, so a list is not split on commas.
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+
+/** Whether the request's conditions say the client holds the copy whose headers are `kept`. */
+export function clientHoldsCopy(request: IncomingHttpHeaders, kept: readonly string[]): boolean {
+  const noneMatch = request['if-none-match'];
+  if (noneMatch !== undefined) {
+    const etag = fieldOf(kept, 'etag');
+    return etag !== undefined && matchesWeakly(noneMatch, etag.trim());
+  }
+  const since = request['if-modified-since'];
+  if (since === undefined) return false;
+  const sinceMs = Date.parse(since);
+  const modifiedMs = Date.parse(fieldOf(kept, 'last-modified') ?? fieldOf(kept, 'date') ?? '');
+  return !Number.isNaN(sinceMs) && modifiedMs <= sinceMs;
+}
+
+/** The copy's headers that a 304 in its place carries. */
+export function notModifiedHeaders(kept: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < kept.length; i += 2)
+    if (NOT_MODIFIED_FIELDS.has(kept[i]!)) out.push(kept[i]!, kept[i + 1]!);
+  return out;
+}
+
+function matchesWeakly(list: string, etag: string): boolean {
+  if (list.trim() === '*') return true;
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  for (const [tag] of list.matchAll(ENTITY_TAG))
+    if ((tag.startsWith('W/') ? tag.slice(2) : tag) === opaque) return true;
+  return false;
+}
+
+function fieldOf(list: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
+  return undefined;
+}
