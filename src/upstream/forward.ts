@@ -283,12 +283,13 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   /**
    * No final answer's headers within timeoutMs. Without a connection yet, the upstream cannot have
    * seen the request: a connect timeout, as undici's own would have been, so a GET may fail over.
-   * With one, while the client's upload has stopped short, the wait is the client's: 408.
+   * With one, while the client's upload has stopped short, the wait is the client's: 408; unless
+   * the gateway stopped reading it because the upstream stopped taking it (504, the region's).
    */
   headersTimedOut(): void {
     if (this.permit === undefined) return;
     if (this.controller === null) return this.onResponseError(null, new errors.ConnectTimeoutError());
-    if (!this.deadline!.uploaded) this.clientFault = 'request-timeout';
+    if (this.deadline!.waitingOnClient()) this.clientFault = 'request-timeout';
     this.controller.abort(new errors.HeadersTimeoutError());
   }
 

@@ -17,7 +17,7 @@ export class HeadersDeadline {
   private timer: NodeJS.Timeout | undefined;
   private body: PublicRequest | undefined;
   /** Whether the request's body (when it has one) has been read to its end. */
-  uploaded = true;
+  private uploaded = true;
 
   constructor(
     private readonly trip: TimedTrip,
@@ -33,6 +33,16 @@ export class HeadersDeadline {
     body.pause();
     body.on('data', this.restart);
     body.once('end', this.ended);
+  }
+
+  /**
+   * Whether an upload that has not ended waits on its client: its body flows and nothing of it is
+   * left unread. A body undici paused, or one holding bytes it has not taken (piped on for HTTP/2,
+   * a full pipe pauses it), waits on the upstream, which stopped reading.
+   */
+  waitingOnClient(): boolean {
+    const body = this.body;
+    return !this.uploaded && body !== undefined && !body.isPaused() && body.readableLength === 0;
   }
 
   stop(): void {

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, request } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -120,6 +120,11 @@ describe('upstream faults', () => {
           errorThresholdPercentage: 1,
           resetTimeoutMs: 60_000,
         }),
+        stalled: region([faulty.url], {
+          volumeThreshold: 1,
+          errorThresholdPercentage: 1,
+          resetTimeoutMs: 60_000,
+        }),
         flaky: region([flaky.url], {
           volumeThreshold: 4,
           errorThresholdPercentage: 50,
@@ -217,6 +222,39 @@ describe('upstream faults', () => {
     });
     // One failure would have opened this region's breaker.
     expect((await adminRegions()).regions.touchy!.breaker).toBe('closed');
+  });
+
+  // The other side of the 408: an upload that stops because the upstream stopped taking it (the
+  // gateway then stops reading the client, whose sends stall) is the region's timeout, a 504.
+  it('answers 504 to an upload the upstream stopped reading, and counts it against the region', async () => {
+    faulty.setMode({ kind: 'stuck' });
+    const piece = Buffer.alloc(64 << 10, 0x61);
+    const status = await new Promise<number>((resolve, reject) => {
+      const upload = request(`${gw.publicUrl}/stuck-upload`, {
+        method: 'POST',
+        headers: { 'x-region': 'stalled' },
+      });
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 256 << 20 && !upload.destroyed) {
+          sent += piece.length;
+          if (!upload.write(piece)) return void upload.once('drain', more);
+        }
+      };
+      upload.on('response', (res) => {
+        resolve(res.statusCode!);
+        upload.destroy();
+      });
+      upload.on('error', reject);
+      more();
+    });
+    expect(status).toBe(504);
+    await until(() => gw.logs.some((l) => l.path === '/stuck-upload'), 2000, 'its access line');
+    expect(gw.logs.find((l) => l.path === '/stuck-upload')).toMatchObject({
+      status: 504,
+      reason: 'upstream-timeout',
+    });
+    expect((await adminRegions()).regions.stalled!.breaker).toBe('open');
   });
 
   // An answer under way before the upload ended has had its headers: no timer may cut it later.

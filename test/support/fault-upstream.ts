@@ -23,6 +23,8 @@ export type FaultMode =
   | { kind: 'reset' }
   /** Answers `status` as soon as the request headers arrive, reading none of the body. */
   | { kind: 'unread'; status: number }
+  /** Reads none of the body and never answers: an upstream that stopped taking an upload. */
+  | { kind: 'stuck' }
   /** Sends headers and `sendBytes` of a longer body, then nothing more. */
   | { kind: 'stall-mid-body'; sendBytes: number }
   /** Declares `declared` bytes, sends `send`, then ends the connection. */
@@ -99,6 +101,7 @@ export async function startFaultUpstream(initial: FaultModeChoice = { kind: 'ok'
       res.end('unread');
       return;
     }
+    if (mode.kind === 'stuck') return;
     if (mode.kind === 'echo') {
       echo(req, res, record);
       return;
@@ -149,7 +152,7 @@ function readBody(req: IncomingMessage, record: RecordedRequest, done: () => voi
 }
 
 function respond(
-  mode: Exclude<FaultMode, { kind: 'reset' } | { kind: 'echo' } | { kind: 'unread' }>,
+  mode: Exclude<FaultMode, { kind: 'reset' } | { kind: 'echo' } | { kind: 'unread' } | { kind: 'stuck' }>,
   req: IncomingMessage,
   res: ServerResponse,
   schedule: (ms: number, run: () => void) => void,
