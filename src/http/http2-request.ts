@@ -161,5 +161,6 @@ export function resetStalledStream(res: Http2ServerResponse, ms: number): void {
 }
 
 function resetStream(this: Http2ServerResponse['stream']): void {
-  this.destroy();
+  // Not NO_ERROR, which says the answer was sent whole (RFC 9113 §8.1): a cut one must look cut.
+  this.close(constants.NGHTTP2_INTERNAL_ERROR);
 }

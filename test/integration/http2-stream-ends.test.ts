@@ -37,6 +37,7 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
       if (req.url === '/hang') return { kind: 'hang' };
       if (req.url === '/unread') return { kind: 'unread', status: 401 };
       if (req.url === '/trickle') return { kind: 'trickle', chunks: 50, intervalMs: 100 };
+      if (req.url === '/big') return { kind: 'ok', body: Buffer.alloc(32 << 20, 0x62) };
       return { kind: 'ok' };
     });
     gw = await startTestGateway({
@@ -196,5 +197,23 @@ describe.runIf(opensslAvailable())('HTTP/2 streams that end early', () => {
     await until(() => gw.view.regions().slow!.inflight === 0, 2000, 'the slot back');
     await until(() => gw.logs.some((l) => l.path === path), 2000, 'its access line');
     expect(gw.logs.find((l) => l.path === path)).toMatchObject({ status: 499, reason: 'client-closed' });
+  });
+
+  // A client that stops reading is cut after timeoutMs, and the cut must say so: RST_STREAM with
+  // NO_ERROR is for a server that sent its whole answer (RFC 9113 §8.1), so a chunked one would
+  // look complete.
+  it('resets a stream whose client stopped reading with an error code, not NO_ERROR', async () => {
+    const idle = await http2Session(gw.publicUrl, certs.ca);
+    try {
+      const stream = idle.request({ ':path': '/big', 'x-region': 'brief' });
+      stream.on('error', () => {});
+      await once(stream, 'response');
+      stream.pause();
+      await until(() => stream.closed, 15_000, 'the stream reset');
+      expect(stream.rstCode).toBe(constants.NGHTTP2_INTERNAL_ERROR);
+      await until(() => gw.view.regions().brief!.inflight === 0, 5000, 'the slot back');
+    } finally {
+      idle.destroy();
+    }
   });
 });
