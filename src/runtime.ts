@@ -63,6 +63,8 @@ export class Runtime {
   readonly trusted: TrustedProxies;
   readonly enforce: boolean;
   readonly maxBodyBytes: number;
+  /** The listener's `listen.maxHeaderBytes`, a restart-only setting: the first config's. */
+  readonly maxHeaderBytes: number;
   readonly clientLimiter: ClientLimiter | undefined;
   /** `undefined` keys clients by address; otherwise the lower-case header that names them. */
   readonly clientKeyHeader: string | undefined;
@@ -95,6 +97,7 @@ export class Runtime {
     this.trusted = new TrustedProxies(config.trustedProxies);
     this.enforce = config.shedding.mode === 'enforce';
     this.maxBodyBytes = config.listen.maxBodyBytes;
+    this.maxHeaderBytes = previous?.maxHeaderBytes ?? config.listen.maxHeaderBytes;
     this.clientLimiter = clientLimiterFor(config, previous, deps.clock, parts);
     const keyName = config.clientLimit?.key;
     this.clientKeyHeader = keyName?.startsWith('header:')

@@ -119,10 +119,14 @@ export function http1HeaderList(req: Http2ServerRequest): string[] {
 
 /**
  * What an HTTP/2 stream is checked for in place of `requestProblem`: its framing and version are
- * the http2 module's, so only the host it names (it becomes the upstream request's Host and
- * x-forwarded-host, and keys the stale cache) and a declared body's size.
+ * the http2 module's, so only the size of its headers, the host it names (it becomes the upstream
+ * request's Host and x-forwarded-host, and keys the stale cache) and a declared body's size.
  */
-export function http2RequestProblem(req: Http2ServerRequest, maxBodyBytes: number): Refusal | undefined {
+export function http2RequestProblem(
+  req: Http2ServerRequest,
+  limits: { readonly maxBodyBytes: number; readonly maxHeaderBytes: number },
+): Refusal | undefined {
+  if (http1HeaderBytes(req.rawHeaders) > limits.maxHeaderBytes) return 'headers-too-large';
   const host = http2Host(req);
   if (host === undefined || !isValidHost(host)) return 'bad-host';
   // A Host beside `:authority` naming another is malformed (RFC 9113 §8.3.1, SHOULD): the cache,
@@ -130,8 +134,23 @@ export function http2RequestProblem(req: Http2ServerRequest, maxBodyBytes: numbe
   const also = req.headers.host;
   if (also !== undefined && host !== also && host.toLowerCase() !== also.toLowerCase()) return 'bad-host';
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBodyBytes) return 'body-too-large';
+  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) return 'body-too-large';
   return undefined;
+}
+
+/**
+ * About what the headers would take as HTTP/1.1, which `listen.maxHeaderBytes` bounds there: a
+ * field's name, value, `: ` and CRLF; a pseudo-header's value only, as the request line or Host.
+ * SETTINGS_MAX_HEADER_LIST_SIZE is only advice to the client, and nghttp2 holds a client to it
+ * only once the client has acknowledged it, so this is the limit every stream meets.
+ */
+function http1HeaderBytes(raw: readonly string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    bytes += (name.charCodeAt(0) === 0x3a /* ':' */ ? 0 : name.length) + raw[i + 1]!.length + 4;
+  }
+  return bytes;
 }
 
 /** The host the client asked for: `:authority`, or a Host header sent alongside it. */

@@ -28,6 +28,10 @@ const DEADLINE_CHECK_INTERVAL_MS = 250;
 // Streams one HTTP/2 connection may have open at once (nginx's default is 128): admission sheds
 // streams one by one, but an unbounded count would let one client pin unbounded memory.
 const MAX_CONCURRENT_STREAMS = 128;
+/** Fields a request may have, pseudo-headers included: node:http's limit for HTTP/1.1 (`maxHeadersCount`). */
+const MAX_HEADER_FIELDS = 2000;
+/** What RFC 9113 §6.5.2 adds to each field's name and value in a header list's size. */
+const HTTP2_FIELD_OVERHEAD = 32;
 
 // The parser refuses before any routing, so its answers name no region.
 const UNROUTED = new RefusalBodies(undefined);
@@ -137,7 +141,16 @@ function secureListener(
           ALPNCallback: ({ protocols }: { protocols: string[] }) =>
             protocols.includes('http/1.1') ? 'http/1.1' : undefined,
         }),
-    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: listen.maxHeaderBytes },
+    // The request path holds each stream to maxHeaderBytes counted as HTTP/1.1 counts it, answering
+    // 431; the list size offered here adds the 32 bytes a field counts for in HTTP/2 (RFC 9113
+    // §6.5.2), so that a stream within the limit is not reset by nghttp2 for its number of fields.
+    settings: {
+      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      maxHeaderListSize: listen.maxHeaderBytes + HTTP2_FIELD_OVERHEAD * MAX_HEADER_FIELDS,
+    },
+    // Node's default is 128 fields, pseudo-headers included: a browser sending each cookie as a
+    // field of its own (RFC 9113 §8.2.3) would soon be reset where HTTP/1.1 takes its request.
+    maxHeaderListPairs: MAX_HEADER_FIELDS,
   });
   // The HTTP/1.1 side reads these from the server object (createServer would have set them).
   Object.assign(server, {

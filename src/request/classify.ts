@@ -35,7 +35,7 @@ export function classify(ctx: RequestContext): Refusal | undefined {
   ctx.route = runtime.routes.match(path, req.method!);
   ctx.priority = lowerOnly(ctx.route.priority, headers['x-priority']);
   const problem = ctx.http2
-    ? http2RequestProblem(req as Http2ServerRequest, runtime.maxBodyBytes)
+    ? http2RequestProblem(req as Http2ServerRequest, runtime)
     : requestProblem(req as IncomingMessage, runtime.maxBodyBytes);
   return problem ?? targetHostProblem(ctx) ?? expectationProblem(headers.expect);
 }

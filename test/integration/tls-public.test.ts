@@ -144,6 +144,35 @@ describe.runIf(opensslAvailable())('TLS and HTTP/2 on the public port', () => {
     expect(seen.headers['x-forwarded-host']).toBe('a.example');
   });
 
+  // listen.maxHeaderBytes holds on HTTP/2 as on HTTP/1.1, counted the same way: nghttp2 enforces the
+  // list size it offers only once the client has acknowledged it, and not as a 431. Within it, the
+  // number of fields is not held against a stream (browsers send each cookie as a field, §8.2.3).
+  it('holds HTTP/2 headers to maxHeaderBytes with a 431, whatever their number of fields', async () => {
+    const refusals = async () =>
+      Number(
+        /^floodgate_bad_requests_total\{reason="headers-too-large"\} (\d+)$/m.exec(
+          await gw.metrics.text(),
+        )?.[1] ?? 0,
+      );
+    const before = upstream.requests.length;
+    const counted = await refusals();
+    const fresh = await http2Session(gw.publicUrl, certs.ca);
+    try {
+      // On a new session: sent before the client can have acknowledged the server's SETTINGS.
+      const big = await http2Request(fresh, { ':path': '/big-headers', 'x-big': 'a'.repeat(17_000) });
+      expect(big.status).toBe(431);
+      expect(big.headers['x-floodgate-region']).toBe('us-east');
+    } finally {
+      fresh.destroy();
+    }
+    expect(upstream.requests.length).toBe(before);
+    expect(await refusals()).toBe(counted + 1);
+    const crumbs = Array.from({ length: 300 }, (_, i) => `c${i}=${i}`);
+    const many = await http2Request(session, { ':path': '/crumbs', cookie: crumbs });
+    expect(many.status).toBe(200);
+    expect(upstream.requests.at(-1)!.headers.cookie).toBe(crumbs.join('; '));
+  });
+
   // A body sent as DATA frames without content-length reaches the upstream whole.
   it('streams an HTTP/2 request body upstream and back', async () => {
     const res = await http2Request(session, { ':method': 'POST', ':path': '/echo' }, upload);

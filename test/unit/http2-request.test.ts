@@ -49,8 +49,22 @@ describe('http2RequestProblem', () => {
     ['a Host alone, a list', [':method', 'GET', 'host', 'a.example, b.example'], 'bad-host'],
     ['a declared body over the limit', [...PSEUDO, 'content-length', '1001'], 'body-too-large'],
     ['a declared body at the limit', [...PSEUDO, 'content-length', '1000'], undefined],
+    // Counted as HTTP/1.1 would carry them: 'x: ' + value + CRLF; pseudo-headers by their values.
+    ['headers at the limit', [':authority', 'a', ':path', 'p'.repeat(91), 'x', 'v'.repeat(395)], undefined],
+    [
+      'headers a byte over it',
+      [':authority', 'a', ':path', 'p'.repeat(91), 'x', 'v'.repeat(396)],
+      'headers-too-large',
+    ],
+    [
+      'many small fields over it',
+      [...PSEUDO, ...Array.from({ length: 100 }, () => ['a', 'b'])].flat(),
+      'headers-too-large',
+    ],
   ])('%s', (_what, raw, expected) => {
-    expect(http2RequestProblem(stream(raw as string[]), 1000)).toBe(expected);
+    expect(http2RequestProblem(stream(raw as string[]), { maxBodyBytes: 1000, maxHeaderBytes: 500 })).toBe(
+      expected,
+    );
   });
 });
 
