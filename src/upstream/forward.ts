@@ -283,8 +283,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   /**
    * No final answer's headers within timeoutMs. Without a connection yet, the upstream cannot have
    * seen the request: a connect timeout, as undici's own would have been, so a GET may fail over.
-   * With one, while the client's upload has stopped short, the wait is the client's: 408; unless
-   * the gateway stopped reading it because the upstream stopped taking it (504, the region's).
+   * With one, an upload stopped short by its client is the client's (408), not the region's (504).
    */
   headersTimedOut(): void {
     if (this.permit === undefined) return;
