@@ -228,8 +228,12 @@ export class Gateway implements ForwardListener {
     };
     // Malformed or oversized input: counted by reason; the answer also closes the connection.
     if (spec.badRequest !== undefined) this.badRequests.countBadRequest(spec.badRequest);
-    if (ctx.res === undefined) writeRefusalToSocket(ctx.socket, answer);
-    else sendRefusal(ctx.res, answer);
+    if (ctx.res === undefined) {
+      // What else the client sends is read to nowhere: left unread, it would reset the connection
+      // when the socket closes, and the client could lose the answer.
+      ctx.socket.resume();
+      writeRefusalToSocket(ctx.socket, answer);
+    } else sendRefusal(ctx.res, answer);
     ctx.status = spec.status;
     // A HEAD answer carries the headers alone (RFC 9110 §9.3.2).
     ctx.bytes = ctx.req.method === 'HEAD' ? 0 : answer.bodies.size(refusal);

@@ -160,6 +160,7 @@ class GatewayProcess implements RunningGateway {
       const cache = this.gateway.runtime.staleCache;
       return { bytes: cache.bytesHeld, entries: cache.size, capturing: cache.bytesCapturing };
     });
+    this.metrics.sampleUpgradedSocketsWith(() => this.tunnels.openSockets);
     this.metrics.setConfigVersion(1);
     logConfigWarnings(this.options.configPath, config, deps);
     try {

@@ -44,7 +44,13 @@ export function upgradeListener(routes: UpgradeRoutes): UpgradeHandler {
     socket.on('error', destroySocket);
     // A 101 written now would go out ahead of the earlier answer, which would then be written into the tunnel.
     const served = socket as ServedSocket;
-    if (isWebSocketHandshake(req)) return afterEarlierAnswers(served, () => tunnel(req, socket, head));
+    if (isWebSocketHandshake(req)) {
+      // Once the gateway's side has ended (a refusal, an upstream's answer other than 101, the end
+      // of a tunnel) the socket goes: left half-open, with its reads stopped by a full buffer or a
+      // client that never closes, it would never learn that the client went, and be held for ever.
+      socket.once('finish', destroySocket);
+      return afterEarlierAnswers(served, () => tunnel(req, socket, head));
+    }
     socket.unshift(Buffer.concat([headWithoutUpgrade(req), head]));
     afterEarlierAnswers(served, () => {
       socket.off('error', destroySocket);

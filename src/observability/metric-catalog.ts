@@ -179,6 +179,12 @@ export const METRICS = {
     [],
     'Body bytes held by answers being copied for the stale cache as they stream (bounded by staleCache.maxBytes)',
   ),
+  upgradedSockets: spec(
+    'floodgate_upgraded_sockets',
+    'gauge',
+    [],
+    'Connections taken over by an upgrade request (WebSocket handshakes and tunnels, and declined upgrades served on them), open now',
+  ),
   // The process and its config.
   buildInfo: spec(
     'floodgate_build_info',

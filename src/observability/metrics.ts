@@ -57,6 +57,7 @@ export class GatewayMetrics {
   private sampler: () => Record<string, RegionView> = () => ({});
   private scrapeSample: Record<string, RegionView> | null = null;
   private staleCache: () => StaleCacheSize | undefined = () => undefined;
+  private upgradedSockets: () => number | undefined = () => undefined;
   private readonly badRequestCounts = new Map<BadRequestReason, number>(
     BAD_REQUEST_REASONS.map((r) => [r, 0]),
   );
@@ -101,6 +102,11 @@ export class GatewayMetrics {
   /** The stale cache whose size is exported; read at scrape time, so a reload may swap it. */
   sampleStaleCacheWith(read: () => StaleCacheSize | undefined): void {
     this.staleCache = read;
+  }
+
+  /** The count of connections taken over by upgrades, read at scrape time. */
+  sampleUpgradedSocketsWith(read: () => number | undefined): void {
+    this.upgradedSockets = read;
   }
 
   /** A request refused as malformed or over a `listen` limit, before or after a region was chosen. */
@@ -190,6 +196,10 @@ export class GatewayMetrics {
     declareScraped(registry, METRICS.staleCapturing, (series) => {
       const cache = this.staleCache();
       if (cache !== undefined) series.value({}, cache.capturing);
+    });
+    declareScraped(registry, METRICS.upgradedSockets, (series) => {
+      const open = this.upgradedSockets();
+      if (open !== undefined) series.value({}, open);
     });
     const build = { version: packageVersion(), node: process.version };
     declareScraped(registry, METRICS.buildInfo, (series) => series.value(build, 1));

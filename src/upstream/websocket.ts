@@ -64,6 +64,11 @@ export class WebSocketTunnels {
     });
   }
 
+  /** Sockets listed and not yet closed: handshakes, tunnels, and declined upgrades served on them. */
+  get openSockets(): number {
+    return this.open.size;
+  }
+
   /** Lists an upgrade's socket for shutdown as it arrives; false (and closed) once shutdown has cut tunnels. */
   track(socket: Duplex): boolean {
     if (this.closing) {

@@ -233,6 +233,25 @@ describe('websocket upgrades', () => {
     first.socket.destroy();
   });
 
+  // A refused handshake's socket goes once the refusal is out, whatever the client does after: one
+  // that sent more than a read buffer holds and stays silent would otherwise keep it for ever.
+  it('closes the socket of a refused handshake even when the client sent on and stays', async () => {
+    const port = await start();
+    const open = async () =>
+      Number(/^floodgate_upgraded_sockets (\d+)$/m.exec(await gw.metrics.text())?.[1] ?? Number.NaN);
+    const tail = 'x'.repeat(256 << 10);
+    const clients = ['bad host', 'a.example,b.example'].map((host) =>
+      rawClient(
+        port,
+        `GET /chat HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${WS_KEY}\r\n${tail}`,
+      ),
+    );
+    for (const client of clients) await until(() => client.received().includes('400'), 5000, 'the refusal');
+    await expect.poll(open, { timeout: 5000 }).toBe(0);
+    expect(clients.every((client) => client.received().startsWith('HTTP/1.1 400 '))).toBe(true);
+    expect(upstream.upgrades).toHaveLength(0);
+  });
+
   // A client over its own limit is refused 429 on upgrades too.
   it('applies the client limit to upgrades', async () => {
     const port = await start({ rps: 1000 }, { clientLimit: { key: 'ip', rps: 0.01, burst: 1 } });

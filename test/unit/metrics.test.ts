@@ -291,6 +291,7 @@ describe('the metric catalog', () => {
       east: regionView({ upstreams: [{ url: 'http://127.0.0.1:9001', inflight: 0, ejected: false }] }),
     }));
     metrics.sampleStaleCacheWith(() => ({ bytes: 0, entries: 0, capturing: 0 }));
+    metrics.sampleUpgradedSocketsWith(() => 0);
     metrics.region('east').shed('rate', 'low', false);
     metrics.region('east').shed('rate', 'low', true);
     metrics.sharedLimits().lease('east', 'granted', 1);
