@@ -21,6 +21,7 @@ import {
 } from './errors.js';
 import { requestListeners } from './expect-continue.js';
 import type { PublicRequest, PublicResponse } from './http2-request.js';
+import { afterEarlierAnswers } from './upgrades.js';
 
 // Node checks header and request deadlines on this interval (30 s by default), which would let a
 // slow-headers client hold its socket for half a minute past `headersTimeoutMs`.
@@ -263,8 +264,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sin
     socket.destroy();
     return;
   }
-  // A request on this socket that reached its handler has a response attached.
-  const response = socket._httpMessage ?? undefined;
+  // A request on this socket that reached its handler has a response attached. Once that request
+  // was read whole, the refused one was pipelined behind it: its answer goes first (RFC 9112 §9.3).
+  const attached = socket._httpMessage ?? undefined;
+  const earlier = attached?.req.complete === true ? attached : undefined;
+  const response = earlier === undefined ? attached : undefined;
   const refusal = refusalForParserError(err.code, response !== undefined);
   const spec = REFUSALS[refusal];
   sink.metrics.countBadRequest(spec.badRequest!);
@@ -274,12 +278,20 @@ function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sin
     code: err.code,
     client: socket.remoteAddress,
   });
+  const answer = { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined };
+  if (earlier !== undefined) {
+    afterEarlierAnswers(socket, () => {
+      writeRefusalToSocket(socket, answer);
+      socket.destroySoon();
+    });
+    return;
+  }
   // A response already under way on this socket must not get an error status spliced into its body.
   if (!socket.writable || response?.headersSent) {
     socket.destroy();
     return;
   }
   if (response !== undefined) noteParserAnswer(response, refusal);
-  writeRefusalToSocket(socket, { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined });
+  writeRefusalToSocket(socket, answer);
   socket.destroySoon();
 }

@@ -120,7 +120,7 @@ function headWithoutUpgrade(req: IncomingMessage): Buffer {
  * socket (the earlier one's bookkeeping holds it), and its answer would be lost. When an earlier
  * answer closed the connection, the request is dropped, as Node drops what follows such an answer.
  */
-function afterEarlierAnswers(socket: ServedSocket, then: () => void): void {
+export function afterEarlierAnswers(socket: ServedSocket, then: () => void): void {
   const earlier = socket._httpMessage;
   if (earlier === undefined || earlier === null) {
     if (!socket.writableEnded && !socket.destroyed) then();

@@ -45,7 +45,9 @@ describe('hostile requests over a raw socket', () => {
         ? { kind: 'echo' }
         : req.url?.startsWith('/trickle')
           ? { kind: 'trickle', chunks: 6, intervalMs: 100 }
-          : { kind: 'ok' },
+          : req.url?.startsWith('/slow')
+            ? { kind: 'delay', ms: 400 }
+            : { kind: 'ok' },
     );
     guarded = await startFaultUpstream();
     gw = await startTestGateway({
@@ -286,8 +288,30 @@ describe('hostile requests over a raw socket', () => {
       8000,
     );
     expect(statusOf(answer.text)).toBe(200);
+    // Refused after it, once it has ended (RFC 9112 §9.3).
     const second = answer.text.indexOf('HTTP/1.1', 1);
-    if (second !== -1) expect(answer.text.slice(0, second)).toMatch(/\r\n0\r\n\r\n$/);
+    expect(answer.text.slice(0, second)).toMatch(/\r\n0\r\n\r\n$/);
+    expect(statusOf(answer.text.slice(second))).toBe(400);
+  });
+
+  // RFC 9112 §9.3: answers go in the order of the requests. A malformed request pipelined behind one
+  // still waiting on its upstream is refused after that answer, never in its place: the client
+  // would be told that a POST the upstream carried out was refused.
+  it('refuses a malformed request pipelined behind a pending one after its answer', async () => {
+    const answer = await converse(
+      port,
+      [
+        `POST /slow-order HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`,
+        { waitMs: 100 },
+        `GET /next HTTP/1.1\r\n${H}X-A: b\r\n folded\r\n\r\n`,
+      ],
+      8000,
+    );
+    expect(statusOf(answer.text)).toBe(200);
+    const second = answer.text.indexOf('HTTP/1.1 ', 1);
+    expect(statusOf(answer.text.slice(second))).toBe(400);
+    expect(answer.ended).toBe('closed');
+    expect(upstream.requests.some((r) => r.url === '/slow-order' && r.bodyBytes === 3)).toBe(true);
   });
 
   // RFC 9112 §3.2: more than one Host is a 400; undici refuses to send it, which must not count against the upstream.
