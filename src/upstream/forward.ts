@@ -32,6 +32,7 @@ import {
 } from './forward-result.js';
 import { HeadersDeadline, type TimedTrip } from './headers-deadline.js';
 import { captureFor, forgetAfterUnsafe, hasKeptCopy } from './serve-stale.js';
+import { endedByReset } from './upstream-sockets.js';
 
 /**
  * One request's trip to one upstream, as an undici dispatch handler. It holds the request's permit
@@ -85,10 +86,9 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
       req.pause();
       req.on('data', onRequestChunk);
     }
-    // The request's `aborted` says the client left where the response's close does not: for a
-    // response queued behind another on an HTTP/1.1 connection, and before Node's HTTP/2
-    // compatibility layer ends the body of a stream that closed, however it closed (a client gone
-    // mid-upload must not reach the upstream as a whole, shorter request).
+    // `aborted` says the client left where the response's close does not: for a response queued
+    // behind another on HTTP/1.1, and before Node's HTTP/2 layer ends the body of a closed stream
+    // (a client gone mid-upload must not reach the upstream as a whole, shorter request).
     req.once('aborted', onClientAborted);
     if (req.aborted) this.clientGone = true;
     this.permit!.pickHost();
@@ -127,8 +127,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
 
   /**
    * A keep-alive connection the upstream closed just as the request went out fails with a reset
-   * before any response. Without a body the request is safe to send once more on a fresh
-   * connection; with one it never is, because some of it may have been applied.
+   * before any response. Only a request without a body is safe to send again on a fresh one.
    */
   private retryAfterReset(err: Error): boolean {
     if (this.retried || this.options.body !== null || !isIdempotent(this.ctx.req.method)) return false;
@@ -145,8 +144,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     // Ended while waiting for its connection (timed out, or the client left). Thrown, not aborted:
-    // undici drops the request either way, but an abort destroys the new connection too, and with
-    // every request timing out before its connection came, none would ever be kept.
+    // an abort destroys the new connection too, and were all to time out so, none would be kept.
     if (this.permit === undefined) throw new errors.ConnectTimeoutError();
     if (this.clientGone) controller.abort(new Error('client closed the connection'));
     else if (this.clientFault !== undefined) controller.abort(new Error(`client fault: ${this.clientFault}`));
@@ -221,6 +219,8 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
 
   onResponseEnd(): void {
     if (this.permit === undefined) return;
+    // Not the body's end but a reset under it, which undici hides (upstream-sockets.ts): cut short.
+    if (endedByReset()) return this.onResponseError(null, new errors.SocketError('other side closed'));
     const res = this.ctx.res!;
     if (!res.writableEnded) res.end();
     this.capture?.finish();

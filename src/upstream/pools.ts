@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { Clock } from '../admission/clock.js';
 import { parseUpstreamOrigin } from '../config/origins.js';
 import { DEFAULT_EJECTION_OPTIONS, OutlierEjection } from './outlier-ejection.js';
+import { watchedConnector } from './upstream-sockets.js';
 
 export interface UpstreamHost {
   readonly url: string;
@@ -40,9 +41,9 @@ export class UpstreamSet {
       if (!parsed.ok) throw new TypeError(`Invalid URL: ${parsed.problem}`);
       return parsed.url;
     });
-    const options = { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000 };
-    const withTls = tls === undefined ? options : { ...options, connect: { ...tls } };
-    this.hosts = origins.map((url) => ({ url, pool: new Pool(url, withTls), inflight: 0 }));
+    const connect = watchedConnector(tls);
+    const options = { connections: connectionsPerHost, pipelining: 1, keepAliveTimeout: 4_000, connect };
+    this.hosts = origins.map((url) => ({ url, pool: new Pool(url, options), inflight: 0 }));
     this.ejection = new OutlierEjection(urls.length, DEFAULT_EJECTION_OPTIONS, clock);
   }
 

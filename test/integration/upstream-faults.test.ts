@@ -60,6 +60,7 @@ async function startRawUpstream(): Promise<{ url: string; close(): Promise<void>
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       const path = head.split(' ')[1] ?? '';
+      if (path === '/cut-by-reset') return cutByReset(socket);
       socket.end(RAW_ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n', 'latin1');
     });
   });
@@ -73,6 +74,17 @@ async function startRawUpstream(): Promise<{ url: string; close(): Promise<void>
         server.close(() => resolve());
       }),
   };
+}
+
+let resetAnswers = 0;
+/** The first answer delimited by the connection's close, cut by a reset; every later one a 500. */
+function cutByReset(socket: Socket): void {
+  if (resetAnswers++ > 0) {
+    socket.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthe first half');
+  setTimeout(() => socket.resetAndDestroy(), 100);
 }
 
 const region = (upstreams: string[], breaker: Record<string, number> = { volumeThreshold: 100_000 }) => ({
@@ -132,6 +144,7 @@ describe('upstream faults', () => {
         }),
       },
       routing: { default: 'faulty' },
+      routes: [{ match: { pathPrefix: '/cut-by-reset' }, staleCache: { ttlMs: 60_000 } }],
       shutdownGraceMs: 1000,
     });
     port = Number(new URL(gw.publicUrl).port);
@@ -252,7 +265,7 @@ describe('upstream faults', () => {
     await until(() => gw.logs.some((l) => l.path === '/stuck-upload'), 2000, 'its access line');
     expect(gw.logs.find((l) => l.path === '/stuck-upload')).toMatchObject({
       status: 504,
-      reason: 'upstream-timeout',
+      reason: 'timeout',
     });
     expect((await adminRegions()).regions.stalled!.breaker).toBe('open');
   });
@@ -315,6 +328,23 @@ describe('upstream faults', () => {
   it('answers 502 when the upstream refuses the connection', async () => {
     const res = await fetchText(`${gw.publicUrl}/refused`, { headers: { 'x-region': 'dead' } });
     expect(res.status).toBe(502);
+  });
+
+  // RFC 9112 §8: a body delimited by the connection's close is incomplete when the connection
+  // reports an error. undici takes such a reset for the body's end; the client must see the cut,
+  // and the stale cache must not keep the half it got.
+  it('cuts the client off, and keeps no copy, when a reset ends a close-delimited body', async () => {
+    const cut = await send('/cut-by-reset', 'raw');
+    expect(cut.ended).toBe('closed');
+    expect(cut.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(cut.text).toContain('the first half');
+    // Re-chunked for the client: the last chunk never comes.
+    expect(cut.text).not.toMatch(/\r\n0\r\n\r\n$/);
+    await until(() => gw.logs.some((l) => l.path === '/cut-by-reset'), 2000, 'its access line');
+    expect(gw.logs.find((l) => l.path === '/cut-by-reset')).toMatchObject({ outcome: 'error' });
+    const next = await send('/cut-by-reset', 'raw');
+    expect(next.text).toMatch(/^HTTP\/1\.1 500 /);
+    expect(next.text).not.toContain('x-floodgate-cache');
   });
 
   // A stall mid-body destroys the client connection: the body is never presented as complete.
