@@ -95,11 +95,18 @@ export function connectListener(routes: ConnectRoutes) {
 
 /**
  * RFC 6455 §4.1: a GET of HTTP/1.1 or later whose `Upgrade` is `websocket`. http-proxy tunnels
- * nothing else (it drops the socket), so a list of protocols is served as an ordinary request too.
+ * nothing else (it drops the socket), so a list of protocols is served as an ordinary request too,
+ * and so is one with a body: http-proxy would hold the body back until the switch, while an
+ * upstream may read the whole request before it answers (RFC 9110 §7.8).
  */
 function isWebSocketHandshake(req: IncomingMessage): boolean {
+  const { headers } = req;
   return (
-    req.method === 'GET' && req.httpVersion !== '1.0' && req.headers.upgrade?.toLowerCase() === 'websocket'
+    req.method === 'GET' &&
+    req.httpVersion !== '1.0' &&
+    headers.upgrade?.toLowerCase() === 'websocket' &&
+    (headers['content-length'] === undefined || headers['content-length'] === '0') &&
+    headers['transfer-encoding'] === undefined
   );
 }
 

@@ -6,6 +6,7 @@ import { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { handshakeAnswerHeaders } from '../http/hop-by-hop.js';
+import { httpDate } from '../http/http-date.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit } from '../request/permit.js';
 import type { ForwardListener } from './forward-result.js';
@@ -42,11 +43,12 @@ export class WebSocketTunnels {
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
       const state = (req as TaggedRequest)[kTunnel]!;
       state.upstreamRequest = proxyReq;
-      // http-proxy sets no timeout of its own: a hung upstream must fail the handshake in time.
-      proxyReq.setTimeout(state.ctx.region.config.timeoutMs, () =>
-        proxyReq.destroy(Object.assign(new Error('no handshake answer in time'), { code: 'ETIMEDOUT' })),
-      );
+      // http-proxy sets no timeout of its own: a hung upstream must fail the handshake in time. Not
+      // the socket's idle timer, which an upstream trickling its answer a byte at a time resets.
+      const deadline = setTimeout(timedOut, state.ctx.region.config.timeoutMs, proxyReq);
+      proxyReq.once('close', () => clearTimeout(deadline));
       proxyReq.once('upgrade', (res: IncomingMessage, upstream: Duplex) => {
+        clearTimeout(deadline);
         // A client that left during the handshake has no tunnel to join.
         if (state.ctx.socket.destroyed) {
           upstream.destroy();
@@ -56,6 +58,7 @@ export class WebSocketTunnels {
         bindLifetimes(state.ctx.socket, upstream);
       });
       proxyReq.once('response', (res: IncomingMessage) => {
+        clearTimeout(deadline);
         answered(state, res, false);
         res.once('close', () => {
           if (!res.complete) cutShort(state.ctx.socket);
@@ -124,6 +127,8 @@ export class WebSocketTunnels {
 function answered(state: TunnelState, res: IncomingMessage, switched: boolean): void {
   const { ctx } = state;
   res.headers = {
+    // A response passed on without a Date gets one (RFC 9110 §6.6.1), as node:http adds elsewhere.
+    date: httpDate(),
     ...handshakeAnswerHeaders(res.headers, switched),
     'x-floodgate-region': ctx.region.name,
     'x-request-id': ctx.requestId,
@@ -132,6 +137,10 @@ function answered(state: TunnelState, res: IncomingMessage, switched: boolean): 
   ctx.upstream = state.permit?.host?.url;
   ctx.region.metrics.upstreamResponse(res.statusCode!);
   end(state, res.statusCode! < 500 ? 'ok' : 'failed', 'answered');
+}
+
+function timedOut(proxyReq: ClientRequest): void {
+  proxyReq.destroy(Object.assign(new Error('no handshake answer in time'), { code: 'ETIMEDOUT' }));
 }
 
 function end(

@@ -288,6 +288,8 @@ describe('websocket upgrades', () => {
     expect(head).toContain('\r\nupgrade: websocket\r\n');
     expect(head).toContain('\r\nsec-websocket-accept: ');
     expect(head).toContain('\r\nx-floodgate-region: us-east\r\n');
+    // The upstream sent none: a response passed on gets one (RFC 9110 §6.6.1).
+    expect(`\r\n${head}\r\n`).toMatch(HTTP_DATE_FIELD);
     expect(head).not.toMatch(/x-secret|keep-alive|x-floodgate-cache|made-up/);
     client.socket.write('ping-bytes');
     await until(() => client.received().endsWith('ping-bytes'));
@@ -365,6 +367,45 @@ describe('websocket upgrades', () => {
     await until(() => gw.view.regions()['us-east']!.inflight === 0);
     for (const s of accepted) s.destroy();
     await new Promise((resolve) => silent.close(resolve));
+  });
+
+  // timeoutMs bounds the wait for the whole handshake answer, as for any answer's headers: an
+  // upstream trickling its 101 a byte at a time kept resetting an idle timer instead.
+  it('answers 504 to a handshake whose answer trickles in past timeoutMs', async () => {
+    const trickle: HandshakeAnswer = (req, socket) => {
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
+      const answer = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed || sent === answer.length) return clearInterval(timer);
+        socket.write(answer[sent++]!);
+      }, 50);
+    };
+    upstream = await startWsUpstream(trickle);
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [upstream.url], capacity: { rps: 1000 }, timeoutMs: 300 } },
+      routing: { default: 'us-east' },
+    });
+    const started = Date.now();
+    const slow = handshake(Number(new URL(gw.publicUrl).port));
+    await slow.closed;
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 504/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await until(() => gw.view.regions()['us-east']!.inflight === 0);
+  });
+
+  // A handshake with a body is served as an ordinary request: held back until a switch, its body
+  // would never reach an upstream that reads the whole request before it answers.
+  it('serves a websocket handshake that has a body as an ordinary request', async () => {
+    const port = await start();
+    const client = rawClient(
+      port,
+      `GET /wsbody HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${WS_KEY}Content-Length: 5\r\n\r\nhello`,
+    );
+    await until(() => client.received().endsWith('\r\n\r\nplain'), 5000, 'the upstream answer');
+    expect(upstream.upgrades).toHaveLength(0);
+    expect(upstream.requests[0]!.body).toBe('hello');
+    client.socket.destroy();
   });
 
   // RFC 9110 §7.8: a server may ignore Upgrade, and must in an HTTP/1.0 request (RFC 6455 needs
