@@ -1,13 +1,15 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, Http2ServerResponse, type Http2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import type { Refusal } from './errors.js';
 import { isValidHost } from './request-checks.js';
 
 // What an HTTP/2 stream needs to go through the same request path as an HTTP/1.1 request. Node's
 // compatibility API gives both the same shape (headers, method, url, write, end), so only the few
 // differences live here: pseudo-headers, the body's framing, and answers without hop-by-hop
-// headers. Every function is called only for HTTP/2, so HTTP/1.1 pays nothing for them.
+// headers. Most functions are called only for HTTP/2, so HTTP/1.1 pays nothing for them.
 
 export type PublicRequest = IncomingMessage | Http2ServerRequest;
 export type PublicResponse = ServerResponse | Http2ServerResponse;
@@ -82,6 +84,18 @@ export function upstreamBody(req: PublicRequest, res: PublicResponse): Readable 
     else res.stream.once('finish', () => dropUnreadBody(res));
   });
   return req.pipe(body);
+}
+
+/**
+ * Ends an answer whose body was cut short so that the client sees the cut: HTTP/2 resets the
+ * stream; on plain HTTP/1.x the connection is reset, not closed, since a body delimited by the
+ * connection's close (every body sent to an HTTP/1.0 client without a length) would look whole
+ * after a FIN (RFC 9112 §8). A TLS connection closed without close_notify says as much.
+ */
+export function cutAnswer(res: PublicResponse, err: Error): void {
+  const socket = res.socket;
+  if (res instanceof Http2ServerResponse || socket === null || socket instanceof TLSSocket) res.destroy(err);
+  else (socket as Socket).resetAndDestroy();
 }
 
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest } from 'node:http2';
 import { type Dispatcher, errors } from 'undici';
 import type { Capture } from '../cache/stale-cache.js';
 import { type Refusal, refusalForUpstreamError } from '../http/errors.js';
@@ -7,8 +7,8 @@ import { sendContinue } from '../http/expect-continue.js';
 import { upstreamRequestHeaders } from '../http/hop-by-hop.js';
 import {
   closeAfterAnswer,
+  cutAnswer,
   http1HeaderList,
-  resetStalledStream,
   upstreamBody,
   writeHeadList,
 } from '../http/http2-request.js';
@@ -17,6 +17,7 @@ import { forwardedValues, hasBody } from '../request/classify.js';
 import type { RequestContext } from '../request/context.js';
 import type { Permit, Verdict } from '../request/permit.js';
 import { clientHeadList, endsWithHead, forwardInformational, undecodedContent } from './answer-head.js';
+import { holdBack, mayPause } from './client-pace.js';
 import {
   onClientAborted,
   onClientClose,
@@ -55,6 +56,8 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
   private wholeBodyBytes = -1;
   private bodyLimit = Number.POSITIVE_INFINITY;
   private bodyBytes = 0;
+  /** Whether undici may be paused on the answer (client-pace.ts). */
+  private pausable = true;
   /** The client's doing that ended the trip: a body over the limit, or an upload that stopped. */
   private clientFault: 'body-too-large' | 'request-timeout' | undefined;
   private deadline: HeadersDeadline | undefined;
@@ -177,6 +180,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     this.capture = captureFor(ctx, statusCode, headers);
     const declared = headers['content-length'];
     this.wholeBodyBytes = typeof declared === 'string' ? Number(declared) : -1;
+    this.pausable = mayPause(headers);
     const list = clientHeadList(ctx, region.name, statusCode, headers);
     writeHeadList(ctx.res!, statusCode, list, statusMessage || undefined);
     if (!endsWithHead(statusCode)) return;
@@ -207,14 +211,11 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     }
     this.wholeBodyBytes = -1;
     // The same call on both protocols; the union of their overloads is not callable as such.
-    if (!(res as ServerResponse).write(chunk)) {
-      controller.pause();
-      // undici's body timeout sleeps while paused: a client that stops reading must not hold the
-      // slot and the upstream connection forever. With no listener, Node destroys the socket.
-      const timeout = this.permit.region.config.timeoutMs;
-      if (this.ctx.http2) resetStalledStream(res as Http2ServerResponse, timeout);
-      else res.setTimeout(timeout);
-    }
+    if ((res as ServerResponse).write(chunk)) return;
+    if (holdBack(this.ctx, controller, this.pausable, this.permit.region.config.timeoutMs)) return;
+    // A client too slow for an answer that cannot be paused (client-pace.ts): it has left, in effect.
+    cutAnswer(res, new Error('client too slow for an answer that cannot be paused'));
+    this.clientClosed();
   }
 
   onResponseEnd(): void {
@@ -242,8 +243,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     const fault =
       this.clientFault ?? (refusalForUpstreamError(err) === 'bad-request' ? 'bad-request' : undefined);
     if (fault !== undefined) {
-      // The client's doing (see clientFault, or a request undici will not send): neither the
-      // breaker nor outlier ejection may count it.
+      // The client's doing (clientFault, or a request undici will not send): not the upstream's.
       this.verdict = 'neutral';
       return this.refuseOrCut(fault, err);
     }
@@ -251,7 +251,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     ctx.reason = refusalForUpstreamError(err);
     if (res.headersSent) {
       // The body was cut short: ending the response would tell the client it is complete.
-      res.destroy(err);
+      cutAnswer(res, err);
       this.end('cut');
       return;
     }
@@ -263,7 +263,7 @@ export class Exchange implements Dispatcher.DispatchHandler, TimedTrip {
     const res = this.ctx.res!;
     this.ctx.reason = refusal;
     if (res.headersSent) {
-      res.destroy(err);
+      cutAnswer(res, err);
       this.end('cut');
       return;
     }

@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, request } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   closedPortUrl,
@@ -46,6 +46,11 @@ const RAW_ANSWERS: Record<string, string> = {
   // Transfer codings undici does not undo: the bytes after the chunking are still gzip.
   '/gzip-chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\ngzip\r\n0\r\n\r\n',
   '/gzip-only': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\ngzip',
+  // A body delimited by the connection's close, in one piece, then the close.
+  '/close-delimited': `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${'d'.repeat(40_000)}`,
+  '/close-delimited-big': `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${'b'.repeat(48 << 20)}`,
+  // A chunked body that ends before its last chunk.
+  '/chunked-cut': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
 };
 
 /** An upstream that writes the raw answer for the requested path, byte for byte, then closes. */
@@ -345,6 +350,61 @@ describe('upstream faults', () => {
     const next = await send('/cut-by-reset', 'raw');
     expect(next.text).toMatch(/^HTTP\/1\.1 500 /);
     expect(next.text).not.toContain('x-floodgate-cache');
+  });
+
+  // To an HTTP/1.0 client a body without a length is delimited by the connection's close, so a FIN
+  // after half of it would say it is whole (RFC 9112 §8): the connection is reset instead.
+  it('resets the connection of an HTTP/1.0 client whose answer was cut', async () => {
+    const ended = await new Promise<{ how: string; text: string }>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve({ how: err.code ?? 'error', text }));
+      socket.on('end', () => resolve({ how: 'end', text }));
+      socket.write('GET /chunked-cut HTTP/1.0\r\nHost: a\r\nX-Region: raw\r\n\r\n');
+    });
+    expect(ended.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(ended.text).not.toMatch(/content-length/i);
+    expect(ended.how).toBe('ECONNRESET');
+  });
+
+  // undici 7 asserts (and the process dies) when the connection of an answer that is not kept
+  // alive closes while the gateway holds that answer back for its client: here, one pipelined
+  // behind a slower answer on the client's connection, so its writes wait from its first byte.
+  it('survives the close of an answer held back for its client', async () => {
+    faulty.setMode({ kind: 'delay', ms: 300 });
+    const answer = await converse(
+      port,
+      [
+        'GET /slow-first HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n' +
+          'GET /close-delimited HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\nConnection: close\r\n\r\n',
+      ],
+      8000,
+    );
+    expect(answer.ended).toBe('closed');
+    const second = answer.text.indexOf('HTTP/1.1 200', 1);
+    expect(second).toBeGreaterThan(0);
+    expect(answer.text.slice(second)).toContain('d'.repeat(40_000));
+  });
+
+  // Such an answer is never paused, so a client that stops reading it is cut off once the gateway
+  // holds UNPAUSED_BUFFER_BYTES of it, rather than the gateway holding all of it.
+  it('cuts off a client that stops reading an answer that cannot be paused', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /close-delimited-big HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\n\r\n');
+    socket.pause();
+    try {
+      await until(() => gw.logs.some((l) => l.path === '/close-delimited-big'), 10_000, 'its access line');
+      expect(gw.logs.find((l) => l.path === '/close-delimited-big')).toMatchObject({
+        status: 499,
+        reason: 'client-closed',
+      });
+    } finally {
+      socket.destroy();
+    }
   });
 
   // A stall mid-body destroys the client connection: the body is never presented as complete.
