@@ -257,7 +257,12 @@ function isRefusedInput(code: string | undefined): boolean {
   return code !== undefined && (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT');
 }
 
+// Sockets whose refusal waits behind an earlier answer: Node keeps handing the parser what the
+// client sends, and each chunk fails again, which must not be counted or answered again.
+const refusalsWaiting = new WeakSet<ServedSocket>();
+
 function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sink: BadRequestSink): void {
+  if (refusalsWaiting.has(socket)) return;
   // The parser can complain about a request after its handler refused it (an unknown transfer
   // coding is refused at the headers, then fails again on the body): one request, one count.
   if (!isRefusedInput(err.code) || refusedAsBadRequest(socket)) {
@@ -280,6 +285,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: ServedSocket, sin
   });
   const answer = { refusal, bodies: UNROUTED, retryAfterSeconds: 0, requestId: undefined };
   if (earlier !== undefined) {
+    refusalsWaiting.add(socket);
     afterEarlierAnswers(socket, () => {
       writeRefusalToSocket(socket, answer);
       socket.destroySoon();

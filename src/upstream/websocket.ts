@@ -59,6 +59,8 @@ export class WebSocketTunnels {
       });
       proxyReq.once('response', (res: IncomingMessage) => {
         clearTimeout(deadline);
+        // Its body has the time between chunks any answer has: an upstream that stalls in it is cut.
+        proxyReq.setTimeout(state.ctx.region.config.timeoutMs, () => timedOut(proxyReq));
         answered(state, res, false);
         res.once('close', () => {
           if (!res.complete) cutShort(state.ctx.socket);

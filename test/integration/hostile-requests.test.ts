@@ -298,15 +298,26 @@ describe('hostile requests over a raw socket', () => {
   // still waiting on its upstream is refused after that answer, never in its place: the client
   // would be told that a POST the upstream carried out was refused.
   it('refuses a malformed request pipelined behind a pending one after its answer', async () => {
+    const malformed = async () =>
+      Number(
+        /^floodgate_bad_requests_total\{reason="malformed"\} (\d+)$/m.exec(await gw.metrics.text())?.[1],
+      );
+    const before = await malformed();
     const answer = await converse(
       port,
       [
         `POST /slow-order HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`,
         { waitMs: 100 },
         `GET /next HTTP/1.1\r\n${H}X-A: b\r\n folded\r\n\r\n`,
+        // More bytes while the refusal waits: one request refused, counted once.
+        { waitMs: 50 },
+        'junk\r\n',
+        { waitMs: 50 },
+        'junk\r\n',
       ],
       8000,
     );
+    expect(await malformed()).toBe(before + 1);
     expect(statusOf(answer.text)).toBe(200);
     const second = answer.text.indexOf('HTTP/1.1 ', 1);
     expect(statusOf(answer.text.slice(second))).toBe(400);

@@ -350,6 +350,23 @@ describe('websocket upgrades', () => {
     expect(refused.received()).toMatch(/^HTTP\/1\.1 403/);
   });
 
+  // A refused handshake's body has timeoutMs between chunks, as any answer's: a stall in it is cut.
+  it('cuts the client off when a refused handshake stalls mid-body', async () => {
+    upstream = await startWsUpstream((_req, socket) =>
+      socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nten bytes.'),
+    );
+    gw = await startTestGateway({
+      regions: { 'us-east': { upstreams: [upstream.url], capacity: { rps: 1000 }, timeoutMs: 300 } },
+      routing: { default: 'us-east' },
+    });
+    const refused = handshake(Number(new URL(gw.publicUrl).port));
+    const started = Date.now();
+    await refused.closed;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(refused.received()).toMatch(/^HTTP\/1\.1 403/);
+    expect(refused.received()).toContain('ten bytes.');
+  });
+
   // A handshake the upstream never answers gets 504 within timeoutMs and frees its slot.
   it('answers a hung handshake with 504', async () => {
     upstream = await startWsUpstream();
