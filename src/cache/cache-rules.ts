@@ -141,8 +141,8 @@ export function responseForPolicy(
  * (`x-forwarded-for`, a hop-by-hop header...). Vary says which request headers shaped the answer
  * (RFC 9110 §12.5.5), but the stored request is the client's: every client's `x-forwarded-for` is
  * absent, say, while the upstream answered each one's own address, so the copy would match them all.
- * A varied header sent on several lines is refused too: Node keeps only the first line of some
- * (`user-agent`, `referer`...) while the upstream gets them all and may have answered the last, so
+ * A varied header sent on several lines is refused too when Node keeps only the first of them
+ * (`user-agent`, `referer`...) while the upstream gets them all and may have answered the last:
  * the copy would be matched on a value that did not shape it (RFC 9111 §4.1).
  */
 export function refusedByContract(
@@ -154,9 +154,23 @@ export function refusedByContract(
   if (vary.length === 0) return false;
   const named = connectionTokens(request.headers.connection);
   return vary.some(
-    (name) => rewrittenUpstream(name) || named?.has(name) === true || linesOf(request.rawHeaders, name) > 1,
+    (name) =>
+      rewrittenUpstream(name) ||
+      named?.has(name) === true ||
+      (FIRST_LINE_ONLY.has(name) && linesOf(request.rawHeaders, name) > 1),
   );
 }
+
+/**
+ * Fields of which Node keeps only the first line, on HTTP/1.1 (`IncomingMessage.headers`) or
+ * HTTP/2 (its single-value headers); it joins the lines of any other field, as the upstream reads them.
+ */
+const FIRST_LINE_ONLY = new Set(
+  `age authorization content-encoding content-language content-length content-location content-md5
+  content-range content-type date dnt etag expires from host if-match if-modified-since if-none-match
+  if-range if-unmodified-since last-modified location max-forwards proxy-authorization range referer
+  retry-after server tk upgrade-insecure-requests user-agent x-content-type-options`.split(/\s+/),
+);
 
 /** How many lines of `raw` carry the field `name` (lower case). */
 function linesOf(raw: readonly string[], name: string): number {

@@ -23,9 +23,21 @@ export function clientHoldsCopy(request: IncomingHttpHeaders, kept: readonly str
   }
   const since = request['if-modified-since'];
   if (since === undefined) return false;
-  const sinceMs = Date.parse(since);
+  const sinceMs = httpDateMs(since);
   const modifiedMs = Date.parse(fieldOf(kept, 'last-modified') ?? fieldOf(kept, 'date') ?? '');
   return !Number.isNaN(sinceMs) && modifiedMs <= sinceMs;
+}
+
+// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient still reads.
+const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC_850 = /^[A-Z][a-z]{5,8}, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/** An HTTP-date's time, or NaN for anything else, which §13.1.3 has If-Modified-Since ignore. */
+function httpDateMs(value: string): number {
+  if (IMF_FIXDATE.test(value) || RFC_850.test(value)) return Date.parse(value);
+  // asctime carries no zone and means GMT; Date.parse would read it as local time.
+  return ASCTIME.test(value) ? Date.parse(`${value} GMT`) : Number.NaN;
 }
 
 /** The copy's headers that a 304 in its place carries. */

@@ -4,9 +4,9 @@
  * undici ends the answer as though it were whole: a workaround of its own for macOS, which reports
  * ECONNRESET after a complete body (client-h1.js, onHttpSocketError). RFC 9112 §8 says such an
  * answer is incomplete when the connection reports an error, and the contract that a cut answer
- * is never ended as complete, nor kept as a stale copy. This connector's `error` listener comes
- * before undici's, and undici ends the answer synchronously from its own, so an answer that ends
- * while `endedByReset()` is true was cut by a reset.
+ * is never ended as complete, nor kept as a stale copy. undici ends the answer synchronously from
+ * its `error` listener, so this connector marks the time the socket emits a reset, and no more: an
+ * answer that ends while `endedByReset()` is true was cut by that reset.
  */
 import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
@@ -19,7 +19,7 @@ export function watchedConnector(tls: UpstreamTls | undefined): buildConnector.c
   const connect = buildConnector({ ...tls });
   return (options, callback) =>
     connect(options, (...result) => {
-      result[1]?.on('error', noteReset);
+      if (result[1]) watchResets(result[1]);
       callback(...result);
     });
 }
@@ -29,13 +29,20 @@ export function endedByReset(): boolean {
   return resetting;
 }
 
-function noteReset(this: Socket, err: NodeJS.ErrnoException): void {
-  if (err.code !== 'ECONNRESET') return;
-  resetting = true;
-  // Only for the listeners of this one error: undici's, which ends the answer, runs next.
-  queueMicrotask(clearReset);
-}
-
-function clearReset(): void {
-  resetting = false;
+/**
+ * Wraps the socket's own `emit`: a listener could only raise a flag for longer than the emit
+ * (until a later tick), where another connection's answer could end and be taken for cut.
+ */
+function watchResets(socket: Socket): void {
+  const emit = socket.emit as (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
+  socket.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'error' || (args[0] as NodeJS.ErrnoException | undefined)?.code !== 'ECONNRESET')
+      return emit.call(this, event, ...args);
+    resetting = true;
+    try {
+      return emit.call(this, event, ...args);
+    } finally {
+      resetting = false;
+    }
+  } as Socket['emit'];
 }

@@ -318,8 +318,27 @@ describe('Vary (RFC 9111 §4.1)', () => {
     );
     expect(offer(cache, twice, { headers: { vary: 'accept, user-agent' } })).toBe(false);
     expect(servedBody(cache, request({ 'user-agent': 'Safari' }))).toBeUndefined();
-    // Repeated lines of a header the answer does not vary on do not matter.
+    // Repeated lines of a header the answer does not vary on do not matter, nor those of one Node
+    // joins as the upstream reads them (cookies sent one a field over HTTP/2, say).
     expect(offer(cache, twice, { headers: { vary: 'accept' } })).toBe(true);
+    const joined = request(
+      { cookie: 'a=1; b=2', 'accept-language': 'en, fr' },
+      {
+        rawHeaders: [
+          'host',
+          'api.example',
+          'cookie',
+          'a=1',
+          'cookie',
+          'b=2',
+          'accept-language',
+          'en',
+          'accept-language',
+          'fr',
+        ],
+      },
+    );
+    expect(offer(cache, joined, { headers: { vary: 'cookie, accept-language' } })).toBe(true);
     expect(offer(cache, request({ 'user-agent': 'Safari' }), { headers: { vary: 'user-agent' } })).toBe(true);
   });
 });

@@ -178,6 +178,8 @@ describe('a conditional request answered from a copy (RFC 9111 §4.3.2)', () => 
     ['if-none-match', '*'],
     ['if-modified-since', httpDate(-60_000)],
     ['if-modified-since', httpDate(0)],
+    ['if-modified-since', 'Monday, 05-Jan-26 10:00:00 GMT'],
+    ['if-modified-since', 'Mon Jan  5 10:00:00 2026'],
   ])('%s: %s is answered 304, with only the fields a 304 carries', (name, value) => {
     const answer = answerTo({ [name]: value })!;
     expect(answer.status).toBe(304);
@@ -196,6 +198,8 @@ describe('a conditional request answered from a copy (RFC 9111 §4.3.2)', () => 
     ['if-none-match', '"v1"'],
     ['if-modified-since', httpDate(-61_000)],
     ['if-modified-since', 'yesterday-ish'],
+    // Not an HTTP-date, though Date.parse would read a time from it (RFC 9110 §13.1.3: ignored).
+    ['if-modified-since', '2030'],
     // If-None-Match wins: If-Modified-Since is not read beside it (RFC 9110 §13.1.3).
     ['if-none-match', '"v2"', 'if-modified-since', httpDate(0)],
     // The origin's to judge: the copy is served whole.
