@@ -8,7 +8,8 @@
  * the connection's close): undici 7 asserts, from a socket listener where nothing can catch it, when
  * such a connection closes on a paused parser, and the process dies (nodejs/undici#5360, fixed only
  * in undici 8, which needs Node 22). Such an answer is never paused: it is buffered for its client,
- * at most UNPAUSED_BUFFER_BYTES, past which the client is cut off as too slow.
+ * at most UNPAUSED_BUFFER_BYTES, past which the client is cut off as too slow; one that stops
+ * reading is cut after `timeoutMs` as any other.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
@@ -39,8 +40,9 @@ export function holdBack(
   timeout: number,
 ): boolean {
   const res = ctx.res!;
-  if (!pausable) return res.writableLength <= UNPAUSED_BUFFER_BYTES;
-  controller.pause();
+  if (pausable) controller.pause();
+  else if (res.writableLength > UNPAUSED_BUFFER_BYTES) return false;
+  // Either way a client that stops reading is cut after `timeout`, its buffered answer with it.
   if (ctx.http2) resetStalledStream(res as Http2ServerResponse, timeout);
   else (res as ServerResponse).setTimeout(timeout);
   return true;
