@@ -31,18 +31,39 @@ export function endedByReset(): boolean {
 
 /**
  * Wraps the socket's own `emit`: a listener could only raise a flag for longer than the emit
- * (until a later tick), where another connection's answer could end and be taken for cut.
+ * (until a later tick), where another connection's answer could end and be taken for cut. The
+ * mark covers the reset's `error` and, after one, the socket's `close`, where undici ends the
+ * answer too.
+ *
+ * It also keeps undici 7 from asserting, from those listeners and `end`'s, where nothing can catch
+ * it and the process ends, when the connection ends under an answer paused for a slow client
+ * (nodejs/undici#5360, fixed in undici 8, which needs Node 22). client-pace.ts keeps the usual
+ * cases from pausing; this is for the rest (an HTTP/1.0 answer with a length, cut short). Its
+ * parser's own `paused` is cleared first: llhttp, still paused, then reports the pause instead, so
+ * the close fails the answer as cut (undici 7.30's internals; upstream-faults.test.ts holds them).
  */
 function watchResets(socket: Socket): void {
   const emit = socket.emit as (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
+  let reset = false;
   socket.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'error' || (args[0] as NodeJS.ErrnoException | undefined)?.code !== 'ECONNRESET')
-      return emit.call(this, event, ...args);
-    resetting = true;
+    const resetNow =
+      event === 'error' && (args[0] as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+    if (!resetNow && event !== 'end' && event !== 'close') return emit.call(this, event, ...args);
+    unpauseParser(this);
+    reset ||= resetNow;
+    resetting = reset;
     try {
       return emit.call(this, event, ...args);
     } finally {
       resetting = false;
     }
   } as Socket['emit'];
+}
+
+type ParserHolder = Record<symbol, { paused?: boolean } | null | undefined>;
+
+function unpauseParser(socket: Socket): void {
+  const key = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'parser');
+  const parser = key === undefined ? undefined : (socket as unknown as ParserHolder)[key];
+  if (parser?.paused === true) parser.paused = false;
 }

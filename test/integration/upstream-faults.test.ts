@@ -8,7 +8,7 @@ import {
   trickleChunk,
 } from '../support/fault-upstream.js';
 import { fetchText, rawRequest } from '../support/http-client.js';
-import { converse } from '../support/raw-socket.js';
+import { converse, statusOf } from '../support/raw-socket.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import { until } from '../support/wait.js';
 
@@ -66,6 +66,12 @@ async function startRawUpstream(): Promise<{ url: string; close(): Promise<void>
       if (!head.includes('\r\n\r\n')) return;
       const path = head.split(' ')[1] ?? '';
       if (path === '/cut-by-reset') return cutByReset(socket);
+      if (path === '/http10-cut') {
+        // Not kept alive (HTTP/1.0), with a length, and reset before the end of it.
+        socket.write(`HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n${'h'.repeat(40_000)}`);
+        setTimeout(() => socket.resetAndDestroy(), 100);
+        return;
+      }
       socket.end(RAW_ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n', 'latin1');
     });
   });
@@ -387,6 +393,24 @@ describe('upstream faults', () => {
     const second = answer.text.indexOf('HTTP/1.1 200', 1);
     expect(second).toBeGreaterThan(0);
     expect(answer.text.slice(second)).toContain('d'.repeat(40_000));
+  });
+
+  // The same assertion, for an answer that is paused (it has a length) and is not kept alive (an
+  // HTTP/1.0 upstream's), reset before its end: caught, and the answer ends as cut.
+  it('survives the reset of an HTTP/1.0 answer held back for its client, and cuts it', async () => {
+    faulty.setMode({ kind: 'delay', ms: 250 });
+    const answer = await converse(
+      port,
+      [
+        'GET /slow-first HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n' +
+          'GET /http10-cut HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\n\r\n',
+      ],
+      8000,
+    );
+    expect(statusOf(answer.text)).toBe(200);
+    expect(answer.ended).toBe('closed');
+    await until(() => gw.logs.some((l) => l.path === '/http10-cut'), 3000, 'its access line');
+    expect(gw.logs.find((l) => l.path === '/http10-cut')).toMatchObject({ outcome: 'error' });
   });
 
   // Such an answer is never paused, so a client that stops reading it is cut off once the gateway
