@@ -379,16 +379,16 @@ describe('upstream faults', () => {
   // undici 7 asserts (and the process dies) when the connection of an answer that is not kept
   // alive closes while the gateway holds that answer back for its client: here, one pipelined
   // behind a slower answer on the client's connection, so its writes wait from its first byte.
+  /** A GET of `path` from the raw upstream, pipelined behind a slower one, so its answer waits. */
+  function behindSlowerAnswer(path: string) {
+    faulty.setMode({ kind: 'delay', ms: 250 });
+    const slower = 'GET /slow-first HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n';
+    const held = `GET ${path} HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\nConnection: close\r\n\r\n`;
+    return converse(port, [slower + held], 8000);
+  }
+
   it('survives the close of an answer held back for its client', async () => {
-    faulty.setMode({ kind: 'delay', ms: 300 });
-    const answer = await converse(
-      port,
-      [
-        'GET /slow-first HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n' +
-          'GET /close-delimited HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\nConnection: close\r\n\r\n',
-      ],
-      8000,
-    );
+    const answer = await behindSlowerAnswer('/close-delimited');
     expect(answer.ended).toBe('closed');
     const second = answer.text.indexOf('HTTP/1.1 200', 1);
     expect(second).toBeGreaterThan(0);
@@ -398,15 +398,7 @@ describe('upstream faults', () => {
   // The same assertion, for an answer that is paused (it has a length) and is not kept alive (an
   // HTTP/1.0 upstream's), reset before its end: caught, and the answer ends as cut.
   it('survives the reset of an HTTP/1.0 answer held back for its client, and cuts it', async () => {
-    faulty.setMode({ kind: 'delay', ms: 250 });
-    const answer = await converse(
-      port,
-      [
-        'GET /slow-first HTTP/1.1\r\nHost: a\r\nX-Region: faulty\r\n\r\n' +
-          'GET /http10-cut HTTP/1.1\r\nHost: a\r\nX-Region: raw\r\n\r\n',
-      ],
-      8000,
-    );
+    const answer = await behindSlowerAnswer('/http10-cut');
     expect(statusOf(answer.text)).toBe(200);
     expect(answer.ended).toBe('closed');
     await until(() => gw.logs.some((l) => l.path === '/http10-cut'), 3000, 'its access line');
