@@ -88,14 +88,23 @@ export function upstreamBody(req: PublicRequest, res: PublicResponse): Readable 
 
 /**
  * Ends an answer whose body was cut short so that the client sees the cut: HTTP/2 resets the
- * stream; on plain HTTP/1.x the connection is reset, not closed, since a body delimited by the
- * connection's close (every body sent to an HTTP/1.0 client without a length) would look whole
- * after a FIN (RFC 9112 §8). A TLS connection closed without close_notify says as much.
+ * stream, HTTP/1.1 closes a connection that never gets the chunked body's last chunk or all of
+ * its length. A body delimited by the connection's close (to an HTTP/1.0 client, without a length)
+ * would look whole after a FIN (RFC 9112 §8): its plain connection is reset instead. Only then,
+ * since a reset also drops what the kernel still holds of earlier answers on the connection. A TLS
+ * connection closed without close_notify says as much.
  */
 export function cutAnswer(res: PublicResponse, err: Error): void {
   const socket = res.socket;
-  if (res instanceof Http2ServerResponse || socket === null || socket instanceof TLSSocket) res.destroy(err);
-  else (socket as Socket).resetAndDestroy();
+  // writeHeadList's head is not seen by hasHeader; its text is.
+  const head = (res as { _header?: string | null })._header ?? '';
+  const closeDelimited =
+    !(res instanceof Http2ServerResponse) &&
+    res.req.httpVersion === '1.0' &&
+    !/\r\ncontent-length:/i.test(head);
+  if (closeDelimited && socket !== null && !(socket instanceof TLSSocket))
+    (socket as Socket).resetAndDestroy();
+  else res.destroy(err);
 }
 
 /** After this answer the connection carries no other request (HTTP/2: only this stream ends). */

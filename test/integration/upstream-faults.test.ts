@@ -376,6 +376,29 @@ describe('upstream faults', () => {
     expect(ended.how).toBe('ECONNRESET');
   });
 
+  // Only a close-delimited answer's cut resets the connection: a reset drops what the kernel still
+  // holds of earlier answers, so a whole answer pipelined before a cut one would be lost with it.
+  it('delivers a whole answer pipelined before one that is cut', async () => {
+    const whole = Buffer.alloc(1 << 20, 0x77);
+    faulty.setMode((req) =>
+      req.url === '/whole' ? { kind: 'ok', body: whole } : { kind: 'stall-mid-body', sendBytes: 100 },
+    );
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('error', () => {});
+    socket.pause();
+    socket.write('GET /whole HTTP/1.1\r\nHost: a\r\n\r\nGET /stalled HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => gw.logs.some((l) => l.path === '/stalled'), 5000, 'the cut answer logged');
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    const text = Buffer.concat(chunks).toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+    expect(body.length).toBeGreaterThanOrEqual(whole.length);
+    expect(body.slice(0, whole.length)).toBe('w'.repeat(whole.length));
+  });
+
   // undici 7 asserts (and the process dies) when the connection of an answer that is not kept
   // alive closes while the gateway holds that answer back for its client: here, one pipelined
   // behind a slower answer on the client's connection, so its writes wait from its first byte.
@@ -506,7 +529,8 @@ describe('upstream faults', () => {
   it('sends no 103 to an HTTP/1.0 client', async () => {
     const answer = await rawRequest(port, 'GET /early-hints HTTP/1.0\r\nHost: a\r\nX-Region: raw\r\n\r\n');
     expect(answer.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(answer.text).not.toContain('103');
+    // Not toContain('103'): the request id or the date may hold those digits.
+    expect(answer.text).not.toMatch(/HTTP\/1\.1 103 /);
     expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
   });
 
