@@ -51,11 +51,12 @@ function watchResets(socket: Socket): void {
     if (!resetNow && event !== 'end' && event !== 'close') return emit.call(this, event, ...args);
     unpauseParser(this);
     reset ||= resetNow;
+    const outer = resetting;
     resetting = reset;
     try {
       return emit.call(this, event, ...args);
     } finally {
-      resetting = false;
+      resetting = outer;
     }
   } as Socket['emit'];
 }
