@@ -50,10 +50,14 @@ export function notModifiedHeaders(kept: readonly string[]): string[] {
 
 function matchesWeakly(list: string, etag: string): boolean {
   if (list.trim() === '*') return true;
-  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
-  for (const [tag] of list.matchAll(ENTITY_TAG))
-    if ((tag.startsWith('W/') ? tag.slice(2) : tag) === opaque) return true;
+  const opaque = opaqueTag(etag);
+  for (const [tag] of list.matchAll(ENTITY_TAG)) if (opaqueTag(tag) === opaque) return true;
   return false;
+}
+
+/** The weak comparison compares entity-tags without their `W/` (RFC 9110 §8.8.3.2). */
+function opaqueTag(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
 }
 
 function fieldOf(list: readonly string[], name: string): string | undefined {
